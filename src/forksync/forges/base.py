@@ -1,0 +1,69 @@
+"""The forge interface: what the pipeline needs from GitHub, GitLab or a local outbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class PullRequestSpec:
+    title: str
+    body: str
+    head: str  # the sync branch
+    base: str  # the fork's production branch
+    labels: tuple[str, ...]
+    draft: bool = False
+    reviewers: tuple[str, ...] = ()
+    team_reviewers: tuple[str, ...] = ()
+    assignees: tuple[str, ...] = ()
+    sync_label: str = "automated-sync"  # identifies forksync's PRs among others
+    version: str = ""  # the upstream version this PR syncs
+    comment: str = ""  # posted on an existing PR when it is updated by a later run
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    number: int | None
+    url: str
+    head: str
+    base: str
+    title: str
+    state: str = "open"  # open | closed | merged
+    draft: bool = False
+    labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ForgeRelease:
+    tag: str
+    name: str = ""
+    body: str = ""
+    draft: bool = False
+    prerelease: bool = False
+    url: str = ""
+    published_at: str = ""
+
+
+@dataclass
+class PublishResult:
+    pull_request: PullRequest
+    action: str  # created | updated | unchanged | written
+    superseded: list[PullRequest] = field(default_factory=list)
+
+
+class Forge(Protocol):
+    name: str
+
+    def publish(self, spec: PullRequestSpec) -> PublishResult:
+        """Open the sync PR, or update the open one for the same head (never a duplicate);
+        close (supersede) or stack older open sync PRs as configured."""
+        ...
+
+    def find_open_sync_prs(self, label: str) -> list[PullRequest]: ...
+
+    def releases(self) -> list[ForgeRelease]:
+        """Upstream releases, newest first (drafts included; the caller filters)."""
+        ...
+
+    def compare_url(self, upstream_url: str, old: str, new: str) -> str: ...

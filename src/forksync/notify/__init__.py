@@ -1,0 +1,1 @@
+"""Notifiers: Slack and generic webhooks. A failed notification never fails the sync."""

@@ -1,0 +1,1 @@
+"""The conflict-resolution engine: resolvers behind two small interfaces, run by `engine`."""

@@ -1,0 +1,217 @@
+"""Line-level three-way merge through `git merge-file`, and the parsed result.
+
+git's own merge decides what conflicts; this module only turns its diff3 output into
+stable lines and ``Hunk`` objects, and renders a document back, with markers for the hunks
+that stay unresolved. Text is decoded with ``surrogateescape`` so any bytes round-trip.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .model import Hunk
+
+ENC = "utf-8"
+ERRORS = "surrogateescape"
+CONTEXT = 3
+
+
+def decode(data: bytes) -> str:
+    return data.decode(ENC, ERRORS)
+
+
+def encode(text: str) -> bytes:
+    return text.encode(ENC, ERRORS)
+
+
+def split_lines(text: str) -> list[str]:
+    return text.splitlines(keepends=True)
+
+
+def marker_size(*texts: bytes) -> int:
+    """7 unless some input already has lines that look like markers; then longer."""
+    size = 7
+    for data in texts:
+        for ch in (b"<", b">", b"=", b"|"):
+            while (b"\n" + ch * size) in data or data.startswith(ch * size):
+                size += 1
+    return size
+
+
+@dataclass
+class MergedDoc:
+    """A merge result: a sequence of stable line blocks and conflict hunks."""
+
+    parts: list[list[str] | Hunk]
+    size: int  # marker size used
+    labels: tuple[str, str, str] = ("fork", "base", "upstream")
+
+    @property
+    def hunks(self) -> list[Hunk]:
+        return [p for p in self.parts if isinstance(p, Hunk)]
+
+    def render(self, resolved: dict[int, tuple[str, ...]] | None = None) -> str:
+        """Text with each hunk replaced by its resolution, or by diff3 markers if none."""
+        resolved = resolved or {}
+        out: list[str] = []
+        for part in self.parts:
+            if isinstance(part, Hunk):
+                if part.index in resolved:
+                    out.extend(resolved[part.index])
+                else:
+                    out.extend(conflict_block(part, self.size, self.labels))
+            else:
+                out.extend(part)
+        return "".join(out)
+
+
+def conflict_block(hunk: Hunk, size: int, labels: tuple[str, str, str]) -> list[str]:
+    nl = _newline(hunk)
+    out = [f"{'<' * size} {labels[0]}{nl}"]
+    out.extend(_terminated(hunk.fork, nl))
+    out.append(f"{'|' * size} {labels[1]}{nl}")
+    out.extend(_terminated(hunk.base, nl))
+    out.append(f"{'=' * size}{nl}")
+    out.extend(_terminated(hunk.upstream, nl))
+    out.append(f"{'>' * size} {labels[2]}{nl}")
+    return out
+
+
+def _newline(hunk: Hunk) -> str:
+    for line in (*hunk.fork, *hunk.upstream, *hunk.base):
+        if line.endswith("\r\n"):
+            return "\r\n"
+        if line.endswith("\n"):
+            return "\n"
+    return "\n"
+
+
+def _terminated(lines: tuple[str, ...], nl: str) -> list[str]:
+    if lines and not lines[-1].endswith(("\n", "\r")):
+        return [*lines[:-1], lines[-1] + nl]
+    return list(lines)
+
+
+def merge_file(
+    base: bytes, fork: bytes, upstream: bytes, *, labels: tuple[str, str, str] = ("fork", "base", "upstream")
+) -> MergedDoc:
+    """Run ``git merge-file --diff3`` (fork as current, upstream as other) and parse it."""
+    size = marker_size(base, fork, upstream)
+    with tempfile.TemporaryDirectory(prefix="forksync-mf-") as tmp:
+        paths = []
+        for name, data in (("fork", fork), ("base", base), ("upstream", upstream)):
+            p = Path(tmp) / name
+            p.write_bytes(data)
+            paths.append(str(p))
+        proc = subprocess.run(
+            [
+                "git", "merge-file", "-p", "--diff3", f"--marker-size={size}",
+                "-L", labels[0], "-L", labels[1], "-L", labels[2], *paths,
+            ],
+            capture_output=True,
+            check=False,
+        )
+    if proc.returncode < 0 or proc.returncode > 127:
+        raise RuntimeError(f"git merge-file failed: {proc.stderr.decode(errors='replace').strip()}")
+    return parse_merged(decode(proc.stdout), size, labels)
+
+
+def parse_merged(text: str, size: int = 7, labels: tuple[str, str, str] = ("fork", "base", "upstream")) -> MergedDoc:
+    """Parse diff3-style output into stable blocks and hunks (with a little context)."""
+    start_m, base_m, mid_m, end_m = "<" * size, "|" * size, "=" * size, ">" * size
+    parts: list[list[str] | Hunk] = []
+    stable: list[str] = []
+    state = "stable"
+    fork: list[str] = []
+    base: list[str] = []
+    up: list[str] = []
+    fork_line = 1
+    hunk_start = 1
+    index = 0
+
+    def is_marker(line: str, marker: str, exact: bool = False) -> bool:
+        if not line.startswith(marker):
+            return False
+        rest = line[size:]
+        if exact:
+            return rest.strip("\r\n") == ""
+        return rest[:1] in (" ", "\n", "\r", "")
+
+    for line in split_lines(text):
+        if state == "stable":
+            if is_marker(line, start_m):
+                if stable:
+                    parts.append(stable)
+                stable = []
+                fork, base, up = [], [], []
+                hunk_start = fork_line
+                state = "fork"
+            else:
+                stable.append(line)
+                fork_line += 1
+        elif state == "fork":
+            if is_marker(line, base_m):
+                state = "base"
+            elif is_marker(line, mid_m, exact=True):
+                state = "upstream"
+            else:
+                fork.append(line)
+                fork_line += 1
+        elif state == "base":
+            if is_marker(line, mid_m, exact=True):
+                state = "upstream"
+            else:
+                base.append(line)
+        elif state == "upstream":
+            if is_marker(line, end_m):
+                index += 1
+                parts.append(Hunk(index, tuple(base), tuple(fork), tuple(up), hunk_start))
+                state = "stable"
+            else:
+                up.append(line)
+    if state != "stable":
+        raise ValueError("unterminated conflict block")
+    if stable:
+        parts.append(stable)
+    _attach_context(parts)
+    return MergedDoc(parts, size, labels)
+
+
+def _attach_context(parts: list[list[str] | Hunk]) -> None:
+    for i, part in enumerate(parts):
+        if not isinstance(part, Hunk):
+            continue
+        prev = parts[i - 1] if i > 0 else None
+        nxt = parts[i + 1] if i + 1 < len(parts) else None
+        before = tuple(prev[-CONTEXT:]) if isinstance(prev, list) else ()
+        after = tuple(nxt[:CONTEXT]) if isinstance(nxt, list) else ()
+        parts[i] = Hunk(part.index, part.base, part.fork, part.upstream, part.fork_start, before, after)
+
+
+def has_markers(data: bytes) -> bool:
+    """True when the text holds a complete conflict block (the marker gate)."""
+    text = decode(data)
+    state = 0
+    for line in split_lines(text):
+        if state == 0 and line.startswith("<<<<<<<"):
+            state = 1
+        elif state == 1 and line.startswith("=======") and line.rstrip("\r\n").strip("=") == "":
+            state = 2
+        elif state == 2 and line.startswith(">>>>>>>"):
+            return True
+    return False
+
+
+def union_merge(base: bytes, fork: bytes, upstream: bytes) -> bytes:
+    """git's own union merge: both sides' lines, fork first, no markers."""
+    with tempfile.TemporaryDirectory(prefix="forksync-mf-") as tmp:
+        paths = []
+        for name, data in (("fork", fork), ("base", base), ("upstream", upstream)):
+            p = Path(tmp) / name
+            p.write_bytes(data)
+            paths.append(str(p))
+        proc = subprocess.run(["git", "merge-file", "-p", "--union", *paths], capture_output=True, check=False)
+    return proc.stdout

@@ -1,0 +1,23 @@
+"""The resolver chain, in the order the engine consults it.
+
+File resolvers settle whole paths (policies first: the user's word beats any heuristic);
+hunk resolvers then settle what `git merge-file` leaves, cheapest and surest first.
+Adding a resolver is one module and one line here. `[resolve] disable` removes by name.
+"""
+
+from __future__ import annotations
+
+from .model import Context, FileResolver, HunkResolver
+from .policy import PathPolicyResolver
+
+
+def file_resolvers(ctx: Context) -> list[FileResolver]:
+    chain: list[FileResolver] = [
+        PathPolicyResolver(),
+    ]
+    return [r for r in chain if r.name not in ctx.config.resolve.disable]
+
+
+def hunk_resolvers(ctx: Context) -> list[HunkResolver]:
+    chain: list[HunkResolver] = []
+    return [r for r in chain if r.name not in ctx.config.resolve.disable]
