@@ -1,0 +1,49 @@
+"""`forksync init`: write a commented `.forksync.toml` and the GitHub Actions workflow."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from ..config import CONFIG_FILE, load_config_text
+from ..errors import ConfigError, GitError
+from ..git import Git
+
+
+def _template(name: str) -> str:
+    return resources.files("forksync").joinpath("templates", name).read_text(encoding="utf-8")
+
+
+def render_files(upstream_url: str, branch: str, forge: str) -> dict[str, str]:
+    values = {"upstream_url": upstream_url.replace("\\", "\\\\").replace('"', '\\"'), "branch": branch, "forge": forge}
+    config = _template("forksync.toml").format(**values)
+    load_config_text(config, CONFIG_FILE)  # what we write must load
+    workflow = _template("workflow.yml").format(**values)
+    return {CONFIG_FILE: config, ".github/workflows/forksync.yml": workflow}
+
+
+def run(repo: Path, upstream_url: str, force: bool) -> int:
+    git = Git(repo)
+    top = git.run("rev-parse", "--show-toplevel", check=False)
+    if top.returncode != 0:
+        raise GitError(f"{repo} is not a git repository")
+    root = Path(top.out.strip())
+    if not upstream_url:
+        res = git.run("remote", "get-url", "upstream", check=False)
+        upstream_url = res.out.strip() if res.returncode == 0 else ""
+    branch = git.current_branch() or "main"
+    origin = git.run("remote", "get-url", "origin", check=False).out
+    forge = "github" if "github" in origin else "gitlab" if "gitlab" in origin else "local"
+    files = render_files(upstream_url, branch, forge)
+    existing = [name for name in files if (root / name).exists()]
+    if existing and not force:
+        raise ConfigError(f"{', '.join(existing)} already exist(s)", hint="pass --force to overwrite")
+    for name, text in files.items():
+        target = root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        print(f"wrote {target}")
+    if not upstream_url:
+        print("note: set [upstream] url in .forksync.toml (no 'upstream' remote found)")
+    print("next: review both files, commit them, and add the secrets the workflow names")
+    return 0

@@ -1,0 +1,47 @@
+"""`forksync sync`: run the pipeline and print the summary (or the JSON report)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from ..config import load_config
+from ..pipeline import SyncOptions, run_sync
+from ..render.summary import render_summary
+from ..report import Report
+from ..ui import Progress
+
+
+def ci_run_url() -> str:
+    server, repo, run = (os.environ.get(k, "") for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
+    return f"{server}/{repo}/actions/runs/{run}" if server and repo and run else ""
+
+
+def execute(repo: Path, config_path: Path | None, *, release: str | None = None, dry_run: bool = False,
+            no_push: bool = False, resume: bool = False, quiet: bool = False) -> Report:
+    from ..git import Git
+
+    top = Git(repo).run("rev-parse", "--show-toplevel", check=False)
+    root = Path(top.out.strip()) if top.returncode == 0 else repo
+    config, _source = load_config(root, config_path)
+    options = SyncOptions(release=release, dry_run=dry_run, no_push=no_push, resume=resume, run_url=ci_run_url())
+    return run_sync(repo, config, options, Progress(quiet=quiet))
+
+
+def run(repo: Path, config_path: Path | None, *, release: str | None, dry_run: bool, no_push: bool, resume: bool,
+        report_path: Path | None, as_json: bool) -> int:
+    report = execute(repo, config_path, release=release, dry_run=dry_run, no_push=no_push, resume=resume,
+                     quiet=as_json)
+    if report_path is not None:
+        report_path.write_text(report.to_json(), encoding="utf-8")
+    if as_json:
+        print(report.to_json())
+    else:
+        print(render_summary(report))
+        if dry_run and report.pr_body:
+            print("\n--- pull request that would be opened ---\n")
+            print(f"# {report.pr_title}\n\n{report.pr_body}")
+        if report.error:
+            print(f"forksync: error: {report.error.get('message', '')}", file=sys.stderr)
+    return report.exit_code

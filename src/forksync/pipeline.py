@@ -1,0 +1,676 @@
+"""The sync pipeline, top to bottom: detect → fetch → branch → merge → resolve → version →
+commit → checks → verify → recommend → push → pull request → notify.
+
+Each stage is a method that records itself in the report (saved after every stage). All
+work happens in a separate worktree under the git directory: the user's checkout, index,
+stash and the fork's production branch are never written. The merge is always a real
+two-parent merge of the exact release tag (LESSONS 1–3), and a conflict is never a dead
+end: by default what is left is committed with markers and handed to a reviewer.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+import uuid
+from collections.abc import Callable
+from typing import TypeVar
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from . import checks as checks_mod
+from . import releases as releases_mod
+from . import state, versioning
+from .config import Config
+from .errors import ConfigError, ExitCode, ForgeError, ForksyncError, GitError, UpstreamError
+from .git import Git, check_ref_name
+from .report import (
+    ConflictRecord,
+    Finding,
+    HunkRecord,
+    ReleaseInfo,
+    Report,
+    StageRecord,
+    VersionUpdate,
+)
+from .resolve.conflicts import has_markers
+from .resolve.model import Context, FileResult
+from .ui import Progress
+
+BOT_NAME = "forksync[bot]"
+BOT_EMAIL = "forksync-bot@users.noreply.github.com"
+UPSTREAM_REF_PREFIX = "refs/forksync/upstream/"
+T = TypeVar("T")
+
+
+@dataclass
+class SyncOptions:
+    release: str | None = None
+    dry_run: bool = False
+    no_push: bool = False
+    resume: bool = False
+    run_url: str = ""
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Sync:
+    """One run. ``run()`` returns the final report; it never raises for expected failures."""
+
+    def __init__(self, repo: Path, config: Config, options: SyncOptions, progress: Progress) -> None:
+        self.git = Git(repo)
+        top = self.git.run("rev-parse", "--show-toplevel", check=False)
+        if top.returncode != 0:
+            raise GitError(f"{repo} is not a git repository", hint="pass --repo with the fork's checkout")
+        self.repo = Path(top.out.strip())
+        self.git = Git(self.repo)
+        self.common = self.git.common_dir()
+        self.config = config
+        self.opts = options
+        self.ui = progress
+        self.worktree: Path | None = None
+        self.wt: Git | None = None
+        self.created_branch = False
+        self.committed = False
+        run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+        self.report = Report(run_id=run_id, started_at=_now(), repo=str(self.repo),
+                             fork_branch=config.fork.branch, upstream_url="", dry_run=options.dry_run)
+        self.versions_by_path: dict[str, object] = {}
+
+    # -- driver ---------------------------------------------------------------------
+    def run(self) -> Report:
+        notes: list[str] = []
+        with state.locked(self.common, notes):
+            self.report.warnings.extend(notes)
+            try:
+                self._pipeline()
+            except ForksyncError as exc:
+                self.report.status = "failed"
+                self.report.exit_code = exc.exit_code
+                self.report.error = {"kind": exc.kind, "message": str(exc)}
+                self._rollback()
+            finally:
+                self._cleanup()
+                self.report.finished_at = _now()
+                state.save_report(self.common, self.report)
+        if self.report.status in ("failed",) or self.report.exit_code:
+            self._notify_safely()
+        return self.report
+
+    def _pipeline(self) -> None:
+        release = self._stage("detect", self.detect)
+        if release is None:
+            self.report.status = "up-to-date"
+            self._notify_safely()
+            return
+        self._stage("fetch", self.fetch)
+        self._stage("branch", self.branch)
+        conflicted = self._stage("merge", self.merge)
+        results = self._stage("resolve", lambda: self.resolve(conflicted)) if conflicted else []
+        left = [r for r in results if r.outcome != "resolved"]
+        if left and self.config.resolve.on_conflict == "stop":
+            self.report.status = "conflicts-left"
+            self.report.exit_code = ExitCode.CONFLICTS_LEFT
+            self.report.reasons.append(f"{len(left)} conflicted file(s) left; on-conflict = \"stop\": nothing committed")
+            self._abort_merge()
+            self.report.pr_title, self.report.pr_body = self._render()
+            return
+        self._stage("version", self.set_version)
+        self._stage("commit", lambda: self.commit(left))
+        self._stage("checks", self.run_checks)
+        self._stage("verify", self.verify)
+        self._recommend()
+        self.report.pr_title, self.report.pr_body = self._render()
+        if self.opts.dry_run:
+            self._final_status()
+            self.report.status = "dry-run"
+            self._mark("push", "skipped", "dry run")
+            return
+        if self.opts.no_push:
+            self._mark("push", "skipped", "--no-push")
+        else:
+            self._stage("push", self.push)
+            self._stage("pr", self.publish)
+        self._final_status()
+        self._stage("notify", self._notify_safely)
+
+    def _stage(self, name: str, fn: Callable[[], T]) -> T:
+        start = time.monotonic()
+        if os.environ.get("FORKSYNC_FAIL_AT") == name:  # fault injection for the crash tests
+            raise ForksyncError(f"injected failure at stage {name}")
+        if os.environ.get("FORKSYNC_KILL_AT") == name:
+            os._exit(137)
+        try:
+            result = fn()
+        except ForksyncError:
+            self.report.stages.append(StageRecord(name, "failed", round(time.monotonic() - start, 3)))
+            raise
+        self.report.stages.append(StageRecord(name, "done", round(time.monotonic() - start, 3)))
+        state.save_report(self.common, self.report)
+        return result
+
+    def _mark(self, name: str, status: str, note: str) -> None:
+        self.report.stages.append(StageRecord(name, status, 0.0, note))
+
+    # -- detect -----------------------------------------------------------------------
+    def upstream_url(self) -> str:
+        url = self.config.upstream.url
+        if url:
+            if not re.match(r"^[a-z+]+://|^[\w.-]+@", url) and not Path(url).is_absolute():
+                candidate = (self.repo / url).resolve()
+                if candidate.exists():
+                    return str(candidate)
+            return url
+        res = self.git.run("remote", "get-url", "--", self.config.upstream.remote, check=False)
+        if res.returncode == 0 and res.out.strip():
+            return res.out.strip()
+        raise ConfigError(
+            f"no upstream: [upstream] url is empty and there is no remote '{self.config.upstream.remote}'",
+            hint="set [upstream] url in .forksync.toml or `git remote add upstream URL`",
+        )
+
+    def fork_commit(self) -> str:
+        branch = check_ref_name(self.config.fork.branch, "fork branch")
+        sha = self.git.rev_parse(f"refs/heads/{branch}") or self.git.rev_parse(
+            f"refs/remotes/{self.config.fork.remote}/{branch}")
+        if sha is None:
+            raise GitError(f"fork branch '{branch}' not found", hint="set [fork] branch to the production branch")
+        return sha
+
+    def detect(self) -> releases_mod.Release | None:
+        url = self.upstream_url()
+        self.report.upstream_url = url
+        fork = self.fork_commit()
+        self.report.fork_commit = fork
+        self._check_checkout()
+        self.ui.stage("detect", f"listing upstream tags of {url}")
+        releases, tags = releases_mod.detect(self.git, self.config, url)
+        current, source = self._current_version(releases, fork)
+        self.report.fork_version, self.report.fork_version_source = (
+            (str(current) if current else None), source)
+        if self.opts.release:
+            tag = check_ref_name(self.opts.release, "release tag")
+            if tag not in tags:
+                raise UpstreamError(f"release tag '{tag}' not found upstream", hint="pick one from `git ls-remote --tags`")
+            version = releases_mod.parse_version(re.sub(r"-stable$", "", tag)) or releases_mod.parse_version(
+                re.sub(r"^[^\d]*", "", tag))
+            if version is None:
+                raise UpstreamError(f"cannot read a version from tag '{tag}'")
+            target = next((r for r in releases if r.tag == tag), releases_mod.Release(tag, version, tags[tag]))
+        else:
+            target = releases[0]
+            if current is not None and target.version <= current:
+                self.ui.stage("detect", f"up to date: fork is at {current}, newest upstream stable is {target.tag}")
+                self.report.release = self._info(target)
+                return None
+        self.report.release = self._info(target)
+        self.report.skipped_releases = [
+            self._info(r) for r in releases
+            if r.version < target.version and (current is None or r.version > current)
+        ]
+        self.ui.stage("detect", f"fork at {current or 'unknown'} ({source}); syncing {target.tag}")
+        self.target = target
+        return target
+
+    def _info(self, r: releases_mod.Release) -> ReleaseInfo:
+        from .forges.urls import release_url
+
+        return ReleaseInfo(r.tag, r.version_str, r.commit, r.url or release_url(self.report.upstream_url, r.tag),
+                           r.notes, r.published_at)
+
+    def _current_version(self, releases: list[releases_mod.Release], fork: str) -> tuple[object | None, str]:
+        """The last release merged into the fork (by ancestry), else the version file."""
+        for rel in releases:
+            if self.git.has_object(rel.commit) and self.git.is_ancestor(rel.commit, fork):
+                return rel.version, f"last merged release {rel.tag}"
+        text = self.git.show_file(fork, self.config.version.file)
+        if text is not None:
+            value = versioning.read_version_text(text.decode("utf-8", "replace"), self.config.version.file)
+            parsed = releases_mod.parse_version(value or "")
+            if parsed is not None:
+                newest = releases[0].version if releases else None
+                if newest is not None and parsed > newest:
+                    # LESSONS 18: a version ahead of every stable release must not block detection.
+                    self.report.warnings.append(
+                        f"{self.config.version.file} says {parsed}, ahead of the newest stable release {newest}; "
+                        "ignored (no merged release found in history)")
+                    return None, f"{self.config.version.file} (ignored: ahead of upstream)"
+                return parsed, self.config.version.file
+        return None, "unknown"
+
+    def _check_checkout(self) -> None:
+        if self.git.current_branch() == self.config.fork.branch and self.git.is_dirty():
+            raise GitError(
+                f"the checkout of '{self.config.fork.branch}' has uncommitted changes",
+                hint="commit or stash them: forksync syncs committed history only",
+            )
+
+    # -- fetch, branch, merge -------------------------------------------------------
+    def fetch(self) -> None:
+        if self.git.out("rev-parse", "--is-shallow-repository") == "true":
+            raise GitError("the fork's clone is shallow; the merge needs its history",
+                           hint="clone with full history (actions/checkout: fetch-depth: 0)")
+        tag = self.target.tag
+        ref = UPSTREAM_REF_PREFIX + tag
+        self.ui.stage("fetch", f"fetching {tag} from upstream")
+        res = self.git.run("fetch", "--no-tags", "--quiet", "--", self.report.upstream_url,
+                           f"+refs/tags/{tag}:{ref}", check=False, timeout=1800)
+        if res.returncode != 0:
+            raise UpstreamError(f"cannot fetch {tag} from upstream: {res.err.splitlines()[-1] if res.err else ''}")
+        commit = self.git.rev_parse(ref)
+        if commit is None:
+            raise UpstreamError(f"fetched {tag} but it does not point to a commit")
+        if self.target.commit and commit != self.target.commit:
+            raise UpstreamError(f"upstream tag {tag} moved while syncing ({self.target.commit[:10]} → {commit[:10]})")
+        self.upstream_commit = commit
+        self.report.release = ReleaseInfo(**{**self.report.release.__dict__, "commit": commit}) \
+            if self.report.release else None
+        fork = self.report.fork_commit
+        self.base_commit = self.git.merge_base(fork, commit)
+        self.report.upstream_commits = self.git.count(f"{fork}..{commit}")
+        log = self.git.out("log", "--no-merges", "--format=%h %s", "-n", "20", f"{fork}..{commit}")
+        self.report.top_commits = [line for line in log.splitlines() if line]
+        if self.base_commit:
+            stat = self.git.out("diff", "--name-only", "--no-renames", self.base_commit, commit)
+            files = [f for f in stat.splitlines() if f]
+            self.report.files_changed = len(files)
+            self.report.top_files = files[:30]
+        from .forges.urls import compare_url
+
+        old = self._previous_tag()
+        self.report.compare_url = compare_url(self.report.upstream_url, old, tag) if old else ""
+
+    def _previous_tag(self) -> str | None:
+        version = self.report.fork_version
+        if not version:
+            return None
+        src = self.report.fork_version_source
+        if src.startswith("last merged release "):
+            return src.removeprefix("last merged release ")
+        return None
+
+    def branch(self) -> None:
+        version = self.target.version_str
+        name = self.config.fork.sync_branch.format(version=f"v{version}", tag=self.target.tag)
+        name = check_ref_name(name, "sync branch")
+        self.report.sync_branch = name
+        wt_root = state.state_dir(self.common) / "worktrees"
+        wt_root.mkdir(exist_ok=True)
+        slug = re.sub(r"[^A-Za-z0-9._-]", "-", name)
+        path = wt_root / (f"dry-run-{self.report.run_id}" if self.opts.dry_run else slug)
+        self._remove_worktree(path)
+        self.git.run("worktree", "prune", check=False)
+        remote_has = self._fetch_remote_branch(name)
+        if self.opts.dry_run:
+            self.git.run("worktree", "add", "--quiet", "--detach", str(path), self.report.fork_commit)
+        elif self.git.branch_exists(name):
+            if remote_has and not self.git.is_ancestor(remote_has, f"refs/heads/{name}"):
+                if self.git.is_ancestor(f"refs/heads/{name}", remote_has):
+                    self.git.run("update-ref", f"refs/heads/{name}", remote_has)
+                else:
+                    raise GitError(f"local and remote '{name}' have diverged",
+                                   hint="delete one of them; forksync never force-pushes")
+            self.git.run("worktree", "add", "--quiet", str(path), name)
+        elif remote_has:
+            self.git.run("worktree", "add", "--quiet", "-b", name, str(path), remote_has)
+            self.created_branch = True
+        else:
+            self.git.run("worktree", "add", "--quiet", "-b", name, str(path), self.report.fork_commit)
+            self.created_branch = True
+        self.worktree = path
+        self.report.worktree = str(path)
+        self.wt = Git(path, env=self._identity_env())
+        self.ui.stage("branch", f"{'(dry run) ' if self.opts.dry_run else ''}worktree for {name} at {path}")
+
+    def _fetch_remote_branch(self, name: str) -> str | None:
+        if self.opts.no_push or self.opts.dry_run:
+            return None
+        remote = self.config.fork.remote
+        if self.git.run("remote", "get-url", "--", remote, check=False).returncode != 0:
+            return None
+        res = self.git.run("fetch", "--quiet", "--no-tags", remote, f"+refs/heads/{name}:refs/remotes/{remote}/{name}",
+                           check=False, timeout=600)
+        if res.returncode != 0:
+            return None
+        return self.git.rev_parse(f"refs/remotes/{remote}/{name}")
+
+    def _identity_env(self) -> dict[str, str]:
+        env: dict[str, str] = {}
+        if not self.git.run("config", "user.name", check=False).out.strip():
+            env.update(GIT_AUTHOR_NAME=BOT_NAME, GIT_COMMITTER_NAME=BOT_NAME)
+        if not self.git.run("config", "user.email", check=False).out.strip():
+            env.update(GIT_AUTHOR_EMAIL=BOT_EMAIL, GIT_COMMITTER_EMAIL=BOT_EMAIL)
+        return env
+
+    def merge(self) -> bool:
+        """Merge the release tag; True when git stopped on conflicts."""
+        assert self.wt is not None
+        head = self.wt.out("rev-parse", "HEAD")
+        self.pre_merge_head = head
+        if self.wt.is_ancestor(self.upstream_commit, head):
+            # A previous run already merged this release into the sync branch.
+            self.already_merged = True
+            self.report.merge_commit = head
+            self.report.warnings.append(f"{self.target.tag} is already merged into {self.report.sync_branch}")
+            previous = state.find_report_for_branch(self.common, self.report.sync_branch)
+            if previous is not None:
+                self.report.conflicts = previous.conflicts
+            return False
+        self.already_merged = False
+        self.ui.stage("merge", f"merging {self.target.tag} ({self.report.upstream_commits} upstream commits)")
+        res = self.wt.run("merge", "--no-ff", "--no-commit", "--no-edit", "-m", self._merge_message([]),
+                          UPSTREAM_REF_PREFIX + self.target.tag, check=False)
+        conflicted = bool(self.wt.unmerged())
+        if res.returncode != 0 and not conflicted:
+            raise GitError(f"git merge failed: {res.err.splitlines()[-1] if res.err else res.out.strip()}")
+        if not conflicted and self.wt.run("rev-parse", "-q", "--verify", "MERGE_HEAD", check=False).returncode != 0:
+            raise GitError("git merge did not start a merge (nothing to merge?)")
+        return conflicted
+
+    # -- resolve ----------------------------------------------------------------------
+    def context(self) -> Context:
+        assert self.worktree is not None and self.wt is not None
+        new = versioning.new_version(self.config.version.scheme, self.target.version, self.report.fork_version)
+        return Context(repo=self.worktree, git=self.wt, config=self.config, fork_commit=self.report.fork_commit,
+                       upstream_commit=self.upstream_commit, base_commit=self.base_commit,
+                       upstream_version=self.target.tag, new_version=new)
+
+    def resolve(self, conflicted: bool) -> list[FileResult]:
+        from .resolve import engine
+
+        assert self.wt is not None
+        ctx = self.context()
+        versions = engine.read_conflicts(self.wt, "ours")
+        self.ui.stage("resolve", f"{len(versions)} conflicted file(s)")
+        results = engine.resolve_all(ctx, versions)
+        left = [r for r in results if r.outcome != "resolved"]
+        agent_files: set[str] = set()
+        if left and self.config.agent.provider != "none":
+            results, agent_files = self._agent_resolve(ctx, versions, results)
+        review = self.config.resolve.on_conflict == "review"
+        engine.apply_results(ctx, results, stage_unresolved=review)
+        self.report.conflicts = [self._record(r, r.path in agent_files) for r in results]
+        done = sum(1 for r in results if r.outcome == "resolved")
+        self.ui.stage("resolve", f"resolved {done} of {len(results)}; {len(results) - done} left for review")
+        return results
+
+    def _agent_resolve(self, ctx: Context, versions: list, results: list[FileResult]) -> tuple[list[FileResult], set[str]]:  # type: ignore[type-arg]
+        from .llm.agent import make_agent  # type: ignore[import-not-found,unused-ignore]
+
+        assert self.worktree is not None
+        agent = make_agent(self.config, state.state_dir(self.common) / "artifacts" / self.report.run_id)
+        if agent is None:
+            return results, set()
+        before = {r.path: r.outcome for r in results}
+        try:
+            new_results: list[FileResult] = list(agent.resolve_remaining(ctx, versions, results))
+        finally:
+            self.report.llm_calls.extend(agent.calls)
+        changed = {r.path for r in new_results if any(h.rule.startswith("agent") for h in r.hunks)
+                   or (r.rule.startswith("agent") and before.get(r.path) != r.outcome)}
+        self._agent = agent
+        return new_results, changed
+
+    @staticmethod
+    def _record(r: FileResult, by_agent: bool) -> ConflictRecord:
+        return ConflictRecord(
+            r.path, r.kind, r.outcome, r.rule, r.reason,
+            [HunkRecord(h.index, h.fork_start, h.fork_lines, h.upstream_lines, h.outcome, h.rule, h.confidence,
+                        h.reason, by_agent=h.rule.startswith("agent")) for h in r.hunks],
+            list(r.details),
+        )
+
+    def _abort_merge(self) -> None:
+        if self.wt is not None:
+            self.wt.run("merge", "--abort", check=False)
+
+    # -- version, commit ----------------------------------------------------------------
+    def set_version(self) -> None:
+        assert self.worktree is not None and self.wt is not None
+        cfg = self.config.version
+        new = versioning.new_version(cfg.scheme, self.target.version, self.report.fork_version)
+        upstream_text = self.git.show_file(self.upstream_commit, cfg.file)
+        up_tree = (versioning.read_version_text(upstream_text.decode("utf-8", "replace"), cfg.file)
+                   if upstream_text is not None else None)
+        if up_tree is not None and releases_mod.parse_version(up_tree) != self.target.version:
+            # LESSONS 2: the tree must be the release's; say so when upstream's own file disagrees.
+            self.report.warnings.append(
+                f"upstream's {cfg.file} at {self.target.tag} says {up_tree}, not {self.target.version_str}")
+        if not cfg.update:
+            return
+        path = self.worktree / cfg.file
+        if not path.is_file():
+            raise GitError(f"version file {cfg.file} not found in the fork", hint="set [version] file, or update = false")
+        if has_markers(path.read_bytes()):
+            self.report.warnings.append(f"{cfg.file} still has conflict markers; version not updated")
+            return
+        current = versioning.read_version_text(path.read_text(encoding="utf-8"), cfg.file)
+        old = versioning.write_version(path, new) if current != new else current
+        self.wt.add([cfg.file])
+        self.report.version_update = VersionUpdate(cfg.file, old, new, up_tree)
+        self.ui.stage("version", f"{cfg.file}: {old} → {new}")
+
+    def _merge_message(self, left: list[FileResult]) -> str:
+        tag = getattr(self, "target", None)
+        name = tag.tag if tag else "upstream"
+        lines = [f"Merge upstream release {name} into {self.report.sync_branch or self.config.fork.branch}", "",
+                 f"Upstream: {self.report.upstream_url}", "Synced by forksync."]
+        if left:
+            lines += ["", "Conflicts left for review (markers committed):"] + [f"  {r.path}" for r in left]
+        return "\n".join(lines)
+
+    def commit(self, left: list[FileResult]) -> None:
+        assert self.wt is not None
+        if getattr(self, "already_merged", False):
+            if self.wt.run("diff", "--cached", "--quiet", check=False).returncode != 0:
+                self.wt.run("commit", "--quiet", "-m", f"Set version to {self.report.version_update.new}"
+                            if self.report.version_update else "forksync: update")
+                self.report.merge_commit = self.wt.out("rev-parse", "HEAD")
+                self.committed = True
+            return
+        if left and self.config.resolve.on_conflict == "review":
+            for res in left:
+                if self.wt.run("ls-files", "-u", "--", res.path).out.strip():
+                    self.wt.run("add", "--", res.path, check=False)
+        if self.wt.unmerged():
+            raise GitError("unmerged paths remain after resolution: " + ", ".join(sorted(self.wt.unmerged())[:5]))
+        self.wt.run("commit", "--quiet", "--no-verify", "-m", self._merge_message(left))
+        head = self.wt.out("rev-parse", "HEAD")
+        parents = self.wt.out("rev-list", "--parents", "-n", "1", head).split()[1:]
+        if parents != [self.pre_merge_head, self.upstream_commit]:
+            raise GitError(f"merge commit {head[:10]} does not have the fork and the release as its two parents")
+        self.report.merge_commit = head
+        self.report.merge_parents = parents
+        self.committed = True
+        self.ui.stage("commit", f"merge commit {head[:10]} (parents {parents[0][:10]}, {parents[1][:10]})")
+
+    # -- checks, verify, recommendation -------------------------------------------------
+    def run_checks(self) -> None:
+        assert self.worktree is not None
+        commands = checks_mod.check_list(self.config)
+        if not commands:
+            return
+        results = []
+        for name, argv, timeout in commands:
+            self.ui.stage("checks", f"running {name}")
+            rec = checks_mod.run_check(self.worktree, name, argv, timeout)
+            self.ui.stage("checks", f"{name}: {'passed' if rec.passed else 'FAILED'} in {rec.duration_s:.1f}s")
+            results.append(rec)
+        self.report.checks = results
+        failed = [c for c in results if not c.passed]
+        agent = getattr(self, "_agent", None)
+        if failed and self.config.agent.provider != "none" and self.config.agent.fix_checks and not self.opts.dry_run:
+            if agent is None:
+                from .llm.agent import make_agent  # type: ignore[import-not-found,unused-ignore]
+
+                agent = make_agent(self.config, state.state_dir(self.common) / "artifacts" / self.report.run_id)
+            if agent is not None:
+                by_name = {n: (a, t) for n, a, t in commands}
+
+                def rerun(name: str) -> object:
+                    argv, timeout = by_name[name]
+                    return checks_mod.run_check(self.worktree, name, argv, timeout)  # type: ignore[arg-type]
+
+                calls_before = len(agent.calls)
+                try:
+                    commits = agent.fix_checks(self.worktree, failed, rerun)
+                finally:
+                    self.report.llm_calls.extend(agent.calls[calls_before:])
+                if commits:
+                    self.report.merge_commit = self.wt.out("rev-parse", "HEAD") if self.wt else ""
+                    self.report.checks = [checks_mod.run_check(self.worktree, n, a, t) for n, a, t in commands]
+                    self.report.warnings.append(f"the agent committed {len(commits)} fix(es) for failing checks")
+
+    def verify(self) -> None:
+        assert self.worktree is not None
+        findings: list[Finding] = []
+        # The marker gate: no conflict markers anywhere but in files knowingly left for review.
+        left = {c.path for c in self.report.unresolved}
+        changed = self.wt.out("diff", "--name-only", "--diff-filter=AM", self.report.fork_commit, "HEAD") \
+            if self.wt else ""
+        for path in changed.splitlines():
+            full = self.worktree / path
+            if path in left or not full.is_file() or full.stat().st_size > 5_000_000:
+                continue
+            if has_markers(full.read_bytes()):
+                findings.append(Finding("markers", f"conflict markers committed in {path}", path=path))
+        if self.config.verify.enabled:
+            try:
+                from .verify import verify as run_verify  # type: ignore[import-not-found,unused-ignore]
+            except ImportError:
+                run_verify = None
+            if run_verify is not None:
+                findings += run_verify(self.worktree, self.config, fork_before=self.report.fork_commit,
+                                       upstream=self.upstream_commit, base=self.base_commit)
+        self.report.findings = findings
+
+    def _recommend(self) -> None:
+        r = self.report
+        reasons = list(r.reasons)
+        if r.unresolved:
+            reasons.insert(0, f"{len(r.unresolved)} conflicted file(s) left for review")
+        failed = [c for c in r.checks if not c.passed]
+        if failed:
+            reasons.append("failing checks: " + ", ".join(c.name for c in failed))
+        if r.findings:
+            reasons.append(f"{len(r.findings)} verification finding(s)")
+        agent_hunks = sum(1 for c in r.conflicts for h in c.hunks if h.by_agent and h.outcome == "resolved")
+        if agent_hunks and not self.config.agent.allow_ready:
+            reasons.append(f"{agent_hunks} hunk(s) resolved by the LLM agent")
+        if any("not " in w and "says" in w for w in r.warnings):
+            reasons.append("upstream's version file disagrees with the release tag")
+        if not self.config.checks.commands:
+            reasons.append("no checks configured")
+        r.reasons = reasons
+        r.recommendation = "needs-review" if reasons else "ready"
+        cfg = self.config.forge
+        r.labels = [cfg.label_sync, cfg.label_ready if r.recommendation == "ready" else cfg.label_review,
+                    *cfg.extra_labels]
+
+    def _render(self) -> tuple[str, str]:
+        from .render.pr_body import render_body, render_title
+
+        return render_title(self.report), render_body(self.report)
+
+    def _final_status(self) -> None:
+        r = self.report
+        if r.unresolved:
+            r.status, r.exit_code = "conflicts-left", ExitCode.CONFLICTS_LEFT
+        elif any(not c.passed for c in r.checks) and self.config.checks.required:
+            r.status, r.exit_code = "checks-failed", ExitCode.CHECKS_FAILED
+        elif r.findings and self.config.verify.fail_on_findings:
+            r.status, r.exit_code = "verify-failed", ExitCode.VERIFY_FAILED
+        else:
+            r.status, r.exit_code = "synced", ExitCode.OK
+
+    # -- push, PR, notify -----------------------------------------------------------------
+    def push(self) -> None:
+        remote = self.config.fork.remote
+        branch = self.report.sync_branch
+        if self.git.run("remote", "get-url", "--", remote, check=False).returncode != 0:
+            raise GitError(f"no remote '{remote}' to push {branch} to", hint="add it, or run with --no-push")
+        self.ui.stage("push", f"pushing {branch} to {remote}")
+        res = self.git.run("push", "--quiet", "--porcelain", remote, f"refs/heads/{branch}:refs/heads/{branch}",
+                           check=False, timeout=1800)
+        if res.returncode != 0:
+            text = (res.err + res.out).lower()
+            if "rejected" in text or "non-fast-forward" in text or "fetch first" in text:
+                raise ForgeError(f"{remote}/{branch} has commits this run does not have",
+                                 hint="someone else pushed to the sync branch; forksync never force-pushes")
+            raise ForgeError(f"cannot push {branch} to {remote}: {res.err.splitlines()[-1] if res.err else ''}")
+
+    def publish(self) -> None:
+        from .forges import make_forge
+        from .forges.base import PullRequestSpec
+        from .report import PullRequestRecord
+
+        r = self.report
+        cfg = self.config.forge
+        forge = make_forge(self.config, self.repo)
+        draft = cfg.draft or bool(r.unresolved)
+        spec = PullRequestSpec(
+            title=r.pr_title, body=r.pr_body, head=r.sync_branch, base=cfg.base or self.config.fork.branch,
+            labels=tuple(r.labels), draft=draft, reviewers=tuple(cfg.reviewers),
+            team_reviewers=tuple(cfg.team_reviewers), assignees=tuple(cfg.assignees), sync_label=cfg.label_sync,
+            version=self.target.version_str,
+            comment=f"forksync re-ran this sync ({r.run_id}): recommendation `{r.recommendation}`.",
+        )
+        result = forge.publish(spec)
+        pr = result.pull_request
+        r.pull_request = PullRequestRecord(pr.url, pr.number, result.action, draft, pr.title,
+                                           [p.url for p in result.superseded])
+        self.ui.stage("pr", f"pull request {result.action}: {pr.url}")
+
+    def _notify_safely(self) -> None:
+        try:
+            from .notify.base import Event, make_notifiers
+        except ImportError:
+            return
+        notifiers = make_notifiers(self.config)
+        if not notifiers:
+            return
+        r = self.report
+        kind = ("up-to-date" if r.status == "up-to-date" else "failed" if r.status == "failed"
+                else "conflicts" if r.status == "conflicts-left" else "checks-failed" if r.status == "checks-failed"
+                else "pr-updated" if r.pull_request and r.pull_request.action == "updated" else "pr-created")
+        event = Event(kind, r, self.opts.run_url)  # type: ignore[arg-type]
+        from .report import NotificationRecord
+
+        for n in notifiers:
+            try:
+                n.send(event)
+                r.notifications.append(NotificationRecord(n.channel, True))
+            except Exception as exc:  # a notification never fails the sync
+                from .secrets import redact
+
+                r.notifications.append(NotificationRecord(n.channel, False, redact(str(exc))[:300]))
+
+    # -- cleanup ------------------------------------------------------------------------
+    def _rollback(self) -> None:
+        """After a failure: nothing half-done. The branch stays only if it holds our merge."""
+        self._abort_merge()
+        if self.created_branch and not self.committed:
+            self._cleanup()
+            self.git.run("branch", "-D", "--", self.report.sync_branch, check=False)
+
+    def _cleanup(self) -> None:
+        if self.worktree is not None:
+            self._remove_worktree(self.worktree)
+            self.worktree = None
+
+    def _remove_worktree(self, path: Path) -> None:
+        if path.exists() or self.git.run("worktree", "list", "--porcelain").out.find(str(path)) >= 0:
+            self.git.run("worktree", "remove", "--force", "--force", str(path), check=False)
+            if path.exists():
+                import shutil
+
+                shutil.rmtree(path, ignore_errors=True)
+            self.git.run("worktree", "prune", check=False)
+
+
+def run_sync(repo: Path, config: Config, options: SyncOptions, progress: Progress) -> Report:
+    return Sync(repo, config, options, progress).run()

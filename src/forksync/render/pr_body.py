@@ -1,0 +1,148 @@
+"""The pull request title and body, rendered from the report and nothing else.
+
+Unresolved conflicts come first (a reviewer's first job), then the recommendation, the
+release, every resolution with its rule and reason, checks, verification, cost, and how
+to merge (a merge commit: squashing destroys the ancestry the next sync needs).
+"""
+
+from __future__ import annotations
+
+from ..report import ConflictRecord, Report
+from ..secrets import redact
+
+MAX_TABLE_ROWS = 200
+
+
+def _cell(text: str) -> str:
+    return redact(text).replace("|", "\\|").replace("\n", " ").strip()
+
+
+def _short(sha: str) -> str:
+    return sha[:10] if sha else "—"
+
+
+def render_title(r: Report) -> str:
+    tag = r.release.tag if r.release else "upstream"
+    prefix = "[needs review] " if r.unresolved else ""
+    return f"{prefix}Sync upstream release {tag}"
+
+
+def _unresolved_section(r: Report) -> list[str]:
+    out = [f"## ⚠️ {len(r.unresolved)} conflicted file(s) left for review", "",
+           "This PR is a draft: conflict markers are committed in the files below (and only there). "
+           "Resolve them on this branch; the marker check keeps the PR from passing until then.", ""]
+    for c in r.unresolved:
+        out.append(f"- **`{_cell(c.path)}`** ({c.kind}): {_cell(c.reason)}")
+        for h in c.hunks:
+            if h.outcome != "resolved":
+                lines = f"fork lines {h.fork_start}–{h.fork_start + max(h.fork_lines, 1) - 1}"
+                out.append(f"  - hunk {h.index} ({lines}): {_cell(h.reason)}")
+    out.append("")
+    return out
+
+
+def _conflict_rows(c: ConflictRecord) -> list[str]:
+    rows = []
+    if c.hunks:
+        for h in c.hunks:
+            who = " (agent)" if h.by_agent else ""
+            rows.append(f"| `{_cell(c.path)}` | {h.index} | `{_cell(h.rule)}`{who} | {h.outcome} | {_cell(h.reason)} |")
+    else:
+        rows.append(f"| `{_cell(c.path)}` | whole file | `{_cell(c.rule)}` | {c.outcome} | {_cell(c.reason)} |")
+    for d in c.details[:20]:
+        rows.append(f"| | | | | ↳ {_cell(d)} |")
+    return rows
+
+
+def render_body(r: Report) -> str:
+    out: list[str] = []
+    rel = r.release
+    tag = rel.tag if rel else "?"
+    if r.unresolved:
+        out += _unresolved_section(r)
+    badge = "✅ `ready`" if r.recommendation == "ready" else "🔍 `needs-review`"
+    out += [f"## Upstream sync: {tag}", "", f"**Recommendation: {badge}**"]
+    out += [f"- {_cell(x)}" for x in r.reasons]
+    out.append("")
+    out += ["| | |", "|---|---|"]
+    if rel:
+        link = f"[{rel.tag}]({rel.url})" if rel.url else f"`{rel.tag}`"
+        out.append(f"| Upstream release | {link} (commit `{_short(rel.commit)}`) |")
+    if r.compare_url:
+        out.append(f"| Compare | [{r.fork_version} → {rel.version if rel else ''}]({r.compare_url}) |")
+    out.append(f"| Fork | `{_cell(r.fork_branch)}` at `{_short(r.fork_commit)}`, version {r.fork_version or 'unknown'}"
+               f" ({_cell(r.fork_version_source)}) |")
+    if r.merge_commit:
+        parents = ", ".join(f"`{_short(p)}`" for p in r.merge_parents)
+        out.append(f"| Merge commit | `{_short(r.merge_commit)}` (parents: {parents or '—'}) on `{_cell(r.sync_branch)}` |")
+    out.append(f"| Brought in | {r.upstream_commits} upstream commits, {r.files_changed} files changed |")
+    if r.version_update:
+        v = r.version_update
+        out.append(f"| Version | `{_cell(v.file)}`: {v.old} → **{v.new}** |")
+    if r.skipped_releases:
+        out.append("| Also includes | " + ", ".join(f"`{s.tag}`" for s in r.skipped_releases) + " |")
+    resolved = len(r.conflicts) - len(r.unresolved)
+    by_agent = sum(1 for c in r.conflicts if any(h.by_agent for h in c.hunks))
+    out.append(f"| Conflicts | {len(r.conflicts)} files: {resolved} resolved ({by_agent} with the agent), "
+               f"{len(r.unresolved)} left |")
+    if r.llm_calls:
+        out.append(f"| LLM cost | ${r.cost_usd:.4f} ({r.tokens} tokens, {len(r.llm_calls)} calls) |")
+    out.append("")
+
+    if r.conflicts:
+        out += ["### Conflict resolution", "", "| File | Hunk | Rule | Outcome | Why |", "|---|---|---|---|---|"]
+        rows = [row for c in r.conflicts for row in _conflict_rows(c)]
+        out += rows[:MAX_TABLE_ROWS]
+        if len(rows) > MAX_TABLE_ROWS:
+            out.append(f"| … | | | | {len(rows) - MAX_TABLE_ROWS} more rows in the JSON report |")
+        out.append("")
+
+    out += ["### Checks", ""]
+    if r.checks:
+        out += ["| Check | Result | Time | Tests |", "|---|---|---|---|"]
+        for c in r.checks:
+            result = "✅ passed" if c.passed else ("⏱ timed out" if c.timed_out else f"❌ exit {c.exit_code}")
+            tests = ", ".join(f"{v} {k}" for k, v in (c.tests or {}).items()) or "—"
+            out.append(f"| `{_cell(c.command)}` | {result} | {c.duration_s:.1f}s | {tests} |")
+        for c in r.checks:
+            if not c.passed and c.output_tail:
+                out += ["", f"<details><summary>Output of <code>{_cell(c.command)}</code> (tail)</summary>", "",
+                        "```", redact(c.output_tail)[-3000:], "```", "</details>"]
+    else:
+        out.append("No checks configured (`[checks] commands`).")
+    out.append("")
+
+    if r.findings:
+        out += ["### Verification findings", ""]
+        for f in r.findings[:100]:
+            where = f"`{_cell(f.path)}:{f.line}`" if f.path else ""
+            feat = f" [{_cell(f.feature)}]" if f.feature else ""
+            out.append(f"- **{f.kind}**{feat} {where} {_cell(f.message)}")
+        out.append("")
+
+    if r.llm_calls:
+        out += ["### LLM usage", "", "| Purpose | Model | In | Out | Cost |", "|---|---|---|---|---|"]
+        for call in r.llm_calls[:50]:
+            out.append(f"| {_cell(call.purpose)} | {_cell(call.model)} | {call.input_tokens} | {call.output_tokens} "
+                       f"| ${call.cost_usd:.4f} |")
+        out.append("")
+
+    notes = [s for s in ([rel] if rel else []) + list(r.skipped_releases) if s.notes]
+    if notes:
+        out += ["<details><summary>Release notes</summary>", ""]
+        for s in notes:
+            out += [f"#### {s.tag}", "", redact(s.notes)[:4000], ""]
+        out += ["</details>", ""]
+    if r.top_commits:
+        out += ["<details><summary>Upstream commits (newest first)</summary>", ""]
+        out += [f"- {_cell(c)}" for c in r.top_commits]
+        if r.upstream_commits > len(r.top_commits):
+            out.append(f"- … and {r.upstream_commits - len(r.top_commits)} more")
+        out += ["", "</details>", ""]
+    if r.warnings:
+        out += ["### Warnings", ""] + [f"- {_cell(w)}" for w in r.warnings] + [""]
+    out += ["### How to merge", "",
+            "Use **Create a merge commit**. Do not squash or rebase: the next sync needs upstream's history in "
+            "the fork's ancestry (a squashed sync once lost 4,201 upstream commits' history and inflated every "
+            "later diff).", "", f"<sub>forksync run `{r.run_id}`</sub>"]
+    return "\n".join(out) + "\n"
