@@ -116,8 +116,9 @@ class Sync:
             self.report.status = "conflicts-left"
             self.report.exit_code = ExitCode.CONFLICTS_LEFT
             self.report.reasons.append(f"{len(left)} conflicted file(s) left; on-conflict = \"stop\": nothing committed")
-            self._abort_merge()
             self.report.pr_title, self.report.pr_body = self._render()
+            self._rollback()
+            self._stage("notify", self._notify_safely)
             return
         self._stage("version", self.set_version)
         self._stage("commit", lambda: self.commit(left))
@@ -196,8 +197,7 @@ class Sync:
             tag = check_ref_name(self.opts.release, "release tag")
             if tag not in tags:
                 raise UpstreamError(f"release tag '{tag}' not found upstream", hint="pick one from `git ls-remote --tags`")
-            version = releases_mod.parse_version(re.sub(r"-stable$", "", tag)) or releases_mod.parse_version(
-                re.sub(r"^[^\d]*", "", tag))
+            version = releases_mod.parse_version(releases_mod.version_text(tag))
             if version is None:
                 raise UpstreamError(f"cannot read a version from tag '{tag}'")
             target = next((r for r in releases if r.tag == tag), releases_mod.Release(tag, version, tags[tag]))

@@ -38,6 +38,13 @@ def parse_version(text: str) -> Version | None:
         return None
 
 
+def version_text(tag: str) -> str:
+    """The version part of a tag name: from its first digit, without a `-stable` suffix."""
+    m = re.search(r"\d", tag)
+    text = tag[m.start():] if m else tag
+    return re.sub(r"[-_.]?stable$", "", text)
+
+
 def _excluded_word(tag: str, words: list[str]) -> str | None:
     parts = re.split(r"[^a-z]+", tag.lower())
     for word in words:
@@ -57,7 +64,7 @@ def tag_version(tag: str, config: Config) -> Version | None:
         return None
     if _excluded_word(tag, config.upstream.exclude):
         return None
-    text = m.group(1) if m.groups() and m.group(1) else tag
+    text = m.group(1) if m.groups() and m.group(1) else version_text(tag)
     version = parse_version(text)
     if version is None or version.is_prerelease or version.is_devrelease:
         return None
@@ -102,7 +109,7 @@ def releases_from_forge(config: Config, url: str, tags: dict[str, str]) -> list[
             check_ref_name(fr.tag, "tag")
         except Exception:
             continue
-        version = parse_version(re.sub(r"-stable$", "", fr.tag))
+        version = parse_version(version_text(fr.tag))
         if version is None or version.is_prerelease or version.is_devrelease:
             continue
         if _excluded_word(fr.tag, config.upstream.exclude):
