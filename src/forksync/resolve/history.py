@@ -1,0 +1,337 @@
+"""Ownership from history: did the fork really customize a conflicted path?
+
+LESSON 6: "the fork touched it" is not "the fork customized it". Most conflicted paths of a
+sync whose ancestry was once broken hold a fork copy that is byte-identical to some upstream
+version, or were changed on the fork side only by merges, or only by patches upstream already
+has. Each of those takes upstream. Every fact comes from one `git log` over all conflicted
+paths at once (memoized in the context), never one process per path; any git failure (missing
+blobs in a partial clone, a shallow history) means "no evidence", never a guess.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..git import Git
+from .model import Context, Decision, Versions
+
+PATHS_KEY = "conflicted-paths"  # callers may set ctx.cache[PATHS_KEY] to every path of the merge
+WINDOW = 2000  # commits of upstream's history before the base searched for stale fork copies
+_LOG = ("log", "--raw", "--no-abbrev", "--no-renames", "-z", "--format=%x01%H")
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    sha: str
+    author: str
+    date: str
+    subject: str
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What history says about a batch of paths."""
+
+    upstream: dict[str, dict[str, str]]  # path -> blob -> upstream commit (base..upstream) that wrote it
+    older: dict[str, dict[str, str]]  # path -> blob -> upstream commit before the base (bounded window)
+    fork: dict[str, list[tuple[str, str]]]  # path -> [(fork-only non-merge commit, blob it wrote)]
+    evil: dict[str, str] | None  # path -> fork-only merge whose result has content of neither parent
+    upstreamed: set[str] | None  # fork-only commits whose patch upstream already has
+    shallow: bool
+
+
+class HistoryResolver:
+    name = "history"
+
+    def resolve_file(self, ctx: Context, v: Versions) -> Decision | None:
+        if not (ctx.fork_commit and ctx.upstream_commit and ctx.base_commit):
+            return None
+        if v.kind in ("submodule", "symlink"):
+            return None
+        facts = _facts(ctx, v.path)
+        if facts is None:
+            return None
+        if v.fork is not None:
+            blob = blob_id(ctx, v.fork)
+            commit = facts.upstream.get(v.path, {}).get(blob)
+            if commit:
+                why = f"the fork's copy is upstream's version from {commit[:10]}: no fork change"
+                return _take("history:fork-is-upstream-version", 1.0, why, v)
+            commit = facts.older.get(v.path, {}).get(blob)
+            authored = {b for _, b in facts.fork.get(v.path, [])}
+            if commit and blob not in authored and not facts.shallow:
+                why = f"the fork's copy is a stale upstream version ({commit[:10]}), brought by merges only"
+                return _take("history:fork-is-upstream-version", 1.0, why, v)
+        if facts.shallow or facts.evil is None or v.path in facts.evil:
+            return None
+        commits = [c for c, _ in facts.fork.get(v.path, [])]
+        if not commits:
+            why = "no fork-authored commit touched this path; only merges did"
+            return _take("history:no-fork-customization", 0.95, why, v)
+        if facts.upstreamed is not None and all(c in facts.upstreamed for c in commits):
+            names = ", ".join(c[:10] for c in dict.fromkeys(commits))
+            why = f"every fork commit on this path is already upstream ({names})"
+            return _take("history:fork-change-upstreamed", 0.95, why, v)
+        return None
+
+
+def _take(rule: str, confidence: float, reason: str, v: Versions) -> Decision:
+    return Decision(rule, confidence, reason, content=v.upstream, delete=v.upstream is None)
+
+
+def blob_id(ctx: Context, data: bytes) -> str:
+    """git's object id of a blob, computed here rather than one `git hash-object` per path."""
+    algo = ctx.memo(
+        "history.object-format", lambda: ctx.git.out("rev-parse", "--show-object-format", check=False)
+    )
+    h = hashlib.sha256() if algo == "sha256" else hashlib.sha1()
+    h.update(b"blob %d\0" % len(data))
+    h.update(data)
+    return h.hexdigest()
+
+
+def _batch_paths(ctx: Context, path: str) -> tuple[str, ...]:
+    listed = ctx.cache.get(PATHS_KEY)
+    if isinstance(listed, (list, tuple, set, frozenset)) and path in listed:
+        return tuple(sorted(str(p) for p in listed))
+    unmerged: object = ctx.memo("history.unmerged", lambda: _unmerged(ctx.git))
+    if isinstance(unmerged, tuple) and path in unmerged:
+        return unmerged
+    return (path,)
+
+
+def _unmerged(git: Git) -> tuple[str, ...]:
+    try:
+        return tuple(sorted(git.unmerged()))
+    except Exception:  # a bare repository has no index
+        return ()
+
+
+def _facts(ctx: Context, path: str) -> _Facts | None:
+    paths = _batch_paths(ctx, path)
+    key = "history.facts:" + hashlib.sha1("\0".join(paths).encode("utf-8", "surrogateescape")).hexdigest()
+    made = ctx.memo(key, lambda: _collect(ctx, paths))
+    return made if isinstance(made, _Facts) else None
+
+
+def _collect(ctx: Context, paths: Sequence[str]) -> _Facts | None:
+    git, fork, up, base = ctx.git, ctx.fork_commit, ctx.upstream_commit, ctx.base_commit
+    assert fork and up and base
+    upstream = _written(git, [f"{base}..{up}"], paths)
+    if upstream is None:
+        return None
+    older = _written(git, [f"--max-count={WINDOW}", base], paths) or {}
+    forked = _written_list(git, ["--no-merges", "--full-history", up + ".." + fork], paths)
+    if forked is None:
+        return None
+    shallow = git.out("rev-parse", "--is-shallow-repository", check=False) == "true"
+    return _Facts(
+        upstream,
+        older,
+        forked,
+        _evil_merges(git, up, fork, paths),
+        _upstreamed(git, up, fork, paths),
+        shallow,
+    )
+
+
+def _log_records(git: Git, args: Sequence[str], paths: Sequence[str]) -> list[tuple[str, str, str]] | None:
+    """(commit, path, new blob) for every raw entry of a path-limited `git log`; None on failure."""
+    out: list[tuple[str, str, str]] = []
+    for chunk in _chunks(paths, 400):
+        res = git.run(*_LOG, *args, "--", *chunk, check=False)
+        if res.returncode != 0:
+            return None
+        tokens = res.stdout.split(b"\0")
+        commit = ""
+        i = 0
+        while i < len(tokens):
+            tok = tokens[i].lstrip(b"\n")
+            if tok.startswith(b"\x01"):
+                commit = tok[1:].decode().strip()
+            elif tok.startswith(b":") and i + 1 < len(tokens):
+                meta = tok.decode().split()
+                i += 1
+                name = tokens[i].decode("utf-8", "surrogateescape")
+                if len(meta) >= 4 and commit:
+                    out.append((commit, name, meta[3]))
+            i += 1
+    return out
+
+
+def _written(git: Git, args: Sequence[str], paths: Sequence[str]) -> dict[str, dict[str, str]] | None:
+    records = _log_records(git, args, paths)
+    if records is None:
+        return None
+    out: dict[str, dict[str, str]] = {}
+    for commit, name, blob in records:
+        out.setdefault(name, {}).setdefault(blob, commit)  # newest first: keep the newest writer
+    return out
+
+
+def _written_list(
+    git: Git, args: Sequence[str], paths: Sequence[str]
+) -> dict[str, list[tuple[str, str]]] | None:
+    records = _log_records(git, args, paths)
+    if records is None:
+        return None
+    out: dict[str, list[tuple[str, str]]] = {}
+    for commit, name, blob in records:
+        out.setdefault(name, []).append((commit, blob))
+    return out
+
+
+def _evil_merges(git: Git, up: str, fork: str, paths: Sequence[str]) -> dict[str, str] | None:
+    """Paths where a fork-only merge committed content that neither parent had (a hand merge).
+
+    `--cc` drops hunks where the merge took one parent's text, so clean merges show nothing."""
+    out: dict[str, str] = {}
+    for chunk in _chunks(paths, 400):
+        res = git.run(
+            "log", "--merges", "--cc", "-U0", "--format=%x01%H", f"{up}..{fork}", "--", *chunk, check=False
+        )
+        if res.returncode != 0:
+            return None
+        commit = ""
+        for line in res.stdout.split(b"\n"):
+            if line.startswith(b"\x01"):
+                commit = line[1:].decode().strip()
+            elif line.startswith(b"diff --cc "):
+                name = _unquote(line[len(b"diff --cc ") :])
+                if name is None:
+                    return None
+                out.setdefault(name, commit)
+    return out
+
+
+def _upstreamed(git: Git, up: str, fork: str, paths: Sequence[str]) -> set[str] | None:
+    """Fork-only commits whose patch (limited to these paths) upstream has too (cherry-picks)."""
+    res = git.run(
+        "log",
+        "--cherry-mark",
+        "--right-only",
+        "--no-merges",
+        "--format=%m%H",
+        f"{up}...{fork}",
+        "--",
+        *paths,
+        check=False,
+    )
+    if res.returncode != 0:
+        return None
+    return {line[1:] for line in res.out.splitlines() if line.startswith("=")}
+
+
+def _unquote(raw: bytes) -> str | None:
+    """A path as git prints it in a diff header (C-quoted when unusual); None if unreadable."""
+    if not raw.startswith(b'"'):
+        return raw.decode("utf-8", "surrogateescape")
+    body = raw[1:-1] if raw.endswith(b'"') else None
+    if body is None:
+        return None
+    out = bytearray()
+    i = 0
+    simple = {
+        ord("n"): 10,
+        ord("t"): 9,
+        ord('"'): 34,
+        ord("\\"): 92,
+        ord("a"): 7,
+        ord("b"): 8,
+        ord("f"): 12,
+        ord("r"): 13,
+        ord("v"): 11,
+    }
+    while i < len(body):
+        c = body[i]
+        if c != 92:
+            out.append(c)
+            i += 1
+            continue
+        nxt = body[i + 1] if i + 1 < len(body) else None
+        if nxt in simple:
+            out.append(simple[nxt])
+            i += 2
+        elif nxt is not None and 48 <= nxt <= 55:
+            out.append(int(body[i + 1 : i + 4], 8))
+            i += 4
+        else:
+            return None
+    return out.decode("utf-8", "surrogateescape")
+
+
+def _chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)] or [items]
+
+
+# -- who changed what: for the agent and the PR body ---------------------------------------------
+
+
+def ownership(ctx: Context, path: str, fork_start: int, n_lines: int) -> list[CommitInfo]:
+    """The fork commits since the base that last touched these fork-side lines (git blame)."""
+    if not (ctx.fork_commit and ctx.base_commit) or fork_start < 1:
+        return []
+    span = f"{fork_start},+{max(n_lines, 1)}"
+    res = ctx.git.run(
+        "blame", "--porcelain", "-L", span, f"{ctx.base_commit}..{ctx.fork_commit}", "--", path, check=False
+    )
+    if res.returncode != 0:
+        return []
+    infos: dict[str, dict[str, str]] = {}
+    order: list[str] = []
+    current: dict[str, str] | None = None
+    for line in res.out.splitlines():
+        if line.startswith("\t"):
+            current = None
+            continue
+        parts = line.split(" ")
+        if current is None and len(parts) >= 3 and len(parts[0]) in (40, 64):
+            current = infos.setdefault(parts[0], {})
+            if parts[0] not in order:
+                order.append(parts[0])
+            continue
+        if current is not None:
+            key, _, value = line.partition(" ")
+            current[key] = value
+    return [
+        CommitInfo(
+            sha,
+            info.get("author", ""),
+            _iso(info.get("author-time", ""), info.get("author-tz", "")),
+            info.get("summary", ""),
+        )
+        for sha in order
+        if "boundary" not in (info := infos[sha])
+    ]
+
+
+def _iso(epoch: str, tz: str) -> str:
+    import datetime as dt
+
+    try:
+        sign = -1 if tz.startswith("-") else 1
+        offset = dt.timedelta(hours=int(tz[1:3]), minutes=int(tz[3:5])) * sign
+        return dt.datetime.fromtimestamp(int(epoch), dt.timezone(offset)).isoformat()
+    except (ValueError, IndexError):
+        return ""
+
+
+def upstream_commits_for(ctx: Context, path: str, limit: int = 50) -> list[CommitInfo]:
+    """Upstream commits since the base that changed this path, newest first."""
+    if not (ctx.upstream_commit and ctx.base_commit):
+        return []
+    return _commit_list(ctx.git, [f"--max-count={limit}", f"{ctx.base_commit}..{ctx.upstream_commit}"], path)
+
+
+def _commit_list(git: Git, args: Sequence[str], path: str) -> list[CommitInfo]:
+    res = git.run("log", "--format=%H%x1f%an%x1f%aI%x1f%s%x1e", *args, "--", path, check=False)
+    if res.returncode != 0:
+        return []
+    out = []
+    for rec in res.out.split("\x1e"):
+        fields = rec.strip("\n").split("\x1f")
+        if len(fields) == 4:
+            out.append(CommitInfo(*fields))
+    return out

@@ -1,0 +1,203 @@
+"""Ownership from history, on small real repositories that reproduce each pattern."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from forksync.config import Config
+from forksync.git import Git
+from forksync.resolve.engine import read_conflicts
+from forksync.resolve.history import PATHS_KEY, HistoryResolver, ownership, upstream_commits_for
+from forksync.resolve.model import Context, Versions
+from tests.gitutil import Repo, git
+
+LINES = [f"line {i}\n" for i in range(1, 11)]
+
+
+def text(**changes: str) -> str:
+    """The ten-line file with some lines replaced: text(l2="x") changes line 2."""
+    lines = list(LINES)
+    for key, value in changes.items():
+        lines[int(key[1:]) - 1] = value + "\n"
+    return "".join(lines)
+
+
+def start(tmp_path: Path) -> Repo:
+    repo = Repo(tmp_path / "r")
+    repo.commit({"f.py": text(), "other.txt": "x\n"}, "base")
+    repo.git("branch", "upstream")
+    return repo
+
+
+def conflicts(repo: Repo, upstream: str = "upstream") -> tuple[Context, dict[str, Versions]]:
+    """Merge upstream into the fork (main) in the worktree and return the context and conflicts."""
+    fork = repo.head()
+    up = repo.git("rev-parse", upstream)
+    base = repo.git("merge-base", fork, up)
+    repo.git("merge", "--no-edit", "-q", up, check=False)
+    git = Git(repo.path)
+    versions = {v.path: v for v in read_conflicts(git, "ours")}
+    assert versions, "the scenario must conflict"
+    ctx = Context(repo.path, git, Config(), fork_commit=fork, upstream_commit=up, base_commit=base)
+    return ctx, versions
+
+
+def on_upstream(repo: Repo, files: dict[str, str | bytes | None], message: str) -> str:
+    repo.git("checkout", "-q", "upstream")
+    sha = repo.commit(files, message, author="Up Stream <up@example.com>")
+    repo.git("checkout", "-q", "main")
+    return sha
+
+
+def test_fork_copy_equal_to_an_upstream_version_takes_upstream(tmp_path: Path) -> None:
+    repo = start(tmp_path)
+    v1 = on_upstream(repo, {"f.py": text(l2="v1")}, "upstream v1")
+    on_upstream(repo, {"f.py": text(l2="v2")}, "upstream v2")
+    # A broken single-parent "sync" copied upstream's v1 into the fork (LESSON 1 and 6).
+    repo.commit({"f.py": text(l2="v1")}, "sync upstream (squashed)")
+    ctx, versions = conflicts(repo)
+    decision = HistoryResolver().resolve_file(ctx, versions["f.py"])
+    assert decision is not None
+    assert decision.rule == "history:fork-is-upstream-version"
+    assert decision.content == text(l2="v2").encode()
+    assert v1[:10] in decision.reason
+
+
+def test_cherry_picked_fork_fix_takes_upstream(tmp_path: Path) -> None:
+    repo = start(tmp_path)
+    fix = repo.commit({"f.py": text(l2="fixed")}, "fix line 2", author="Fork Dev <dev@fork.example>")
+    on_upstream(repo, {"f.py": text(l9="upstream nine")}, "upstream edits line 5")
+    repo.git("checkout", "-q", "upstream")
+    repo.git("cherry-pick", fix)
+    repo.commit({"f.py": text(l2="fixed better", l9="upstream nine")}, "upstream improves the fix")
+    repo.git("checkout", "-q", "main")
+    ctx, versions = conflicts(repo)
+    decision = HistoryResolver().resolve_file(ctx, versions["f.py"])
+    assert decision is not None
+    assert decision.rule == "history:fork-change-upstreamed"
+    assert fix[:10] in decision.reason
+    assert decision.content == text(l2="fixed better", l9="upstream nine").encode()
+
+
+def test_path_changed_only_by_earlier_sync_merges_takes_upstream(tmp_path: Path) -> None:
+    repo = start(tmp_path)
+    repo.commit({"other.txt": "fork change\n"}, "fork work elsewhere")
+    on_upstream(repo, {"f.py": text(l2="u1", l8="u1")}, "upstream 1")
+    # Sync 1 kept the fork's stale copy of f.py (the defect of LESSON 6): not a customization.
+    repo.git("merge", "--no-ff", "--no-commit", "-q", "upstream")
+    repo.git("checkout", "HEAD", "--", "f.py")
+    repo.git("commit", "-q", "-m", "sync 1")
+    on_upstream(repo, {"f.py": text(l2="u1", l5="u2", l8="u1")}, "upstream 2")
+    # A clean merge: the fork's copy is now no upstream version at all.
+    repo.git("merge", "--no-ff", "--no-edit", "-q", "upstream")
+    on_upstream(repo, {"f.py": text(l2="u3", l5="u2", l8="u1")}, "upstream 3")
+    ctx, versions = conflicts(repo)
+    v = versions["f.py"]
+    assert v.fork == text(l5="u2").encode()
+    decision = HistoryResolver().resolve_file(ctx, v)
+    assert decision is not None
+    assert decision.rule == "history:no-fork-customization"
+    assert decision.content == text(l2="u3", l5="u2", l8="u1").encode()
+
+
+def test_stale_copy_from_before_the_base_takes_upstream(tmp_path: Path) -> None:
+    repo = start(tmp_path)
+    on_upstream(repo, {"f.py": text(l2="u1")}, "upstream 1")
+    repo.git("merge", "--no-ff", "--no-commit", "-q", "upstream")
+    repo.git("checkout", "HEAD", "--", "f.py")
+    repo.git("commit", "-q", "-m", "sync 1 kept the old copy")
+    on_upstream(repo, {"f.py": text(l2="u2")}, "upstream 2")
+    ctx, versions = conflicts(repo)
+    decision = HistoryResolver().resolve_file(ctx, versions["f.py"])
+    assert decision is not None
+    assert decision.rule == "history:fork-is-upstream-version"
+    assert "stale" in decision.reason
+
+
+def test_real_customization_is_never_taken_from_upstream(tmp_path: Path) -> None:
+    repo = start(tmp_path)
+    repo.commit({"f.py": text(l2="FORK: custom")}, "fork customization", author="Fork Dev <dev@fork.example>")
+    on_upstream(repo, {"f.py": text(l9="u1")}, "upstream 1")
+    repo.git("merge", "--no-ff", "--no-edit", "-q", "upstream")  # a clean sync after the customization
+    on_upstream(repo, {"f.py": text(l2="upstream two", l9="u1")}, "upstream 2")
+    ctx, versions = conflicts(repo)
+    assert HistoryResolver().resolve_file(ctx, versions["f.py"]) is None
+
+
+def test_deliberate_revert_to_an_old_upstream_version_is_kept(tmp_path: Path) -> None:
+    repo = start(tmp_path)
+    on_upstream(repo, {"f.py": text(l2="u1")}, "upstream 1")
+    repo.git("merge", "--no-ff", "--no-edit", "-q", "upstream")
+    repo.commit({"f.py": text()}, "Revert upstream's line 2: breaks our deployment")
+    on_upstream(repo, {"f.py": text(l2="u2")}, "upstream 2")
+    ctx, versions = conflicts(repo)
+    assert HistoryResolver().resolve_file(ctx, versions["f.py"]) is None
+
+
+def test_hand_merge_in_an_earlier_sync_counts_as_customization(tmp_path: Path) -> None:
+    repo = start(tmp_path)
+    on_upstream(repo, {"f.py": text(l2="u1")}, "upstream 1")
+    repo.git("merge", "--no-ff", "--no-commit", "-q", "upstream")
+    (repo.path / "f.py").write_text(text(l2="u1 plus the fork's own twist"))
+    repo.git("commit", "-q", "-a", "-m", "sync 1 with a hand edit")
+    on_upstream(repo, {"f.py": text(l2="u2")}, "upstream 2")
+    ctx, versions = conflicts(repo)
+    assert HistoryResolver().resolve_file(ctx, versions["f.py"]) is None
+
+
+def test_all_paths_are_read_with_one_batch(tmp_path: Path) -> None:
+    repo = start(tmp_path)
+    names = [f"m{i}.py" for i in range(5)]
+    repo.commit({n: text() for n in names}, "more files")
+    repo.git("branch", "-f", "upstream", "HEAD")
+    on_upstream(repo, {n: text(l3="v1") for n in names}, "upstream v1")
+    on_upstream(repo, {n: text(l3="v2") for n in names}, "upstream v2")
+    repo.commit({n: text(l3="v1") for n in names}, "squashed sync")
+    ctx, versions = conflicts(repo)
+    ctx.cache[PATHS_KEY] = sorted(versions)
+    rules = [HistoryResolver().resolve_file(ctx, versions[n]) for n in names]
+    assert all(d is not None and d.rule == "history:fork-is-upstream-version" for d in rules)
+    assert len([k for k in ctx.cache if k.startswith("history.facts:")]) == 1
+
+
+def test_no_commits_in_context_means_no_opinion(tmp_path: Path) -> None:
+    repo = start(tmp_path)
+    ctx = Context(repo.path, Git(repo.path), Config())
+    assert HistoryResolver().resolve_file(ctx, Versions("f.py", b"a\n", b"b\n", b"c\n")) is None
+
+
+def test_partial_clone_with_missing_blobs_degrades(tmp_path: Path) -> None:
+    repo = start(tmp_path)
+    repo.commit({"g.py": text(l2="fork custom")}, "fork customization")
+    on_upstream(repo, {"f.py": text(l2="v1"), "g.py": text(l2="up")}, "upstream v1")
+    on_upstream(repo, {"f.py": text(l2="v2")}, "upstream v2")
+    repo.commit({"f.py": text(l2="v1")}, "squashed sync")
+    repo.git("config", "uploadpack.allowFilter", "true")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "--filter=blob:none", "--no-checkout", f"file://{repo.path}", str(clone))
+    git(clone, "fetch", "-q", "origin", "upstream:upstream")
+    shutil.rmtree(repo.path)  # the promisor is gone: any lazy fetch fails
+    fork = git(clone, "rev-parse", "origin/main")
+    up = git(clone, "rev-parse", "upstream")
+    base = git(clone, "merge-base", fork, up)
+    ctx = Context(clone, Git(clone), Config(), fork_commit=fork, upstream_commit=up, base_commit=base)
+    ctx.cache[PATHS_KEY] = ["f.py", "g.py"]
+    f = Versions("f.py", text().encode(), text(l2="v1").encode(), text(l2="v2").encode())
+    g = Versions("g.py", text().encode(), text(l2="fork custom").encode(), text(l2="up").encode())
+    decision = HistoryResolver().resolve_file(ctx, f)
+    assert decision is not None and decision.rule == "history:fork-is-upstream-version"
+    assert HistoryResolver().resolve_file(ctx, g) is None
+
+
+def test_ownership_names_the_fork_commits_behind_the_lines(tmp_path: Path) -> None:
+    repo = start(tmp_path)
+    sha = repo.commit({"f.py": text(l4="fork four")}, "fork: line four", author="Fork Dev <dev@fork.example>")
+    up = on_upstream(repo, {"f.py": text(l4="upstream four")}, "upstream: line four")
+    ctx, _ = conflicts(repo)
+    owners = ownership(ctx, "f.py", 3, 3)
+    assert [(c.sha, c.author, c.subject) for c in owners] == [(sha, "Fork Dev", "fork: line four")]
+    assert owners[0].date.startswith("20")
+    assert ownership(ctx, "f.py", 1, 2) == []  # base lines: nobody on the fork
+    ups = upstream_commits_for(ctx, "f.py")
+    assert [(c.sha, c.author) for c in ups] == [(up, "Up Stream")]
