@@ -167,6 +167,8 @@ def _bare_fork(tmp_path: Path, pyproject: str | None = '[project]\nname = "x"\nv
     fork.git("remote", "add", "upstream", str(up.path))
     fork.git("fetch", "-q", "upstream", "main")
     fork.git("reset", "-q", "--hard", "upstream/main")
+    Repo(tmp_path / "fork-remote.git", bare=True)
+    fork.git("remote", "add", "origin", str(tmp_path / "fork-remote.git"))
     up.commit({"a.txt": "a\nb\n", **({"pyproject.toml": pyproject.replace("1.0.0", "1.1.0")} if pyproject else {})},
               "next")
     up.tag("v1.1.0")
@@ -202,6 +204,8 @@ def test_errors_are_one_line_with_distinct_codes(tmp_path: Path, forksync_bin: s
         fork.commit({".forksync.toml": "[upstream]\nrelease-tags = 're:(['\n"}, "cfg")
     if setup == "no-tags":
         fork.commit({".forksync.toml": "[upstream]\nrelease-tags = 'release-*'\n"}, "cfg")
+    if setup == "no-remote-to-push":
+        fork.git("remote", "remove", "origin")
     if setup == "dirty":
         fork.write({"a.txt": "local edit\n"})
     if setup == "unreachable":

@@ -86,6 +86,7 @@ class Sync:
         notes: list[str] = []
         with state.locked(self.common, notes):
             self.report.warnings.extend(notes)
+            state.save_report(self.common, self.report)
             try:
                 self._pipeline()
             except ForksyncError as exc:
@@ -102,6 +103,11 @@ class Sync:
         return self.report
 
     def _pipeline(self) -> None:
+        from . import gate
+
+        gate.check(self.config.security)
+        if self.opts.resume and not self.opts.release:
+            self._resume_target()
         release = self._stage("detect", self.detect)
         if release is None:
             self.report.status = "up-to-date"
@@ -138,6 +144,16 @@ class Sync:
             self._stage("pr", self.publish)
         self._final_status()
         self._stage("notify", self._notify_safely)
+
+    def _resume_target(self) -> None:
+        """--resume: finish the last interrupted run's release, not whatever is newest now."""
+        last = state.load_last(self.common)
+        if last is None or last.status != "running" or last.release is None:
+            self.report.warnings.append("nothing to resume: the last run finished; running a normal sync")
+            return
+        self.opts.release = last.release.tag
+        done = ", ".join(s.name for s in last.stages if s.status == "done")
+        self.report.warnings.append(f"resuming run {last.run_id} for {last.release.tag} (done: {done or 'nothing'})")
 
     def _stage(self, name: str, fn: Callable[[], T]) -> T:
         start = time.monotonic()
@@ -188,6 +204,11 @@ class Sync:
         fork = self.fork_commit()
         self.report.fork_commit = fork
         self._check_checkout()
+        remote = self.config.fork.remote
+        if not (self.opts.no_push or self.opts.dry_run) and self.git.run(
+                "remote", "get-url", "--", remote, check=False).returncode != 0:
+            raise GitError(f"no remote '{remote}' to push the sync branch to",
+                           hint="add it, set [fork] remote, or run with --no-push")
         self.ui.stage("detect", f"listing upstream tags of {url}")
         releases, tags = releases_mod.detect(self.git, self.config, url)
         current, source = self._current_version(releases, fork)
@@ -308,6 +329,10 @@ class Sync:
         if self.opts.dry_run:
             self.git.run("worktree", "add", "--quiet", "--detach", str(path), self.report.fork_commit)
         elif self.git.branch_exists(name):
+            local = self.git.rev_parse(f"refs/heads/{name}")
+            if local and local != self.report.fork_commit and self.git.is_ancestor(local, self.report.fork_commit):
+                # A branch left by an interrupted run holds nothing of its own: bring it to the fork's tip.
+                self.git.run("update-ref", f"refs/heads/{name}", self.report.fork_commit, local)
             if remote_has and not self.git.is_ancestor(remote_has, f"refs/heads/{name}"):
                 if self.git.is_ancestor(f"refs/heads/{name}", remote_has):
                     self.git.run("update-ref", f"refs/heads/{name}", remote_has)
