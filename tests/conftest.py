@@ -38,9 +38,21 @@ class GitDaemon:
         self.root = root
         self.port = _free_port()
         self.proc = subprocess.Popen(
-            ["git", "daemon", "--reuseaddr", "--export-all", "--enable=receive-pack", f"--base-path={root}",
-             "--listen=127.0.0.1", f"--port={self.port}", "--informative-errors", str(root)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **ENV},
+            [
+                "git",
+                "daemon",
+                "--reuseaddr",
+                "--export-all",
+                "--enable=receive-pack",
+                f"--base-path={root}",
+                "--listen=127.0.0.1",
+                f"--port={self.port}",
+                "--informative-errors",
+                str(root),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, **ENV},
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -78,7 +90,9 @@ def demo(tmp_path: Path) -> tuple[Path, Path, Path]:
 
 
 def copy_bare(src: Path, dest: Path) -> Path:
-    subprocess.run(["git", "clone", "-q", "--bare", str(src), str(dest)], check=True, env={**os.environ, **ENV})
+    subprocess.run(
+        ["git", "clone", "-q", "--bare", str(src), str(dest)], check=True, env={**os.environ, **ENV}
+    )
     return dest
 
 

@@ -12,6 +12,9 @@ def test_parse_pytest_summary() -> None:
     out = "....F\n=========== 1 failed, 4 passed, 2 skipped, 1 warning in 0.52s ===========\n"
     assert parse_pytest(out) == {"failed": 1, "passed": 4, "skipped": 2, "warnings": 1}
     assert parse_pytest("no summary here") is None
+    unit = "..F\n----------------------------------------------------------------------\nRan 3 tests in 0.001s\n\nFAILED (failures=1)\n"
+    assert parse_pytest(unit) == {"failed": 1, "passed": 2}
+    assert parse_pytest("Ran 2 tests in 0.000s\n\nOK\n") == {"passed": 2}
 
 
 def test_timeout_kills_the_check(tmp_path: Path) -> None:

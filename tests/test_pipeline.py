@@ -15,10 +15,18 @@ from tests.conftest import GitDaemon, copy_bare
 from tests.gitutil import Repo, git
 
 
-def cli(forksync_bin: str, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
-        ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([forksync_bin, *args], capture_output=True, text=True, cwd=cwd,
-                          env={**os.environ, **(env or {})}, check=False, timeout=120)
+def cli(
+    forksync_bin: str, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [forksync_bin, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        check=False,
+        timeout=120,
+    )
 
 
 def test_demo_sync_makes_a_two_parent_merge_of_the_stable_release(demo: tuple[Path, Path, Path]) -> None:
@@ -26,7 +34,9 @@ def test_demo_sync_makes_a_two_parent_merge_of_the_stable_release(demo: tuple[Pa
     main_before = git(fork, "rev-parse", "main")
     report = execute(fork, None, quiet=True)
 
-    assert report.release is not None and report.release.tag == "v1.1.0"  # not -rc, not -nightly, not v1.2.0-rc1
+    assert (
+        report.release is not None and report.release.tag == "v1.1.0"
+    )  # not -rc, not -nightly, not v1.2.0-rc1
     assert report.fork_version == "1.0.0"
     assert report.sync_branch == "upstream-sync/v1.1.0"
     parents = git(fork, "rev-list", "--parents", "-n", "1", report.merge_commit).split()[1:]
@@ -35,7 +45,9 @@ def test_demo_sync_makes_a_two_parent_merge_of_the_stable_release(demo: tuple[Pa
     assert git(fork, "status", "--porcelain") == ""  # user's checkout untouched
     assert git(fork, "rev-parse", "--abbrev-ref", "HEAD") == "main"
     # Pushed, and no worktree left behind.
-    assert git(remote, "rev-parse", "refs/heads/upstream-sync/v1.1.0") == git(fork, "rev-parse", "upstream-sync/v1.1.0")
+    assert git(remote, "rev-parse", "refs/heads/upstream-sync/v1.1.0") == git(
+        fork, "rev-parse", "upstream-sync/v1.1.0"
+    )
     assert "forksync/worktrees" not in git(fork, "worktree", "list")
     # Fork-only files and the fork's own commits survived.
     tree = git(fork, "ls-tree", "-r", "--name-only", report.merge_commit).splitlines()
@@ -59,8 +71,10 @@ def test_demo_sync_makes_a_two_parent_merge_of_the_stable_release(demo: tuple[Pa
 def test_review_mode_commits_left_conflicts_as_a_draft(demo: tuple[Path, Path, Path]) -> None:
     _, _, fork = demo
     config = (fork / ".forksync.toml").read_text()
-    (fork / ".forksync.toml").write_text(config + '[resolve]\ndisable = ["history", "toml", "python-syntax", '
-                                         '"fork-markers", "finer", "trivial", "learned", "json", "yaml", "lineset"]\n')
+    (fork / ".forksync.toml").write_text(
+        config + '[resolve]\ndisable = ["history", "toml", "python-syntax", '
+        '"fork-markers", "finer", "trivial", "learned", "json", "yaml", "lineset"]\n'
+    )
     git(fork, "commit", "-qam", "disable the engine")
     report = execute(fork, None, quiet=True)
     assert report.status == "conflicts-left" and report.exit_code == ExitCode.CONFLICTS_LEFT
@@ -78,8 +92,10 @@ def test_review_mode_commits_left_conflicts_as_a_draft(demo: tuple[Path, Path, P
 def test_stop_mode_commits_nothing(demo: tuple[Path, Path, Path]) -> None:
     _, remote, fork = demo
     config = (fork / ".forksync.toml").read_text()
-    (fork / ".forksync.toml").write_text(config + '[resolve]\non-conflict = "stop"\ndisable = ["history", "toml", '
-                                         '"python-syntax", "fork-markers", "finer", "trivial", "learned"]\n')
+    (fork / ".forksync.toml").write_text(
+        config + '[resolve]\non-conflict = "stop"\ndisable = ["history", "toml", '
+        '"python-syntax", "fork-markers", "finer", "trivial", "learned"]\n'
+    )
     git(fork, "commit", "-qam", "strict")
     report = execute(fork, None, quiet=True)
     assert report.status == "conflicts-left" and report.exit_code == ExitCode.CONFLICTS_LEFT
@@ -89,7 +105,9 @@ def test_stop_mode_commits_nothing(demo: tuple[Path, Path, Path]) -> None:
     assert report.unresolved and "left" in report.pr_body
 
 
-def test_second_run_updates_the_same_pr_and_keeps_others_commits(demo: tuple[Path, Path, Path], tmp_path: Path) -> None:
+def test_second_run_updates_the_same_pr_and_keeps_others_commits(
+    demo: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
     _, remote, fork = demo
     first = execute(fork, None, quiet=True)
     assert first.pull_request is not None
@@ -102,7 +120,7 @@ def test_second_run_updates_the_same_pr_and_keeps_others_commits(demo: tuple[Pat
     git(other, "push", "-q", "origin", "upstream-sync/v1.1.0")
     reviewer_commit = git(other, "rev-parse", "HEAD")
 
-    second = execute(fork, "--release" and None, release="v1.1.0", quiet=True)
+    second = execute(fork, None, release="v1.1.0", quiet=True)
     assert second.error is None, second.error
     assert second.pull_request is not None and second.pull_request.action in ("updated", "unchanged")
     outbox = list((fork.parent / "outbox").glob("*.json"))
@@ -129,14 +147,19 @@ def test_up_to_date_after_the_sync_is_merged(demo: tuple[Path, Path, Path], fork
 def test_upstream_over_git_daemon(demo: tuple[Path, Path, Path], git_daemon: GitDaemon) -> None:
     upstream, _, fork = demo
     copy_bare(upstream, git_daemon.root / "upstream.git")
-    config = (fork / ".forksync.toml").read_text().replace('url = "../upstream"',
-                                                           f'url = "{git_daemon.url("upstream.git")}"')
+    config = (
+        (fork / ".forksync.toml")
+        .read_text()
+        .replace('url = "../upstream"', f'url = "{git_daemon.url("upstream.git")}"')
+    )
     (fork / ".forksync.toml").write_text(config)
     git(fork, "commit", "-qam", "upstream over the network")
     report = execute(fork, None, quiet=True)
     assert report.error is None, report.error
     assert report.release is not None and report.release.tag == "v1.1.0"
-    assert git(fork, "rev-parse", "refs/forksync/upstream/v1.1.0^{commit}") == git(upstream, "rev-parse", "v1.1.0^{commit}")
+    assert git(fork, "rev-parse", "refs/forksync/upstream/v1.1.0^{commit}") == git(
+        upstream, "rev-parse", "v1.1.0^{commit}"
+    )
 
 
 def test_dry_run_keeps_nothing(demo: tuple[Path, Path, Path], forksync_bin: str) -> None:
@@ -156,7 +179,9 @@ def test_no_push_keeps_the_branch_local(demo: tuple[Path, Path, Path]) -> None:
     assert report.pull_request is None
 
 
-def _bare_fork(tmp_path: Path, pyproject: str | None = '[project]\nname = "x"\nversion = "1.0.0"\n') -> tuple[Repo, Repo]:
+def _bare_fork(
+    tmp_path: Path, pyproject: str | None = '[project]\nname = "x"\nversion = "1.0.0"\n'
+) -> tuple[Repo, Repo]:
     up = Repo(tmp_path / "up")
     files: dict[str, str | bytes | None] = {"a.txt": "a\n"}
     if pyproject:
@@ -169,8 +194,10 @@ def _bare_fork(tmp_path: Path, pyproject: str | None = '[project]\nname = "x"\nv
     fork.git("reset", "-q", "--hard", "upstream/main")
     Repo(tmp_path / "fork-remote.git", bare=True)
     fork.git("remote", "add", "origin", str(tmp_path / "fork-remote.git"))
-    up.commit({"a.txt": "a\nb\n", **({"pyproject.toml": pyproject.replace("1.0.0", "1.1.0")} if pyproject else {})},
-              "next")
+    up.commit(
+        {"a.txt": "a\nb\n", **({"pyproject.toml": pyproject.replace("1.0.0", "1.1.0")} if pyproject else {})},
+        "next",
+    )
     up.tag("v1.1.0")
     up.commit({"a.txt": "a\nb\nc\n"}, "nightly")
     up.tag("v1.2.0-nightly.20261124")
@@ -193,9 +220,12 @@ def _bare_fork(tmp_path: Path, pyproject: str | None = '[project]\nname = "x"\nv
         ("no-remote-to-push", [], ExitCode.GIT, "no remote 'origin'"),
     ],
 )
-def test_errors_are_one_line_with_distinct_codes(tmp_path: Path, forksync_bin: str, setup: str, args: list[str],
-                                                 code: int, needle: str) -> None:
-    up, fork = _bare_fork(tmp_path, None if setup == "no-version-file" else '[project]\nname = "x"\nversion = "1.0.0"\n')
+def test_errors_are_one_line_with_distinct_codes(
+    tmp_path: Path, forksync_bin: str, setup: str, args: list[str], code: int, needle: str
+) -> None:
+    _, fork = _bare_fork(
+        tmp_path, None if setup == "no-version-file" else '[project]\nname = "x"\nversion = "1.0.0"\n'
+    )
     if setup == "no-upstream":
         fork.git("remote", "remove", "upstream")
     if setup == "bad-config":
@@ -227,7 +257,7 @@ def test_errors_are_one_line_with_distinct_codes(tmp_path: Path, forksync_bin: s
 
 def test_version_ahead_of_upstream_does_not_block_detection(tmp_path: Path) -> None:
     """LESSONS 18: a fork version bumped past every release must not hide new releases."""
-    up, fork = _bare_fork(tmp_path)
+    up, _ = _bare_fork(tmp_path)
     # The fork's history lost the ancestry and its pyproject says 9.0.0.
     fork2 = Repo(tmp_path / "fork2")
     fork2.git("remote", "add", "upstream", str(up.path))
@@ -248,7 +278,8 @@ def test_checks_run_without_secrets(demo: tuple[Path, Path, Path], monkeypatch: 
 
     config = config.replace("timeout = 120", "timeout = 120")
     config = config.replace(
-        "commands = [", f'commands = [["{sys.executable}", "-c", "import os; print(dict(os.environ))"], ', 1)
+        "commands = [", f'commands = [["{sys.executable}", "-c", "import os; print(dict(os.environ))"], ', 1
+    )
     (fork / ".forksync.toml").write_text(config)
     git(fork, "commit", "-qam", "print env")
     report = execute(fork, None, quiet=True)
@@ -268,7 +299,9 @@ def test_init_writes_a_loadable_config_and_workflow(tmp_path: Path, forksync_bin
     res = cli(forksync_bin, "init", "--repo", str(repo.path))
     assert res.returncode == 0, res.stderr
     config, source = load_config(repo.path)
-    assert config.upstream.url == "https://github.com/example/project.git" and source.endswith(".forksync.toml")
+    assert config.upstream.url == "https://github.com/example/project.git" and source.endswith(
+        ".forksync.toml"
+    )
     wf = YAML(typ="safe").load((repo.path / ".github/workflows/forksync.yml").read_text())
     on = wf["on"]
     assert on["schedule"][0]["cron"] == "0 3 * * *"

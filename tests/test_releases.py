@@ -44,8 +44,14 @@ def test_glob_pattern_and_exclusions() -> None:
 
 
 def test_order_is_by_version_not_string() -> None:
-    tags = {"v1.9.0": "a" * 40, "v1.10.0": "b" * 40, "v1.10.0-rc1": "c" * 40, "v1.2.0": "d" * 40,
-            "v1.10.0-stable": "e" * 40, "--upload-pack=x": "f" * 40}
+    tags = {
+        "v1.9.0": "a" * 40,
+        "v1.10.0": "b" * 40,
+        "v1.10.0-rc1": "c" * 40,
+        "v1.2.0": "d" * 40,
+        "v1.10.0-stable": "e" * 40,
+        "--upload-pack=x": "f" * 40,
+    }
     rels = stable_releases(tags, cfg())
     assert [r.tag for r in rels] == ["v1.10.0", "v1.9.0", "v1.2.0"]
 
@@ -63,7 +69,7 @@ def test_detect_lists_tags_without_fetching(tmp_path: Path) -> None:
     assert [r.tag for r in rels] == ["v0.10.0", "v0.9.0"]
     assert rels[0].commit == up.head()  # annotated tags are peeled to their commit
     assert "v0.11.0-rc1" in tags
-    assert fork.git("for-each-ref") .count("refs/tags") == 0  # nothing fetched
+    assert fork.git("for-each-ref").count("refs/tags") == 0  # nothing fetched
 
 
 def test_no_release_is_a_clear_error(tmp_path: Path) -> None:

@@ -16,13 +16,33 @@ from forksync.errors import ConfigError, ExitCode, GateError
 from forksync.gate import check as gate_check
 from tests.gitutil import git
 
-STAGES = ["detect", "fetch", "branch", "merge", "resolve", "version", "commit", "checks", "verify", "push", "pr",
-          "notify"]
+STAGES = [
+    "detect",
+    "fetch",
+    "branch",
+    "merge",
+    "resolve",
+    "version",
+    "commit",
+    "checks",
+    "verify",
+    "push",
+    "pr",
+    "notify",
+]
 
 
-def run_cli(forksync_bin: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([forksync_bin, *args], capture_output=True, text=True, env={**os.environ, **(env or {})},
-                          check=False, timeout=180)
+def run_cli(
+    forksync_bin: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [forksync_bin, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        check=False,
+        timeout=180,
+    )
 
 
 def _fork_commits(fork: Path) -> set[str]:
@@ -30,7 +50,9 @@ def _fork_commits(fork: Path) -> set[str]:
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_killed_at_any_stage_then_resumed(demo: tuple[Path, Path, Path], forksync_bin: str, stage: str) -> None:
+def test_killed_at_any_stage_then_resumed(
+    demo: tuple[Path, Path, Path], forksync_bin: str, stage: str
+) -> None:
     upstream, remote, fork = demo
     main_before = git(fork, "rev-parse", "main")
     commits_before = _fork_commits(fork)
@@ -53,7 +75,9 @@ def test_killed_at_any_stage_then_resumed(demo: tuple[Path, Path, Path], forksyn
     assert commits_before <= _fork_commits(fork)  # no commit of the fork lost
     merge = git(remote, "rev-parse", "refs/heads/upstream-sync/v1.1.0")
     assert git(fork, "merge-base", "--is-ancestor", main_before, merge) == ""
-    assert git(fork, "merge-base", "--is-ancestor", git(upstream, "rev-parse", "v1.1.0^{commit}"), merge) == ""
+    assert (
+        git(fork, "merge-base", "--is-ancestor", git(upstream, "rev-parse", "v1.1.0^{commit}"), merge) == ""
+    )
     # Exactly one merge of the release on the branch, exactly one PR.
     merges = git(remote, "rev-list", "--merges", f"{main_before}..{merge}").split()
     assert len(merges) == 1
@@ -61,7 +85,9 @@ def test_killed_at_any_stage_then_resumed(demo: tuple[Path, Path, Path], forksyn
     assert "forksync/worktrees" not in git(fork, "worktree", "list")
 
 
-def test_resume_without_interrupted_run_is_a_normal_sync(demo: tuple[Path, Path, Path], forksync_bin: str) -> None:
+def test_resume_without_interrupted_run_is_a_normal_sync(
+    demo: tuple[Path, Path, Path], forksync_bin: str
+) -> None:
     _, _, fork = demo
     res = run_cli(forksync_bin, "sync", "--repo", str(fork), "--resume", "--json")
     report = json.loads(res.stdout)
@@ -78,21 +104,44 @@ def test_gates(tmp_path: Path) -> None:
     sec = SecurityConfig(allowed_actors=["alice"], allowed_branches=["main"], required_label="sync-ok")
     gate_check(sec, {"GITHUB_EVENT_NAME": "schedule"})  # scheduled runs always pass
     gate_check(sec, {})  # outside Actions
-    gate_check(sec, {"GITHUB_EVENT_NAME": "workflow_dispatch", "GITHUB_ACTOR": "alice", "GITHUB_REF_NAME": "main"})
+    gate_check(
+        sec, {"GITHUB_EVENT_NAME": "workflow_dispatch", "GITHUB_ACTOR": "alice", "GITHUB_REF_NAME": "main"}
+    )
     with pytest.raises(GateError, match="mallory"):
         gate_check(sec, {"GITHUB_EVENT_NAME": "workflow_dispatch", "GITHUB_ACTOR": "mallory"})
     with pytest.raises(GateError, match="branch"):
-        gate_check(sec, {"GITHUB_EVENT_NAME": "workflow_dispatch", "GITHUB_ACTOR": "alice",
-                         "GITHUB_REF_NAME": "feature/x"})
-    fork_pr = {"pull_request": {"head": {"repo": {"full_name": "evil/fork", "fork": True}},
-                                "base": {"repo": {"full_name": "acme/proxy"}}, "labels": [{"name": "sync-ok"}]}}
+        gate_check(
+            sec,
+            {
+                "GITHUB_EVENT_NAME": "workflow_dispatch",
+                "GITHUB_ACTOR": "alice",
+                "GITHUB_REF_NAME": "feature/x",
+            },
+        )
+    fork_pr = {
+        "pull_request": {
+            "head": {"repo": {"full_name": "evil/fork", "fork": True}},
+            "base": {"repo": {"full_name": "acme/proxy"}},
+            "labels": [{"name": "sync-ok"}],
+        }
+    }
     with pytest.raises(GateError, match="forks' pull requests"):
-        gate_check(SecurityConfig(), {"GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": _event(tmp_path, fork_pr)})
-    own_pr = {"pull_request": {"head": {"repo": {"full_name": "acme/proxy"}}, "base": {"repo": {"full_name": "acme/proxy"}},
-                               "labels": []}}
+        gate_check(
+            SecurityConfig(),
+            {"GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": _event(tmp_path, fork_pr)},
+        )
+    own_pr = {
+        "pull_request": {
+            "head": {"repo": {"full_name": "acme/proxy"}},
+            "base": {"repo": {"full_name": "acme/proxy"}},
+            "labels": [],
+        }
+    }
     with pytest.raises(GateError, match="label"):
-        gate_check(SecurityConfig(required_label="sync-ok"),
-                   {"GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": _event(tmp_path, own_pr)})
+        gate_check(
+            SecurityConfig(required_label="sync-ok"),
+            {"GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": _event(tmp_path, own_pr)},
+        )
 
 
 def test_gate_is_enforced_by_the_cli(demo: tuple[Path, Path, Path], forksync_bin: str) -> None:
@@ -100,20 +149,48 @@ def test_gate_is_enforced_by_the_cli(demo: tuple[Path, Path, Path], forksync_bin
     with (fork / ".forksync.toml").open("a") as fh:
         fh.write('[security]\nallowed-actors = ["alice"]\n')
     git(fork, "commit", "-qam", "gate")
-    res = run_cli(forksync_bin, "sync", "--repo", str(fork),
-                  env={"GITHUB_EVENT_NAME": "workflow_dispatch", "GITHUB_ACTOR": "mallory"})
+    res = run_cli(
+        forksync_bin,
+        "sync",
+        "--repo",
+        str(fork),
+        env={"GITHUB_EVENT_NAME": "workflow_dispatch", "GITHUB_ACTOR": "mallory"},
+    )
     assert res.returncode == ExitCode.GATED and "not allowed" in res.stderr
     assert git(fork, "branch", "--list", "upstream-sync/*") == ""
 
 
 # -- hostile configuration ----------------------------------------------------------------
 
-_keys = st.sampled_from(["upstream", "fork", "checks", "resolve", "forge", "url", "branch", "release-tags",
-                         "on-conflict", "policies", "path", "policy", "timeout", "commands", "x", "agent",
-                         "max-cost-usd", "min-confidence", "sync-branch"])
+_keys = st.sampled_from(
+    [
+        "upstream",
+        "fork",
+        "checks",
+        "resolve",
+        "forge",
+        "url",
+        "branch",
+        "release-tags",
+        "on-conflict",
+        "policies",
+        "path",
+        "policy",
+        "timeout",
+        "commands",
+        "x",
+        "agent",
+        "max-cost-usd",
+        "min-confidence",
+        "sync-branch",
+    ]
+)
 _scalars = st.one_of(st.text(max_size=20), st.integers(-5, 10**6), st.floats(allow_nan=False), st.booleans())
-_values = st.recursive(_scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                                         st.dictionaries(_keys, inner, max_size=4)), max_leaves=12)
+_values = st.recursive(
+    _scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(_keys, inner, max_size=4)),
+    max_leaves=12,
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -129,9 +206,14 @@ def test_config_fuzz_only_ever_raises_config_error(data: dict[str, object]) -> N
 
 @pytest.mark.parametrize(
     "text",
-    ['[upstream]\nrelease-tags = "re:(a+)+$' + "x" * 600 + '"\n', "[fork]\nsync-branch = 'no-placeholder'\n",
-     "[resolve]\nmin-confidence = 3\n", "not toml at all [", "[forge]\nkind = 'bitbucket'\n",
-     '[[resolve.policies]]\npath = "x"\npolicy = "guess"\n'],
+    [
+        '[upstream]\nrelease-tags = "re:(a+)+$' + "x" * 600 + '"\n',
+        "[fork]\nsync-branch = 'no-placeholder'\n",
+        "[resolve]\nmin-confidence = 3\n",
+        "not toml at all [",
+        "[forge]\nkind = 'bitbucket'\n",
+        '[[resolve.policies]]\npath = "x"\npolicy = "guess"\n',
+    ],
 )
 def test_bad_configs_are_rejected_with_one_line(text: str) -> None:
     with pytest.raises(ConfigError) as info:
@@ -145,6 +227,7 @@ def test_unknown_key_suggests_the_nearest() -> None:
 
 
 # -- secrets ------------------------------------------------------------------------------
+
 
 def test_canary_secrets_never_reach_any_output(demo: tuple[Path, Path, Path], forksync_bin: str) -> None:
     _, _, fork = demo

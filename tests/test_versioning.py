@@ -28,8 +28,11 @@ def test_write_version_changes_one_line(tmp_path: Path) -> None:
     path.write_text(PYPROJECT)
     assert write_version(path, "1.3.0") == "1.2.0"
     after = path.read_text()
-    diff = [d for d in difflib.unified_diff(PYPROJECT.splitlines(), after.splitlines(), lineterm="", n=0)
-            if d.startswith(("+", "-")) and not d.startswith(("+++", "---"))]
+    diff = [
+        d
+        for d in difflib.unified_diff(PYPROJECT.splitlines(), after.splitlines(), lineterm="", n=0)
+        if d.startswith(("+", "-")) and not d.startswith(("+++", "---"))
+    ]
     assert diff == ['-version = "1.2.0"  # bumped by forksync', '+version = "1.3.0"  # bumped by forksync']
     assert read_version_text(after, "pyproject.toml") == "1.3.0"
 

@@ -38,10 +38,28 @@ def check_list(config: Config) -> list[tuple[str, list[str], float]]:
     return out
 
 
+_UNITTEST = re.compile(r"^Ran (\d+) tests? in [\d.]+s\s*\n\s*\n?(OK|FAILED)(?: \(([^)]*)\))?", re.M)
+
+
+def parse_unittest(output: str) -> dict[str, int] | None:
+    found = list(_UNITTEST.finditer(output))
+    if not found:
+        return None
+    m = found[-1]
+    ran = int(m.group(1))
+    counts: dict[str, int] = {}
+    for part in (m.group(3) or "").split(","):
+        key, _, num = part.strip().partition("=")
+        if num.isdigit():
+            counts[{"failures": "failed", "errors": "errors", "skipped": "skipped"}.get(key, key)] = int(num)
+    counts["passed"] = ran - counts.get("failed", 0) - counts.get("errors", 0) - counts.get("skipped", 0)
+    return counts
+
+
 def parse_pytest(output: str) -> dict[str, int] | None:
     matches = list(_PYTEST.finditer(output))
     if not matches:
-        return None
+        return parse_unittest(output)
     counts: dict[str, int] = {}
     for num, word in _COUNT.findall(matches[-1].group("body")):
         key = {"error": "errors", "warning": "warnings"}.get(word, word)
@@ -60,7 +78,11 @@ def run_check(worktree: Path, name: str, argv: list[str], timeout: float) -> Che
     env["CI"] = env.get("CI", "true")
     try:
         proc = subprocess.Popen(
-            argv, cwd=worktree, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+            argv,
+            cwd=worktree,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
             start_new_session=True,
         )
     except (FileNotFoundError, PermissionError) as exc:
@@ -75,8 +97,16 @@ def run_check(worktree: Path, name: str, argv: list[str], timeout: float) -> Che
     text = redact(out.decode("utf-8", "replace"))
     duration = round(time.monotonic() - start, 3)
     code = None if timed_out else proc.returncode
-    return CheckRecord(name, " ".join(argv), code, duration, timed_out, passed=(code == 0), output_tail=tail(text),
-                       tests=parse_pytest(text))
+    return CheckRecord(
+        name,
+        " ".join(argv),
+        code,
+        duration,
+        timed_out,
+        passed=(code == 0),
+        output_tail=tail(text),
+        tests=parse_pytest(text),
+    )
 
 
 def run_checks(worktree: Path, config: Config) -> list[CheckRecord]:

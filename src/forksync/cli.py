@@ -43,20 +43,30 @@ def handled(fn: F) -> F:
         except Exception as exc:
             if os.environ.get("FORKSYNC_DEBUG"):
                 raise
-            _fail(f"internal error: {type(exc).__name__}: {exc} (set FORKSYNC_DEBUG=1 for a traceback)",
-                  ExitCode.INTERNAL)
+            _fail(
+                f"internal error: {type(exc).__name__}: {exc} (set FORKSYNC_DEBUG=1 for a traceback)",
+                ExitCode.INTERNAL,
+            )
         sys.exit(int(code or 0))
 
     return wrapper  # type: ignore[return-value]
 
 
 repo_option = click.option(
-    "--repo", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True,
+    "--repo",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
     help="The fork's repository.",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
-config_option = click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-                             default=None, help="Config file (default: .forksync.toml, or pyproject's [tool.forksync]).")
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Config file (default: .forksync.toml, or pyproject's [tool.forksync]).",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -66,8 +76,13 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where to build the demo (default: a new temporary folder).")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to build the demo (default: a new temporary folder).",
+)
 @json_option
 @handled
 def demo(directory: Path | None, as_json: bool) -> int:
@@ -93,20 +108,43 @@ def check(repo: Path, config_path: Path | None, as_json: bool) -> int:
 @repo_option
 @config_option
 @click.option("--release", default=None, help="Sync this upstream tag instead of the newest stable one.")
-@click.option("--dry-run", is_flag=True, help="Do everything in a throwaway worktree; keep no branch, push nothing.")
+@click.option(
+    "--dry-run", is_flag=True, help="Do everything in a throwaway worktree; keep no branch, push nothing."
+)
 @click.option("--no-push", is_flag=True, help="Keep the sync branch local; write no pull request.")
 @click.option("--resume", is_flag=True, help="Continue (or roll back) the last interrupted run.")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also write the JSON report here.")
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the JSON report here.",
+)
 @json_option
 @handled
-def sync(repo: Path, config_path: Path | None, release: str | None, dry_run: bool, no_push: bool, resume: bool,
-         report_path: Path | None, as_json: bool) -> int:
+def sync(
+    repo: Path,
+    config_path: Path | None,
+    release: str | None,
+    dry_run: bool,
+    no_push: bool,
+    resume: bool,
+    report_path: Path | None,
+    as_json: bool,
+) -> int:
     """Merge the newest upstream stable release into a sync branch and open its pull request."""
     from .commands.sync import run
 
-    return run(repo, config_path, release=release, dry_run=dry_run, no_push=no_push, resume=resume,
-               report_path=report_path, as_json=as_json)
+    return run(
+        repo,
+        config_path,
+        release=release,
+        dry_run=dry_run,
+        no_push=no_push,
+        resume=resume,
+        report_path=report_path,
+        as_json=as_json,
+    )
 
 
 @main.command()
@@ -135,8 +173,14 @@ def status(repo: Path, as_json: bool) -> int:
 @main.command()
 @repo_option
 @config_option
-@click.option("--fork", "fork_side", type=click.Choice(["ours", "theirs"]), default="ours", show_default=True,
-              help="Which side of the merge in progress carries the fork's customizations.")
+@click.option(
+    "--fork",
+    "fork_side",
+    type=click.Choice(["ours", "theirs"]),
+    default="ours",
+    show_default=True,
+    help="Which side of the merge in progress carries the fork's customizations.",
+)
 @click.option("--dry-run", is_flag=True, help="Only report what would be resolved.")
 @json_option
 @handled
@@ -178,7 +222,9 @@ def backtest(repo: Path, config_path: Path | None, limit: int, merges: tuple[str
 @main.command()
 @repo_option
 @config_option
-@click.option("--against", default=None, help="The pre-merge fork commit to compare with (default: first parent).")
+@click.option(
+    "--against", default=None, help="The pre-merge fork commit to compare with (default: first parent)."
+)
 @json_option
 @handled
 def verify(repo: Path, config_path: Path | None, against: str | None, as_json: bool) -> int:

@@ -130,14 +130,19 @@ class ForgeConfig(Section):
     app_private_key_env: str = ""
 
 
+NotifyOn = Literal["synced", "up-to-date", "conflicts", "failed", "checks-failed"]
+
+
+def _default_notify_on() -> list[NotifyOn]:
+    return ["synced", "conflicts", "failed", "checks-failed"]
+
+
 class NotifyConfig(Section):
     slack_webhook_env: str = ""
     slack_token_env: str = ""
     slack_channel: str = ""
     webhook_url_env: str = ""
-    on: list[Literal["synced", "up-to-date", "conflicts", "failed", "checks-failed"]] = Field(
-        default_factory=lambda: ["synced", "conflicts", "failed", "checks-failed"]
-    )
+    on: list[NotifyOn] = Field(default_factory=_default_notify_on)
 
 
 class AgentConfig(Section):

@@ -18,8 +18,15 @@ from .config import SecurityConfig
 from .errors import GateError
 from .resolve.paths import matches
 
-TRIGGERED = {"workflow_dispatch", "issue_comment", "repository_dispatch", "pull_request", "pull_request_target",
-             "pull_request_review_comment", "push"}
+TRIGGERED = {
+    "workflow_dispatch",
+    "issue_comment",
+    "repository_dispatch",
+    "pull_request",
+    "pull_request_target",
+    "pull_request_review_comment",
+    "push",
+}
 
 
 def _event(env: Mapping[str, str]) -> dict[str, Any]:
@@ -41,16 +48,21 @@ def check(security: SecurityConfig, env: Mapping[str, str] | None = None) -> Non
     event = _event(env)
     actor = env.get("GITHUB_ACTOR", "")
     if event_name in TRIGGERED and security.allowed_actors and actor not in security.allowed_actors:
-        raise GateError(f"{event_name} by '{actor}' is not allowed",
-                        hint="add the actor to [security] allowed-actors")
-    pr = event.get("pull_request") or (event.get("issue") or {}).get("pull_request") and event.get("issue")
+        raise GateError(
+            f"{event_name} by '{actor}' is not allowed", hint="add the actor to [security] allowed-actors"
+        )
+    pr = event.get("pull_request") or ((event.get("issue") or {}).get("pull_request") and event.get("issue"))
     if isinstance(pr, dict) and event_name.startswith("pull_request"):
-        head = ((pr.get("head") or {}).get("repo") or {})
-        base = ((pr.get("base") or {}).get("repo") or {})
-        from_fork = bool(head.get("fork")) or (head.get("full_name") and head.get("full_name") != base.get("full_name"))
+        head = (pr.get("head") or {}).get("repo") or {}
+        base = (pr.get("base") or {}).get("repo") or {}
+        from_fork = bool(head.get("fork")) or (
+            head.get("full_name") and head.get("full_name") != base.get("full_name")
+        )
         if from_fork and not security.allow_fork_prs:
-            raise GateError("runs from forks' pull requests are not allowed",
-                            hint="set [security] allow-fork-prs = true only if you trust every fork")
+            raise GateError(
+                "runs from forks' pull requests are not allowed",
+                hint="set [security] allow-fork-prs = true only if you trust every fork",
+            )
     ref = env.get("GITHUB_REF_NAME", "")
     if security.allowed_branches and ref and not any(matches(g, ref) for g in security.allowed_branches):
         raise GateError(f"branch '{ref}' may not trigger a sync", hint="see [security] allowed-branches")

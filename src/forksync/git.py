@@ -151,14 +151,16 @@ class Git:
         """Map tag name -> commit sha (peeled) without fetching anything."""
         res = self.run("ls-remote", "--tags", "--", url, check=False, timeout=timeout)
         if res.returncode != 0:
-            raise GitError(f"cannot list tags of upstream {url}: {res.err.splitlines()[-1] if res.err else 'error'}")
+            raise GitError(
+                f"cannot list tags of upstream {url}: {res.err.splitlines()[-1] if res.err else 'error'}"
+            )
         tags: dict[str, str] = {}
         peeled: dict[str, str] = {}
         for line in res.out.splitlines():
             sha, _, ref = line.partition("\t")
             if not ref.startswith("refs/tags/"):
                 continue
-            name = ref[len("refs/tags/"):]
+            name = ref[len("refs/tags/") :]
             if name.endswith("^{}"):
                 peeled[name[:-3]] = sha
             else:

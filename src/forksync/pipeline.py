@@ -15,10 +15,12 @@ import re
 import time
 import uuid
 from collections.abc import Callable
-from typing import TypeVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
+
+from packaging.version import Version
 
 from . import checks as checks_mod
 from . import releases as releases_mod
@@ -27,6 +29,7 @@ from .config import Config
 from .errors import ConfigError, ExitCode, ForgeError, ForksyncError, GitError, UpstreamError
 from .git import Git, check_ref_name
 from .report import (
+    CheckRecord,
     ConflictRecord,
     Finding,
     HunkRecord,
@@ -77,8 +80,14 @@ class Sync:
         self.created_branch = False
         self.committed = False
         run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
-        self.report = Report(run_id=run_id, started_at=_now(), repo=str(self.repo),
-                             fork_branch=config.fork.branch, upstream_url="", dry_run=options.dry_run)
+        self.report = Report(
+            run_id=run_id,
+            started_at=_now(),
+            repo=str(self.repo),
+            fork_branch=config.fork.branch,
+            upstream_url="",
+            dry_run=options.dry_run,
+        )
         self.versions_by_path: dict[str, object] = {}
 
     # -- driver ---------------------------------------------------------------------
@@ -121,7 +130,9 @@ class Sync:
         if left and self.config.resolve.on_conflict == "stop":
             self.report.status = "conflicts-left"
             self.report.exit_code = ExitCode.CONFLICTS_LEFT
-            self.report.reasons.append(f"{len(left)} conflicted file(s) left; on-conflict = \"stop\": nothing committed")
+            self.report.reasons.append(
+                f'{len(left)} conflicted file(s) left; on-conflict = "stop": nothing committed'
+            )
             self.report.pr_title, self.report.pr_body = self._render()
             self._rollback()
             self._stage("notify", self._notify_safely)
@@ -153,7 +164,9 @@ class Sync:
             return
         self.opts.release = last.release.tag
         done = ", ".join(s.name for s in last.stages if s.status == "done")
-        self.report.warnings.append(f"resuming run {last.run_id} for {last.release.tag} (done: {done or 'nothing'})")
+        self.report.warnings.append(
+            f"resuming run {last.run_id} for {last.release.tag} (done: {done or 'nothing'})"
+        )
 
     def _stage(self, name: str, fn: Callable[[], T]) -> T:
         start = time.monotonic()
@@ -193,9 +206,12 @@ class Sync:
     def fork_commit(self) -> str:
         branch = check_ref_name(self.config.fork.branch, "fork branch")
         sha = self.git.rev_parse(f"refs/heads/{branch}") or self.git.rev_parse(
-            f"refs/remotes/{self.config.fork.remote}/{branch}")
+            f"refs/remotes/{self.config.fork.remote}/{branch}"
+        )
         if sha is None:
-            raise GitError(f"fork branch '{branch}' not found", hint="set [fork] branch to the production branch")
+            raise GitError(
+                f"fork branch '{branch}' not found", hint="set [fork] branch to the production branch"
+            )
         return sha
 
     def detect(self) -> releases_mod.Release | None:
@@ -205,32 +221,45 @@ class Sync:
         self.report.fork_commit = fork
         self._check_checkout()
         remote = self.config.fork.remote
-        if not (self.opts.no_push or self.opts.dry_run) and self.git.run(
-                "remote", "get-url", "--", remote, check=False).returncode != 0:
-            raise GitError(f"no remote '{remote}' to push the sync branch to",
-                           hint="add it, set [fork] remote, or run with --no-push")
+        if (
+            not (self.opts.no_push or self.opts.dry_run)
+            and self.git.run("remote", "get-url", "--", remote, check=False).returncode != 0
+        ):
+            raise GitError(
+                f"no remote '{remote}' to push the sync branch to",
+                hint="add it, set [fork] remote, or run with --no-push",
+            )
         self.ui.stage("detect", f"listing upstream tags of {url}")
         releases, tags = releases_mod.detect(self.git, self.config, url)
         current, source = self._current_version(releases, fork)
         self.report.fork_version, self.report.fork_version_source = (
-            (str(current) if current else None), source)
+            (str(current) if current else None),
+            source,
+        )
         if self.opts.release:
             tag = check_ref_name(self.opts.release, "release tag")
             if tag not in tags:
-                raise UpstreamError(f"release tag '{tag}' not found upstream", hint="pick one from `git ls-remote --tags`")
+                raise UpstreamError(
+                    f"release tag '{tag}' not found upstream", hint="pick one from `git ls-remote --tags`"
+                )
             version = releases_mod.parse_version(releases_mod.version_text(tag))
             if version is None:
                 raise UpstreamError(f"cannot read a version from tag '{tag}'")
-            target = next((r for r in releases if r.tag == tag), releases_mod.Release(tag, version, tags[tag]))
+            target = next(
+                (r for r in releases if r.tag == tag), releases_mod.Release(tag, version, tags[tag])
+            )
         else:
             target = releases[0]
             if current is not None and target.version <= current:
-                self.ui.stage("detect", f"up to date: fork is at {current}, newest upstream stable is {target.tag}")
+                self.ui.stage(
+                    "detect", f"up to date: fork is at {current}, newest upstream stable is {target.tag}"
+                )
                 self.report.release = self._info(target)
                 return None
         self.report.release = self._info(target)
         self.report.skipped_releases = [
-            self._info(r) for r in releases
+            self._info(r)
+            for r in releases
             if r.version < target.version and (current is None or r.version > current)
         ]
         self.ui.stage("detect", f"fork at {current or 'unknown'} ({source}); syncing {target.tag}")
@@ -240,10 +269,16 @@ class Sync:
     def _info(self, r: releases_mod.Release) -> ReleaseInfo:
         from .forges.urls import release_url
 
-        return ReleaseInfo(r.tag, r.version_str, r.commit, r.url or release_url(self.report.upstream_url, r.tag),
-                           r.notes, r.published_at)
+        return ReleaseInfo(
+            r.tag,
+            r.version_str,
+            r.commit,
+            r.url or release_url(self.report.upstream_url, r.tag),
+            r.notes,
+            r.published_at,
+        )
 
-    def _current_version(self, releases: list[releases_mod.Release], fork: str) -> tuple[object | None, str]:
+    def _current_version(self, releases: list[releases_mod.Release], fork: str) -> tuple[Version | None, str]:
         """The last release merged into the fork (by ancestry), else the version file."""
         for rel in releases:
             if self.git.has_object(rel.commit) and self.git.is_ancestor(rel.commit, fork):
@@ -258,7 +293,8 @@ class Sync:
                     # LESSONS 18: a version ahead of every stable release must not block detection.
                     self.report.warnings.append(
                         f"{self.config.version.file} says {parsed}, ahead of the newest stable release {newest}; "
-                        "ignored (no merged release found in history)")
+                        "ignored (no merged release found in history)"
+                    )
                     return None, f"{self.config.version.file} (ignored: ahead of upstream)"
                 return parsed, self.config.version.file
         return None, "unknown"
@@ -273,23 +309,38 @@ class Sync:
     # -- fetch, branch, merge -------------------------------------------------------
     def fetch(self) -> None:
         if self.git.out("rev-parse", "--is-shallow-repository") == "true":
-            raise GitError("the fork's clone is shallow; the merge needs its history",
-                           hint="clone with full history (actions/checkout: fetch-depth: 0)")
+            raise GitError(
+                "the fork's clone is shallow; the merge needs its history",
+                hint="clone with full history (actions/checkout: fetch-depth: 0)",
+            )
         tag = self.target.tag
         ref = UPSTREAM_REF_PREFIX + tag
         self.ui.stage("fetch", f"fetching {tag} from upstream")
-        res = self.git.run("fetch", "--no-tags", "--quiet", "--", self.report.upstream_url,
-                           f"+refs/tags/{tag}:{ref}", check=False, timeout=1800)
+        res = self.git.run(
+            "fetch",
+            "--no-tags",
+            "--quiet",
+            "--",
+            self.report.upstream_url,
+            f"+refs/tags/{tag}:{ref}",
+            check=False,
+            timeout=1800,
+        )
         if res.returncode != 0:
-            raise UpstreamError(f"cannot fetch {tag} from upstream: {res.err.splitlines()[-1] if res.err else ''}")
+            raise UpstreamError(
+                f"cannot fetch {tag} from upstream: {res.err.splitlines()[-1] if res.err else ''}"
+            )
         commit = self.git.rev_parse(ref)
         if commit is None:
             raise UpstreamError(f"fetched {tag} but it does not point to a commit")
         if self.target.commit and commit != self.target.commit:
-            raise UpstreamError(f"upstream tag {tag} moved while syncing ({self.target.commit[:10]} → {commit[:10]})")
+            raise UpstreamError(
+                f"upstream tag {tag} moved while syncing ({self.target.commit[:10]} → {commit[:10]})"
+            )
         self.upstream_commit = commit
-        self.report.release = ReleaseInfo(**{**self.report.release.__dict__, "commit": commit}) \
-            if self.report.release else None
+        self.report.release = (
+            ReleaseInfo(**{**self.report.release.__dict__, "commit": commit}) if self.report.release else None
+        )
         fork = self.report.fork_commit
         self.base_commit = self.git.merge_base(fork, commit)
         self.report.upstream_commits = self.git.count(f"{fork}..{commit}")
@@ -330,15 +381,21 @@ class Sync:
             self.git.run("worktree", "add", "--quiet", "--detach", str(path), self.report.fork_commit)
         elif self.git.branch_exists(name):
             local = self.git.rev_parse(f"refs/heads/{name}")
-            if local and local != self.report.fork_commit and self.git.is_ancestor(local, self.report.fork_commit):
+            if (
+                local
+                and local != self.report.fork_commit
+                and self.git.is_ancestor(local, self.report.fork_commit)
+            ):
                 # A branch left by an interrupted run holds nothing of its own: bring it to the fork's tip.
                 self.git.run("update-ref", f"refs/heads/{name}", self.report.fork_commit, local)
             if remote_has and not self.git.is_ancestor(remote_has, f"refs/heads/{name}"):
                 if self.git.is_ancestor(f"refs/heads/{name}", remote_has):
                     self.git.run("update-ref", f"refs/heads/{name}", remote_has)
                 else:
-                    raise GitError(f"local and remote '{name}' have diverged",
-                                   hint="delete one of them; forksync never force-pushes")
+                    raise GitError(
+                        f"local and remote '{name}' have diverged",
+                        hint="delete one of them; forksync never force-pushes",
+                    )
             self.git.run("worktree", "add", "--quiet", str(path), name)
         elif remote_has:
             self.git.run("worktree", "add", "--quiet", "-b", name, str(path), remote_has)
@@ -357,8 +414,15 @@ class Sync:
         remote = self.config.fork.remote
         if self.git.run("remote", "get-url", "--", remote, check=False).returncode != 0:
             return None
-        res = self.git.run("fetch", "--quiet", "--no-tags", remote, f"+refs/heads/{name}:refs/remotes/{remote}/{name}",
-                           check=False, timeout=600)
+        res = self.git.run(
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            remote,
+            f"+refs/heads/{name}:refs/remotes/{remote}/{name}",
+            check=False,
+            timeout=600,
+        )
         if res.returncode != 0:
             return None
         return self.git.rev_parse(f"refs/remotes/{remote}/{name}")
@@ -387,22 +451,42 @@ class Sync:
             return False
         self.already_merged = False
         self.ui.stage("merge", f"merging {self.target.tag} ({self.report.upstream_commits} upstream commits)")
-        res = self.wt.run("merge", "--no-ff", "--no-commit", "--no-edit", "-m", self._merge_message([]),
-                          UPSTREAM_REF_PREFIX + self.target.tag, check=False)
+        res = self.wt.run(
+            "merge",
+            "--no-ff",
+            "--no-commit",
+            "--no-edit",
+            "-m",
+            self._merge_message([]),
+            UPSTREAM_REF_PREFIX + self.target.tag,
+            check=False,
+        )
         conflicted = bool(self.wt.unmerged())
         if res.returncode != 0 and not conflicted:
             raise GitError(f"git merge failed: {res.err.splitlines()[-1] if res.err else res.out.strip()}")
-        if not conflicted and self.wt.run("rev-parse", "-q", "--verify", "MERGE_HEAD", check=False).returncode != 0:
+        if (
+            not conflicted
+            and self.wt.run("rev-parse", "-q", "--verify", "MERGE_HEAD", check=False).returncode != 0
+        ):
             raise GitError("git merge did not start a merge (nothing to merge?)")
         return conflicted
 
     # -- resolve ----------------------------------------------------------------------
     def context(self) -> Context:
         assert self.worktree is not None and self.wt is not None
-        new = versioning.new_version(self.config.version.scheme, self.target.version, self.report.fork_version)
-        return Context(repo=self.worktree, git=self.wt, config=self.config, fork_commit=self.report.fork_commit,
-                       upstream_commit=self.upstream_commit, base_commit=self.base_commit,
-                       upstream_version=self.target.tag, new_version=new)
+        new = versioning.new_version(
+            self.config.version.scheme, self.target.version, self.report.fork_version
+        )
+        return Context(
+            repo=self.worktree,
+            git=self.wt,
+            config=self.config,
+            fork_commit=self.report.fork_commit,
+            upstream_commit=self.upstream_commit,
+            base_commit=self.base_commit,
+            upstream_version=self.target.tag,
+            new_version=new,
+        )
 
     def resolve(self, conflicted: bool) -> list[FileResult]:
         from .resolve import engine
@@ -423,7 +507,9 @@ class Sync:
         self.ui.stage("resolve", f"resolved {done} of {len(results)}; {len(results) - done} left for review")
         return results
 
-    def _agent_resolve(self, ctx: Context, versions: list, results: list[FileResult]) -> tuple[list[FileResult], set[str]]:  # type: ignore[type-arg]
+    def _agent_resolve(
+        self, ctx: Context, versions: list, results: list[FileResult]
+    ) -> tuple[list[FileResult], set[str]]:  # type: ignore[type-arg]
         from .llm.agent import make_agent  # type: ignore[import-not-found,unused-ignore]
 
         assert self.worktree is not None
@@ -435,17 +521,37 @@ class Sync:
             new_results: list[FileResult] = list(agent.resolve_remaining(ctx, versions, results))
         finally:
             self.report.llm_calls.extend(agent.calls)
-        changed = {r.path for r in new_results if any(h.rule.startswith("agent") for h in r.hunks)
-                   or (r.rule.startswith("agent") and before.get(r.path) != r.outcome)}
+        changed = {
+            r.path
+            for r in new_results
+            if any(h.rule.startswith("agent") for h in r.hunks)
+            or (r.rule.startswith("agent") and before.get(r.path) != r.outcome)
+        }
         self._agent = agent
         return new_results, changed
 
     @staticmethod
     def _record(r: FileResult, by_agent: bool) -> ConflictRecord:
         return ConflictRecord(
-            r.path, r.kind, r.outcome, r.rule, r.reason,
-            [HunkRecord(h.index, h.fork_start, h.fork_lines, h.upstream_lines, h.outcome, h.rule, h.confidence,
-                        h.reason, by_agent=h.rule.startswith("agent")) for h in r.hunks],
+            r.path,
+            r.kind,
+            r.outcome,
+            r.rule,
+            r.reason,
+            [
+                HunkRecord(
+                    h.index,
+                    h.fork_start,
+                    h.fork_lines,
+                    h.upstream_lines,
+                    h.outcome,
+                    h.rule,
+                    h.confidence,
+                    h.reason,
+                    by_agent=h.rule.startswith("agent"),
+                )
+                for h in r.hunks
+            ],
             list(r.details),
         )
 
@@ -459,22 +565,30 @@ class Sync:
         cfg = self.config.version
         new = versioning.new_version(cfg.scheme, self.target.version, self.report.fork_version)
         upstream_text = self.git.show_file(self.upstream_commit, cfg.file)
-        up_tree = (versioning.read_version_text(upstream_text.decode("utf-8", "replace"), cfg.file)
-                   if upstream_text is not None else None)
+        up_tree = (
+            versioning.read_version_text(upstream_text.decode("utf-8", "replace"), cfg.file)
+            if upstream_text is not None
+            else None
+        )
         if up_tree is not None and releases_mod.parse_version(up_tree) != self.target.version:
             # LESSONS 2: the tree must be the release's; say so when upstream's own file disagrees.
             self.report.warnings.append(
-                f"upstream's {cfg.file} at {self.target.tag} says {up_tree}, not {self.target.version_str}")
+                f"upstream's {cfg.file} at {self.target.tag} says {up_tree}, not {self.target.version_str}"
+            )
         if not cfg.update:
             return
         path = self.worktree / cfg.file
         if not path.is_file():
-            raise GitError(f"version file {cfg.file} not found in the fork", hint="set [version] file, or update = false")
+            raise GitError(
+                f"version file {cfg.file} not found in the fork", hint="set [version] file, or update = false"
+            )
         if has_markers(path.read_bytes()):
             self.report.warnings.append(f"{cfg.file} still has conflict markers; version not updated")
             return
         current = versioning.read_version_text(path.read_text(encoding="utf-8"), cfg.file)
-        old = versioning.write_version(path, new) if current != new else current
+        written = versioning.write_version(path, new) if current != new else current
+        # Report the change from the fork's point of view: its version before the sync.
+        old = self.report.fork_version if self.report.fork_version else written
         self.wt.add([cfg.file])
         self.report.version_update = VersionUpdate(cfg.file, old, new, up_tree)
         self.ui.stage("version", f"{cfg.file}: {old} → {new}")
@@ -482,8 +596,12 @@ class Sync:
     def _merge_message(self, left: list[FileResult]) -> str:
         tag = getattr(self, "target", None)
         name = tag.tag if tag else "upstream"
-        lines = [f"Merge upstream release {name} into {self.report.sync_branch or self.config.fork.branch}", "",
-                 f"Upstream: {self.report.upstream_url}", "Synced by forksync."]
+        lines = [
+            f"Merge upstream release {name} into {self.report.sync_branch or self.config.fork.branch}",
+            "",
+            f"Upstream: {self.report.upstream_url}",
+            "Synced by forksync.",
+        ]
         if left:
             lines += ["", "Conflicts left for review (markers committed):"] + [f"  {r.path}" for r in left]
         return "\n".join(lines)
@@ -492,8 +610,14 @@ class Sync:
         assert self.wt is not None
         if getattr(self, "already_merged", False):
             if self.wt.run("diff", "--cached", "--quiet", check=False).returncode != 0:
-                self.wt.run("commit", "--quiet", "-m", f"Set version to {self.report.version_update.new}"
-                            if self.report.version_update else "forksync: update")
+                self.wt.run(
+                    "commit",
+                    "--quiet",
+                    "-m",
+                    f"Set version to {self.report.version_update.new}"
+                    if self.report.version_update
+                    else "forksync: update",
+                )
                 self.report.merge_commit = self.wt.out("rev-parse", "HEAD")
                 self.committed = True
             return
@@ -502,12 +626,16 @@ class Sync:
                 if self.wt.run("ls-files", "-u", "--", res.path).out.strip():
                     self.wt.run("add", "--", res.path, check=False)
         if self.wt.unmerged():
-            raise GitError("unmerged paths remain after resolution: " + ", ".join(sorted(self.wt.unmerged())[:5]))
+            raise GitError(
+                "unmerged paths remain after resolution: " + ", ".join(sorted(self.wt.unmerged())[:5])
+            )
         self.wt.run("commit", "--quiet", "--no-verify", "-m", self._merge_message(left))
         head = self.wt.out("rev-parse", "HEAD")
         parents = self.wt.out("rev-list", "--parents", "-n", "1", head).split()[1:]
         if parents != [self.pre_merge_head, self.upstream_commit]:
-            raise GitError(f"merge commit {head[:10]} does not have the fork and the release as its two parents")
+            raise GitError(
+                f"merge commit {head[:10]} does not have the fork and the release as its two parents"
+            )
         self.report.merge_commit = head
         self.report.merge_parents = parents
         self.committed = True
@@ -523,22 +651,33 @@ class Sync:
         for name, argv, timeout in commands:
             self.ui.stage("checks", f"running {name}")
             rec = checks_mod.run_check(self.worktree, name, argv, timeout)
-            self.ui.stage("checks", f"{name}: {'passed' if rec.passed else 'FAILED'} in {rec.duration_s:.1f}s")
+            self.ui.stage(
+                "checks", f"{name}: {'passed' if rec.passed else 'FAILED'} in {rec.duration_s:.1f}s"
+            )
             results.append(rec)
         self.report.checks = results
         failed = [c for c in results if not c.passed]
         agent = getattr(self, "_agent", None)
-        if failed and self.config.agent.provider != "none" and self.config.agent.fix_checks and not self.opts.dry_run:
+        if (
+            failed
+            and self.config.agent.provider != "none"
+            and self.config.agent.fix_checks
+            and not self.opts.dry_run
+        ):
             if agent is None:
                 from .llm.agent import make_agent  # type: ignore[import-not-found,unused-ignore]
 
-                agent = make_agent(self.config, state.state_dir(self.common) / "artifacts" / self.report.run_id)
+                agent = make_agent(
+                    self.config, state.state_dir(self.common) / "artifacts" / self.report.run_id
+                )
             if agent is not None:
                 by_name = {n: (a, t) for n, a, t in commands}
 
-                def rerun(name: str) -> object:
+                worktree = self.worktree
+
+                def rerun(name: str) -> CheckRecord:
                     argv, timeout = by_name[name]
-                    return checks_mod.run_check(self.worktree, name, argv, timeout)  # type: ignore[arg-type]
+                    return checks_mod.run_check(worktree, name, argv, timeout)
 
                 calls_before = len(agent.calls)
                 try:
@@ -547,16 +686,23 @@ class Sync:
                     self.report.llm_calls.extend(agent.calls[calls_before:])
                 if commits:
                     self.report.merge_commit = self.wt.out("rev-parse", "HEAD") if self.wt else ""
-                    self.report.checks = [checks_mod.run_check(self.worktree, n, a, t) for n, a, t in commands]
-                    self.report.warnings.append(f"the agent committed {len(commits)} fix(es) for failing checks")
+                    self.report.checks = [
+                        checks_mod.run_check(self.worktree, n, a, t) for n, a, t in commands
+                    ]
+                    self.report.warnings.append(
+                        f"the agent committed {len(commits)} fix(es) for failing checks"
+                    )
 
     def verify(self) -> None:
         assert self.worktree is not None
         findings: list[Finding] = []
         # The marker gate: no conflict markers anywhere but in files knowingly left for review.
         left = {c.path for c in self.report.unresolved}
-        changed = self.wt.out("diff", "--name-only", "--diff-filter=AM", self.report.fork_commit, "HEAD") \
-            if self.wt else ""
+        changed = (
+            self.wt.out("diff", "--name-only", "--diff-filter=AM", self.report.fork_commit, "HEAD")
+            if self.wt
+            else ""
+        )
         for path in changed.splitlines():
             full = self.worktree / path
             if path in left or not full.is_file() or full.stat().st_size > 5_000_000:
@@ -569,8 +715,13 @@ class Sync:
             except ImportError:
                 run_verify = None
             if run_verify is not None:
-                findings += run_verify(self.worktree, self.config, fork_before=self.report.fork_commit,
-                                       upstream=self.upstream_commit, base=self.base_commit)
+                findings += run_verify(
+                    self.worktree,
+                    self.config,
+                    fork_before=self.report.fork_commit,
+                    upstream=self.upstream_commit,
+                    base=self.base_commit,
+                )
         self.report.findings = findings
 
     def _recommend(self) -> None:
@@ -593,8 +744,11 @@ class Sync:
         r.reasons = reasons
         r.recommendation = "needs-review" if reasons else "ready"
         cfg = self.config.forge
-        r.labels = [cfg.label_sync, cfg.label_ready if r.recommendation == "ready" else cfg.label_review,
-                    *cfg.extra_labels]
+        r.labels = [
+            cfg.label_sync,
+            cfg.label_ready if r.recommendation == "ready" else cfg.label_review,
+            *cfg.extra_labels,
+        ]
 
     def _render(self) -> tuple[str, str]:
         from .render.pr_body import render_body, render_title
@@ -619,14 +773,25 @@ class Sync:
         if self.git.run("remote", "get-url", "--", remote, check=False).returncode != 0:
             raise GitError(f"no remote '{remote}' to push {branch} to", hint="add it, or run with --no-push")
         self.ui.stage("push", f"pushing {branch} to {remote}")
-        res = self.git.run("push", "--quiet", "--porcelain", remote, f"refs/heads/{branch}:refs/heads/{branch}",
-                           check=False, timeout=1800)
+        res = self.git.run(
+            "push",
+            "--quiet",
+            "--porcelain",
+            remote,
+            f"refs/heads/{branch}:refs/heads/{branch}",
+            check=False,
+            timeout=1800,
+        )
         if res.returncode != 0:
             text = (res.err + res.out).lower()
             if "rejected" in text or "non-fast-forward" in text or "fetch first" in text:
-                raise ForgeError(f"{remote}/{branch} has commits this run does not have",
-                                 hint="someone else pushed to the sync branch; forksync never force-pushes")
-            raise ForgeError(f"cannot push {branch} to {remote}: {res.err.splitlines()[-1] if res.err else ''}")
+                raise ForgeError(
+                    f"{remote}/{branch} has commits this run does not have",
+                    hint="someone else pushed to the sync branch; forksync never force-pushes",
+                )
+            raise ForgeError(
+                f"cannot push {branch} to {remote}: {res.err.splitlines()[-1] if res.err else ''}"
+            )
 
     def publish(self) -> None:
         from .forges import make_forge
@@ -638,16 +803,24 @@ class Sync:
         forge = make_forge(self.config, self.repo)
         draft = cfg.draft or bool(r.unresolved)
         spec = PullRequestSpec(
-            title=r.pr_title, body=r.pr_body, head=r.sync_branch, base=cfg.base or self.config.fork.branch,
-            labels=tuple(r.labels), draft=draft, reviewers=tuple(cfg.reviewers),
-            team_reviewers=tuple(cfg.team_reviewers), assignees=tuple(cfg.assignees), sync_label=cfg.label_sync,
+            title=r.pr_title,
+            body=r.pr_body,
+            head=r.sync_branch,
+            base=cfg.base or self.config.fork.branch,
+            labels=tuple(r.labels),
+            draft=draft,
+            reviewers=tuple(cfg.reviewers),
+            team_reviewers=tuple(cfg.team_reviewers),
+            assignees=tuple(cfg.assignees),
+            sync_label=cfg.label_sync,
             version=self.target.version_str,
             comment=f"forksync re-ran this sync ({r.run_id}): recommendation `{r.recommendation}`.",
         )
         result = forge.publish(spec)
         pr = result.pull_request
-        r.pull_request = PullRequestRecord(pr.url, pr.number, result.action, draft, pr.title,
-                                           [p.url for p in result.superseded])
+        r.pull_request = PullRequestRecord(
+            pr.url, pr.number, result.action, draft, pr.title, [p.url for p in result.superseded]
+        )
         self.ui.stage("pr", f"pull request {result.action}: {pr.url}")
 
     def _notify_safely(self) -> None:
@@ -659,9 +832,19 @@ class Sync:
         if not notifiers:
             return
         r = self.report
-        kind = ("up-to-date" if r.status == "up-to-date" else "failed" if r.status == "failed"
-                else "conflicts" if r.status == "conflicts-left" else "checks-failed" if r.status == "checks-failed"
-                else "pr-updated" if r.pull_request and r.pull_request.action == "updated" else "pr-created")
+        kind = (
+            "up-to-date"
+            if r.status == "up-to-date"
+            else "failed"
+            if r.status == "failed"
+            else "conflicts"
+            if r.status == "conflicts-left"
+            else "checks-failed"
+            if r.status == "checks-failed"
+            else "pr-updated"
+            if r.pull_request and r.pull_request.action == "updated"
+            else "pr-created"
+        )
         event = Event(kind, r, self.opts.run_url)  # type: ignore[arg-type]
         from .report import NotificationRecord
 

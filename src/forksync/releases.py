@@ -41,7 +41,7 @@ def parse_version(text: str) -> Version | None:
 def version_text(tag: str) -> str:
     """The version part of a tag name: from its first digit, without a `-stable` suffix."""
     m = re.search(r"\d", tag)
-    text = tag[m.start():] if m else tag
+    text = tag[m.start() :] if m else tag
     return re.sub(r"[-_.]?stable$", "", text)
 
 
@@ -49,7 +49,7 @@ def _excluded_word(tag: str, words: list[str]) -> str | None:
     parts = re.split(r"[^a-z]+", tag.lower())
     for word in words:
         w = word.lower()
-        if w in parts or any(p.startswith(w) and p[len(w):].isdigit() for p in parts if p):
+        if w in parts or any(p.startswith(w) and p[len(w) :].isdigit() for p in parts if p):
             return word
         if re.search(rf"(?<![a-z]){re.escape(w)}\d*(?![a-z])", tag.lower()):
             return word
@@ -93,8 +93,9 @@ def list_upstream_tags(git: Git, url: str) -> dict[str, str]:
     try:
         return git.ls_remote_tags(url)
     except Exception as exc:
-        raise UpstreamError(f"cannot reach upstream {url}: {exc}",
-                            hint="check [upstream] url and network access") from None
+        raise UpstreamError(
+            f"cannot reach upstream {url}: {exc}", hint="check [upstream] url and network access"
+        ) from None
 
 
 def releases_from_forge(config: Config, url: str, tags: dict[str, str]) -> list[Release]:

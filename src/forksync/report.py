@@ -15,7 +15,14 @@ from typing import Any, Literal
 SCHEMA_VERSION = 1
 
 Status = Literal[
-    "running", "up-to-date", "synced", "conflicts-left", "checks-failed", "verify-failed", "failed", "dry-run",
+    "running",
+    "up-to-date",
+    "synced",
+    "conflicts-left",
+    "checks-failed",
+    "verify-failed",
+    "failed",
+    "dry-run",
     "stopped",
 ]
 Recommendation = Literal["ready", "needs-review"]
@@ -197,11 +204,17 @@ class Report:
     def from_dict(cls, data: dict[str, Any]) -> Report:
         data = {k: v for k, v in data.items() if k != "totals"}
         nested: dict[str, Any] = {
-            "release": ReleaseInfo, "version_update": VersionUpdate, "pull_request": PullRequestRecord,
+            "release": ReleaseInfo,
+            "version_update": VersionUpdate,
+            "pull_request": PullRequestRecord,
         }
         lists: dict[str, Any] = {
-            "skipped_releases": ReleaseInfo, "checks": CheckRecord, "findings": Finding,
-            "llm_calls": LLMCallRecord, "notifications": NotificationRecord, "stages": StageRecord,
+            "skipped_releases": ReleaseInfo,
+            "checks": CheckRecord,
+            "findings": Finding,
+            "llm_calls": LLMCallRecord,
+            "notifications": NotificationRecord,
+            "stages": StageRecord,
         }
         for key, typ in nested.items():
             if data.get(key) is not None:

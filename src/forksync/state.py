@@ -24,7 +24,9 @@ def state_dir(common_dir: Path) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise GitError(f"cannot write to {path}: {exc.strerror}", hint="is the repository writable?") from None
+        raise GitError(
+            f"cannot write to {path}: {exc.strerror}", hint="is the repository writable?"
+        ) from None
     return path
 
 
@@ -53,7 +55,7 @@ def locked(common_dir: Path, notes: list[str] | None = None) -> Iterator[Path]:
                 held = {}
             same_host = held.get("host") == me["host"]
             pid = int(held.get("pid", 0) or 0)
-            if same_host and pid and not _alive(pid) or not held:
+            if (same_host and pid and not _alive(pid)) or not held:
                 if notes is not None:
                     notes.append(f"took over a stale lock left by process {pid or '?'}")
                 path.unlink(missing_ok=True)

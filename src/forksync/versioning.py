@@ -34,7 +34,7 @@ def read_version_text(text: str, path: str) -> str | None:
             if not hasattr(node, "get"):
                 node = None
                 break
-            node = node.get(key)  # type: ignore[attr-defined]
+            node = node.get(key)
         if isinstance(node, str):
             return str(node)
     return None
@@ -78,8 +78,9 @@ def write_version(path: Path, version: str) -> str | None:
             node[keys[-1]] = version
             path.write_text(tomlkit.dumps(doc), encoding="utf-8")
             return old
-    raise ConfigError(f"{path.name} has no [project] version to update",
-                      hint="add one, or set [version] update = false")
+    raise ConfigError(
+        f"{path.name} has no [project] version to update", hint="add one, or set [version] update = false"
+    )
 
 
 def fork_version(root: Path, config: Config) -> str | None:

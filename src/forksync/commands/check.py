@@ -24,7 +24,7 @@ def run(repo: Path, config_path: Path | None, as_json: bool) -> int:
     commits = None
     if due and target is not None and sync.git.has_object(target.commit):
         commits = sync.git.count(f"{r.fork_commit}..{target.commit}")
-    elif due:
+    elif target is not None:
         # Count without a full fetch: fetch just the tag into forksync's namespace.
         sync.target = target
         sync.fetch()

@@ -22,8 +22,12 @@ def run(directory: Path | None, as_json: bool) -> int:
     upstream, remote, fork = build(root)
     report = execute(fork, None, quiet=as_json)
     if as_json:
-        print(json.dumps({"root": str(root), "upstream": str(upstream), "fork": str(fork),
-                          "report": report.to_dict()}, indent=2))
+        print(
+            json.dumps(
+                {"root": str(root), "upstream": str(upstream), "fork": str(fork), "report": report.to_dict()},
+                indent=2,
+            )
+        )
         return report.exit_code
     print()
     print(f"demo folder:   {root}")

@@ -15,7 +15,11 @@ def _template(name: str) -> str:
 
 
 def render_files(upstream_url: str, branch: str, forge: str) -> dict[str, str]:
-    values = {"upstream_url": upstream_url.replace("\\", "\\\\").replace('"', '\\"'), "branch": branch, "forge": forge}
+    values = {
+        "upstream_url": upstream_url.replace("\\", "\\\\").replace('"', '\\"'),
+        "branch": branch,
+        "forge": forge,
+    }
     config = _template("forksync.toml").format(**values)
     load_config_text(config, CONFIG_FILE)  # what we write must load
     workflow = _template("workflow.yml").format(**values)

@@ -21,7 +21,9 @@ def run(repo: Path, as_json: bool) -> int:
     if as_json:
         print(report.to_json())
         return 0
-    print(f"last run {report.run_id} started {report.started_at}, finished {report.finished_at or '(not finished)'}")
+    print(
+        f"last run {report.run_id} started {report.started_at}, finished {report.finished_at or '(not finished)'}"
+    )
     stages = ", ".join(f"{s.name}:{s.status}" for s in report.stages)
     print(f"stages: {stages or 'none'}")
     print(render_summary(report))

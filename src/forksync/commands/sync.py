@@ -14,25 +14,47 @@ from ..ui import Progress
 
 
 def ci_run_url() -> str:
-    server, repo, run = (os.environ.get(k, "") for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
+    server, repo, run = (
+        os.environ.get(k, "") for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
+    )
     return f"{server}/{repo}/actions/runs/{run}" if server and repo and run else ""
 
 
-def execute(repo: Path, config_path: Path | None, *, release: str | None = None, dry_run: bool = False,
-            no_push: bool = False, resume: bool = False, quiet: bool = False) -> Report:
+def execute(
+    repo: Path,
+    config_path: Path | None,
+    *,
+    release: str | None = None,
+    dry_run: bool = False,
+    no_push: bool = False,
+    resume: bool = False,
+    quiet: bool = False,
+) -> Report:
     from ..git import Git
 
     top = Git(repo).run("rev-parse", "--show-toplevel", check=False)
     root = Path(top.out.strip()) if top.returncode == 0 else repo
     config, _source = load_config(root, config_path)
-    options = SyncOptions(release=release, dry_run=dry_run, no_push=no_push, resume=resume, run_url=ci_run_url())
+    options = SyncOptions(
+        release=release, dry_run=dry_run, no_push=no_push, resume=resume, run_url=ci_run_url()
+    )
     return run_sync(repo, config, options, Progress(quiet=quiet))
 
 
-def run(repo: Path, config_path: Path | None, *, release: str | None, dry_run: bool, no_push: bool, resume: bool,
-        report_path: Path | None, as_json: bool) -> int:
-    report = execute(repo, config_path, release=release, dry_run=dry_run, no_push=no_push, resume=resume,
-                     quiet=as_json)
+def run(
+    repo: Path,
+    config_path: Path | None,
+    *,
+    release: str | None,
+    dry_run: bool,
+    no_push: bool,
+    resume: bool,
+    report_path: Path | None,
+    as_json: bool,
+) -> int:
+    report = execute(
+        repo, config_path, release=release, dry_run=dry_run, no_push=no_push, resume=resume, quiet=as_json
+    )
     if report_path is not None:
         report_path.write_text(report.to_json(), encoding="utf-8")
     if as_json:

@@ -45,8 +45,13 @@ class LocalForge:
     def _pr(self, data: dict[str, object], path: Path) -> PullRequest:
         labels = data.get("labels", [])
         return PullRequest(
-            number=None, url=path.with_suffix(".md").as_uri(), head=str(data["head"]), base=str(data["base"]),
-            title=str(data["title"]), state=str(data.get("state", "open")), draft=bool(data.get("draft")),
+            number=None,
+            url=path.with_suffix(".md").as_uri(),
+            head=str(data["head"]),
+            base=str(data["base"]),
+            title=str(data["title"]),
+            state=str(data.get("state", "open")),
+            draft=bool(data.get("draft")),
             labels=tuple(str(x) for x in labels) if isinstance(labels, list) else (),
         )
 
@@ -99,3 +104,6 @@ class LocalForge:
 
     def compare_url(self, upstream_url: str, old: str, new: str) -> str:
         return compare_url(upstream_url, old, new)
+
+    def branch_head(self, branch: str) -> str | None:
+        return None  # an outbox has no branches: the pipeline's own git checks apply

@@ -28,9 +28,13 @@ def render_title(r: Report) -> str:
 
 
 def _unresolved_section(r: Report) -> list[str]:
-    out = [f"## ⚠️ {len(r.unresolved)} conflicted file(s) left for review", "",
-           "This PR is a draft: conflict markers are committed in the files below (and only there). "
-           "Resolve them on this branch; the marker check keeps the PR from passing until then.", ""]
+    out = [
+        f"## ⚠️ {len(r.unresolved)} conflicted file(s) left for review",
+        "",
+        "This PR is a draft: conflict markers are committed in the files below (and only there). "
+        "Resolve them on this branch; the marker check keeps the PR from passing until then.",
+        "",
+    ]
     for c in r.unresolved:
         out.append(f"- **`{_cell(c.path)}`** ({c.kind}): {_cell(c.reason)}")
         for h in c.hunks:
@@ -46,9 +50,13 @@ def _conflict_rows(c: ConflictRecord) -> list[str]:
     if c.hunks:
         for h in c.hunks:
             who = " (agent)" if h.by_agent else ""
-            rows.append(f"| `{_cell(c.path)}` | {h.index} | `{_cell(h.rule)}`{who} | {h.outcome} | {_cell(h.reason)} |")
+            rows.append(
+                f"| `{_cell(c.path)}` | {h.index} | `{_cell(h.rule)}`{who} | {h.outcome} | {_cell(h.reason)} |"
+            )
     else:
-        rows.append(f"| `{_cell(c.path)}` | whole file | `{_cell(c.rule)}` | {c.outcome} | {_cell(c.reason)} |")
+        rows.append(
+            f"| `{_cell(c.path)}` | whole file | `{_cell(c.rule)}` | {c.outcome} | {_cell(c.reason)} |"
+        )
     for d in c.details[:20]:
         rows.append(f"| | | | | ↳ {_cell(d)} |")
     return rows
@@ -70,11 +78,15 @@ def render_body(r: Report) -> str:
         out.append(f"| Upstream release | {link} (commit `{_short(rel.commit)}`) |")
     if r.compare_url:
         out.append(f"| Compare | [{r.fork_version} → {rel.version if rel else ''}]({r.compare_url}) |")
-    out.append(f"| Fork | `{_cell(r.fork_branch)}` at `{_short(r.fork_commit)}`, version {r.fork_version or 'unknown'}"
-               f" ({_cell(r.fork_version_source)}) |")
+    out.append(
+        f"| Fork | `{_cell(r.fork_branch)}` at `{_short(r.fork_commit)}`, version {r.fork_version or 'unknown'}"
+        f" ({_cell(r.fork_version_source)}) |"
+    )
     if r.merge_commit:
         parents = ", ".join(f"`{_short(p)}`" for p in r.merge_parents)
-        out.append(f"| Merge commit | `{_short(r.merge_commit)}` (parents: {parents or '—'}) on `{_cell(r.sync_branch)}` |")
+        out.append(
+            f"| Merge commit | `{_short(r.merge_commit)}` (parents: {parents or '—'}) on `{_cell(r.sync_branch)}` |"
+        )
     out.append(f"| Brought in | {r.upstream_commits} upstream commits, {r.files_changed} files changed |")
     if r.version_update:
         v = r.version_update
@@ -83,14 +95,21 @@ def render_body(r: Report) -> str:
         out.append("| Also includes | " + ", ".join(f"`{s.tag}`" for s in r.skipped_releases) + " |")
     resolved = len(r.conflicts) - len(r.unresolved)
     by_agent = sum(1 for c in r.conflicts if any(h.by_agent for h in c.hunks))
-    out.append(f"| Conflicts | {len(r.conflicts)} files: {resolved} resolved ({by_agent} with the agent), "
-               f"{len(r.unresolved)} left |")
+    out.append(
+        f"| Conflicts | {len(r.conflicts)} files: {resolved} resolved ({by_agent} with the agent), "
+        f"{len(r.unresolved)} left |"
+    )
     if r.llm_calls:
         out.append(f"| LLM cost | ${r.cost_usd:.4f} ({r.tokens} tokens, {len(r.llm_calls)} calls) |")
     out.append("")
 
     if r.conflicts:
-        out += ["### Conflict resolution", "", "| File | Hunk | Rule | Outcome | Why |", "|---|---|---|---|---|"]
+        out += [
+            "### Conflict resolution",
+            "",
+            "| File | Hunk | Rule | Outcome | Why |",
+            "|---|---|---|---|---|",
+        ]
         rows = [row for c in r.conflicts for row in _conflict_rows(c)]
         out += rows[:MAX_TABLE_ROWS]
         if len(rows) > MAX_TABLE_ROWS:
@@ -106,8 +125,15 @@ def render_body(r: Report) -> str:
             out.append(f"| `{_cell(c.command)}` | {result} | {c.duration_s:.1f}s | {tests} |")
         for c in r.checks:
             if not c.passed and c.output_tail:
-                out += ["", f"<details><summary>Output of <code>{_cell(c.command)}</code> (tail)</summary>", "",
-                        "```", redact(c.output_tail)[-3000:], "```", "</details>"]
+                out += [
+                    "",
+                    f"<details><summary>Output of <code>{_cell(c.command)}</code> (tail)</summary>",
+                    "",
+                    "```",
+                    redact(c.output_tail)[-3000:],
+                    "```",
+                    "</details>",
+                ]
     else:
         out.append("No checks configured (`[checks] commands`).")
     out.append("")
@@ -123,8 +149,10 @@ def render_body(r: Report) -> str:
     if r.llm_calls:
         out += ["### LLM usage", "", "| Purpose | Model | In | Out | Cost |", "|---|---|---|---|---|"]
         for call in r.llm_calls[:50]:
-            out.append(f"| {_cell(call.purpose)} | {_cell(call.model)} | {call.input_tokens} | {call.output_tokens} "
-                       f"| ${call.cost_usd:.4f} |")
+            out.append(
+                f"| {_cell(call.purpose)} | {_cell(call.model)} | {call.input_tokens} | {call.output_tokens} "
+                f"| ${call.cost_usd:.4f} |"
+            )
         out.append("")
 
     notes = [s for s in ([rel] if rel else []) + list(r.skipped_releases) if s.notes]
@@ -141,8 +169,13 @@ def render_body(r: Report) -> str:
         out += ["", "</details>", ""]
     if r.warnings:
         out += ["### Warnings", ""] + [f"- {_cell(w)}" for w in r.warnings] + [""]
-    out += ["### How to merge", "",
-            "Use **Create a merge commit**. Do not squash or rebase: the next sync needs upstream's history in "
-            "the fork's ancestry (a squashed sync once lost 4,201 upstream commits' history and inflated every "
-            "later diff).", "", f"<sub>forksync run `{r.run_id}`</sub>"]
+    out += [
+        "### How to merge",
+        "",
+        "Use **Create a merge commit**. Do not squash or rebase: the next sync needs upstream's history in "
+        "the fork's ancestry (a squashed sync once lost 4,201 upstream commits' history and inflated every "
+        "later diff).",
+        "",
+        f"<sub>forksync run `{r.run_id}`</sub>",
+    ]
     return "\n".join(out) + "\n"

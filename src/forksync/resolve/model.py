@@ -148,4 +148,6 @@ class FileResult:
 
     @property
     def unresolved_hunks(self) -> int:
-        return sum(1 for h in self.hunks if h.outcome == "unresolved") or (1 if self.outcome == "unresolved" else 0)
+        return sum(1 for h in self.hunks if h.outcome == "unresolved") or (
+            1 if self.outcome == "unresolved" else 0
+        )

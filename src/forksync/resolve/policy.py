@@ -11,8 +11,18 @@ from dataclasses import dataclass
 from .model import Context, Decision, Versions
 from .paths import matches
 
-LOCK_FILES = ("poetry.lock", "uv.lock", "Pipfile.lock", "package-lock.json", "yarn.lock", "pnpm-lock.yaml",
-              "Cargo.lock", "composer.lock", "Gemfile.lock", "go.sum")
+LOCK_FILES = (
+    "poetry.lock",
+    "uv.lock",
+    "Pipfile.lock",
+    "package-lock.json",
+    "yarn.lock",
+    "pnpm-lock.yaml",
+    "Cargo.lock",
+    "composer.lock",
+    "Gemfile.lock",
+    "go.sum",
+)
 
 
 @dataclass(frozen=True)
@@ -26,8 +36,10 @@ class Rule:
 def rules_for(ctx: Context) -> list[Rule]:
     def make() -> list[Rule]:
         cfg = ctx.config
-        rules = [Rule(p.path, p.policy, p.reason or f"configured policy for {p.path}", p.command)
-                 for p in cfg.resolve.policies]
+        rules = [
+            Rule(p.path, p.policy, p.reason or f"configured policy for {p.path}", p.command)
+            for p in cfg.resolve.policies
+        ]
         if cfg.resolve.default_policies:
             rules += [Rule(g, "keep-fork", f"fork-owned path ({g})") for g in cfg.fork.owned_paths]
             marker = cfg.fork.name.lower()
@@ -36,8 +48,10 @@ def rules_for(ctx: Context) -> list[Rule]:
                 Rule(f".github/workflows/{marker}_*", "keep-fork", "fork-only workflow"),
                 Rule(f"{cfg.fork.name.upper()}_*.md", "keep-fork", "fork-only document"),
             ]
-            rules += [Rule(name, "take-upstream", "generated lock file: taken from upstream, regenerate if needed")
-                      for name in LOCK_FILES]
+            rules += [
+                Rule(name, "take-upstream", "generated lock file: taken from upstream, regenerate if needed")
+                for name in LOCK_FILES
+            ]
         return rules
 
     return ctx.memo("policy.rules", make)  # type: ignore[return-value]
