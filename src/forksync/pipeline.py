@@ -500,8 +500,7 @@ class Sync:
         agent_files: set[str] = set()
         if left and self.config.agent.provider != "none":
             results, agent_files = self._agent_resolve(ctx, versions, results)
-        review = self.config.resolve.on_conflict == "review"
-        engine.apply_results(ctx, results, stage_unresolved=review)
+        engine.apply_results(ctx, results, stage_unresolved=False)
         self.report.conflicts = [self._record(r, r.path in agent_files) for r in results]
         done = sum(1 for r in results if r.outcome == "resolved")
         self.ui.stage("resolve", f"resolved {done} of {len(results)}; {len(results) - done} left for review")
@@ -622,9 +621,7 @@ class Sync:
                 self.committed = True
             return
         if left and self.config.resolve.on_conflict == "review":
-            for res in left:
-                if self.wt.run("ls-files", "-u", "--", res.path).out.strip():
-                    self.wt.run("add", "--", res.path, check=False)
+            self._stage_left(left)
         if self.wt.unmerged():
             raise GitError(
                 "unmerged paths remain after resolution: " + ", ".join(sorted(self.wt.unmerged())[:5])
@@ -640,6 +637,33 @@ class Sync:
         self.report.merge_parents = parents
         self.committed = True
         self.ui.stage("commit", f"merge commit {head[:10]} (parents {parents[0][:10]}, {parents[1][:10]})")
+
+    def _stage_left(self, left: list[FileResult]) -> None:
+        """Review mode: commit what is left as it stands (markers in text files; the fork's
+        side for binaries, submodules and symlinks), so a person can finish it on the branch."""
+        assert self.wt is not None and self.worktree is not None
+        unmerged = self.wt.unmerged()
+        plain: list[str] = []
+        for res in left:
+            stages = unmerged.get(res.path)
+            if not stages:
+                continue
+            fork_entry = stages.get(2)
+            target = self.worktree / res.path
+            if fork_entry and fork_entry[0] == "160000":
+                mode, sha = fork_entry
+                self.wt.run("update-index", "--cacheinfo", f"{mode},{sha},{res.path}")
+            elif target.exists() or target.is_symlink():
+                plain.append(res.path)
+            else:
+                self.wt.rm_cached([res.path])
+        if plain:
+            try:
+                self.wt.add(plain)
+            except GitError:
+                for path in plain:  # find and settle the one git refuses, keep the rest
+                    if self.wt.run("add", "--", path, check=False).returncode != 0:
+                        self.wt.rm_cached([path])
 
     # -- checks, verify, recommendation -------------------------------------------------
     def run_checks(self) -> None:
