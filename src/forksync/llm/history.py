@@ -1,0 +1,84 @@
+"""Who wrote each side of a hunk: the fork commits (by blame) and upstream's recent commits.
+
+Small and bounded on purpose: a few commit titles, authors and message heads tell the model
+why a side exists, which is most of what a person resolving the conflict would look up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..git import Git
+
+MAX_COMMITS = 5
+MAX_BODY = 300
+
+
+@dataclass(frozen=True)
+class CommitNote:
+    sha: str
+    author: str
+    subject: str
+    body: str
+
+    def line(self) -> str:
+        body = " ".join(self.body.split())
+        if len(body) > MAX_BODY:
+            body = body[: MAX_BODY - 1] + "…"
+        return f"{self.sha} {self.author}: {self.subject}" + (f" — {body}" if body else "")
+
+
+def _notes(git: Git, args: list[str]) -> list[CommitNote]:
+    res = git.run("log", "--format=%h%x1f%an%x1f%s%x1f%b%x1e", *args, check=False)
+    if res.returncode != 0:
+        return []
+    out = []
+    for rec in res.out.split("\x1e"):
+        parts = rec.strip("\n").split("\x1f")
+        if len(parts) == 4:
+            out.append(CommitNote(*parts))
+    return out
+
+
+def blame_commits(git: Git, rev: str, path: str, start: int, count: int) -> list[str]:
+    """Full shas of the commits that last touched lines start..start+count-1 at ``rev``."""
+    if count <= 0:
+        return []
+    res = git.run("blame", "--porcelain", "-L", f"{start},{start + count - 1}", rev, "--", path, check=False)
+    if res.returncode != 0:
+        return []
+    shas: list[str] = []
+    for line in res.out.splitlines():
+        head = line.split(" ", 1)[0]
+        if len(head) == 40 and all(c in "0123456789abcdef" for c in head) and head not in shas:
+            shas.append(head)
+    return shas
+
+
+def fork_side_commits(
+    git: Git, fork: str, base: str | None, path: str, start: int, count: int
+) -> list[CommitNote]:
+    """The fork's own commits behind those lines (commits already in the base are upstream's)."""
+    shas = [
+        s for s in blame_commits(git, fork, path, start, count) if not base or not git.is_ancestor(s, base)
+    ]
+    if shas:
+        return _notes(git, ["--no-walk=unsorted", *shas[:MAX_COMMITS]])
+    if base:  # lines deleted by the fork: blame has nothing; the fork's commits on the file do
+        return _notes(git, [f"-{MAX_COMMITS}", f"{base}..{fork}", "--", path])
+    return []
+
+
+def upstream_commits(git: Git, upstream: str, base: str | None, path: str) -> list[CommitNote]:
+    if not base:
+        return []
+    return _notes(git, [f"-{MAX_COMMITS}", "--no-merges", f"{base}..{upstream}", "--", path])
+
+
+def locate(lines: list[str], block: tuple[str, ...], hint: int) -> int | None:
+    """1-based start of ``block`` in ``lines`` nearest to ``hint`` (line numbers drift in merges)."""
+    if not block:
+        return None
+    n = len(block)
+    starts = [i + 1 for i in range(len(lines) - n + 1) if tuple(lines[i : i + n]) == block]
+    return min(starts, key=lambda s: abs(s - hint)) if starts else None

@@ -1,0 +1,104 @@
+"""OpenAI Chat Completions through the official SDK: OpenAI, Azure, vLLM, Ollama, LM Studio."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .providers import MAX_RETRIES, Completion, Request, ToolCall, api_message, one_line
+
+
+def to_payload(model: str, request: Request) -> dict[str, Any]:
+    messages: list[dict[str, Any]] = [{"role": "system", "content": request.system}]
+    for m in request.messages:
+        for r in m.tool_results:
+            messages.append(
+                {
+                    "role": "tool",
+                    "tool_call_id": r.call_id,
+                    "content": ("ERROR: " if r.is_error else "") + r.content,
+                }
+            )
+        if m.role == "assistant":
+            entry: dict[str, Any] = {"role": "assistant", "content": m.text or None}
+            if m.tool_calls:
+                entry["tool_calls"] = [
+                    {
+                        "id": c.id,
+                        "type": "function",
+                        "function": {"name": c.name, "arguments": json.dumps(c.arguments)},
+                    }
+                    for c in m.tool_calls
+                ]
+            messages.append(entry)
+        elif m.text:
+            messages.append({"role": "user", "content": m.text})
+    payload: dict[str, Any] = {"model": model, "messages": messages, "max_tokens": request.max_output_tokens}
+    if request.tools:
+        payload["tools"] = [
+            {
+                "type": "function",
+                "function": {"name": t.name, "description": t.description, "parameters": t.schema},
+            }
+            for t in request.tools
+        ]
+        payload["tool_choice"] = (
+            {"type": "function", "function": {"name": request.force_tool}} if request.force_tool else "auto"
+        )
+    return payload
+
+
+def _arguments(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text or "{}")
+    except json.JSONDecodeError:
+        return {"_invalid_json": text}
+    return value if isinstance(value, dict) else {"_invalid_json": text}
+
+
+class OpenAIProvider:
+    name = "openai"
+
+    def __init__(self, model: str, key: str, base_url: str, timeout: float) -> None:
+        import openai
+
+        self.model = model
+        self._sdk = openai
+        self._client = openai.OpenAI(
+            api_key=key, base_url=base_url or None, timeout=timeout, max_retries=MAX_RETRIES
+        )
+
+    def complete(self, request: Request) -> Completion:
+        from .providers import ProviderError
+
+        sdk = self._sdk
+        try:
+            resp = self._client.chat.completions.create(**to_payload(self.model, request))
+        except (sdk.AuthenticationError, sdk.PermissionDeniedError) as exc:
+            raise ProviderError(
+                f"openai endpoint rejected the API key (HTTP {exc.status_code})",
+                hint="check OPENAI_API_KEY or [agent] api-key-env",
+            ) from None
+        except sdk.APITimeoutError:
+            raise ProviderError(f"openai call timed out (after {MAX_RETRIES} retries)") from None
+        except sdk.APIConnectionError as exc:
+            raise ProviderError(f"cannot reach the openai endpoint: {one_line(str(exc))}") from None
+        except sdk.APIStatusError as exc:
+            raise ProviderError(f"openai API error HTTP {exc.status_code}: {api_message(exc)}") from None
+        if not resp.choices:
+            raise ProviderError("openai endpoint returned no choices")
+        choice = resp.choices[0]
+        calls = [
+            ToolCall(c.id, c.function.name, _arguments(c.function.arguments))
+            for c in (choice.message.tool_calls or [])
+            if getattr(c, "function", None) is not None
+        ]
+        usage = resp.usage
+        return Completion(
+            choice.message.content or "",
+            calls,
+            usage.prompt_tokens if usage else 0,
+            usage.completion_tokens if usage else 0,
+            str(choice.finish_reason or ""),
+            raw=resp.model_dump(mode="json"),
+        )

@@ -1,0 +1,307 @@
+"""Ask the model for the hunks the engine left, one request per file, and check every answer.
+
+The engine's FileResult content holds its own resolutions plus diff3 markers for what is left;
+parsing it back gives exactly the pending hunks with their surroundings. A rejected answer is
+retried once with the reason; after that the hunk stays for review with the reason.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..resolve.conflicts import decode, encode, has_markers, marker_size, parse_merged, split_lines
+from ..resolve.engine import labels_for
+from ..resolve.model import Context, FileResult, Hunk, HunkResult, Versions
+from ..resolve.paths import matches
+from ..resolve.validate import validation_error
+from . import history
+from .answers import block_open_after, marked_required, region_error, to_lines, unredact
+from .prompts import CONTEXT_LINES, RESOLVE_SYSTEM, SUBMIT, FileView, HunkView, hunk_prompt, retry_prompt
+from .providers import Message, ProviderError, Request, ToolCall, ToolResult
+from .session import Session
+
+_SCOPE = re.compile(r"^\s*(async\s+def|def|class|fn|func|function|impl|struct|interface)\b")
+
+
+@dataclass
+class Pending:
+    result: HunkResult
+    hunk: Hunk  # as parsed from the engine's content (index = position among pending)
+    view: HunkView
+    required: list[str]
+
+
+@dataclass
+class Verdict:
+    lines: tuple[str, ...] | None  # None: not resolved
+    reason: str
+
+
+def conventions_text(root: Path, name: str) -> str:
+    """The fork's conventions document named in the config, if it lies inside ``root``."""
+    if not name:
+        return ""
+    base = root.resolve()
+    path = (base / name).resolve()
+    if not path.is_relative_to(base) or not path.is_file():
+        return ""
+    return path.read_text(encoding="utf-8", errors="replace")
+
+
+def feature_notes(ctx: Context, path: str, text: str) -> list[str]:
+    notes = []
+    for f in ctx.config.features:
+        if any(matches(g, path) for g in f.files) or any(d and d in text for d in f.defines):
+            bits = [f.name + (f": {f.description}" if f.description else "")]
+            if f.defines:
+                bits.append("defines " + ", ".join(f.defines))
+            if f.called:
+                bits.append("must stay called: " + ", ".join(f.called))
+            notes.append("; ".join(bits))
+    return notes
+
+
+def enclosing(lines: Sequence[str], first: str) -> str:
+    indent = len(first) - len(first.lstrip())
+    for line in reversed(lines):
+        if _SCOPE.match(line) and len(line) - len(line.lstrip()) < max(indent, 1):
+            return line.rstrip("\r\n")
+    return ""
+
+
+class AgentResolver:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    @property
+    def rule(self) -> str:
+        return f"agent:{self.session.provider.model}"
+
+    def pending(self, ctx: Context, v: Versions, res: FileResult) -> tuple[Any, list[Pending]] | None:
+        if (
+            res.outcome == "resolved"
+            or res.content is None
+            or not res.hunks
+            or res.rule.startswith("policy:")
+        ):
+            return None
+        if v.fork is None or v.upstream is None:
+            return None
+        doc = parse_merged(
+            decode(res.content), marker_size(v.base or b"", v.fork, v.upstream), labels_for(ctx)
+        )
+        left = [h for h in res.hunks if h.outcome == "unresolved"]
+        if len(left) != len(doc.hunks) or not left:
+            return None
+        marker = ctx.config.fork.marker
+        fork_lines = split_lines(decode(v.fork))
+        out: list[Pending] = []
+        seen: list[str] = []
+        inside = False
+        it = iter(left)
+        for i, part in enumerate(doc.parts):
+            if not isinstance(part, Hunk):
+                seen.extend(part)
+                inside = block_open_after(part, marker, inside)
+                continue
+            hr = next(it)
+            prev, nxt = doc.parts[i - 1] if i else None, doc.parts[i + 1] if i + 1 < len(doc.parts) else None
+            before = prev[-CONTEXT_LINES:] if isinstance(prev, list) else []
+            after = nxt[:CONTEXT_LINES] if isinstance(nxt, list) else []
+            view = HunkView(
+                hr.index,
+                part.base,
+                part.fork,
+                part.upstream,
+                before,
+                after,
+                enclosing(seen, (part.fork or part.upstream or ("",))[0]),
+            )
+            if ctx.fork_commit:
+                start = history.locate(fork_lines, part.fork, hr.fork_start) or hr.fork_start
+                view.fork_commits = history.fork_side_commits(
+                    ctx.git, ctx.fork_commit, ctx.base_commit, v.path, start, len(part.fork)
+                )
+            out.append(Pending(hr, part, view, marked_required(view, inside, marker)))
+            seen.extend(part.fork)
+            inside = block_open_after(part.fork, marker, inside)
+        return doc, out
+
+    def file_view(self, ctx: Context, v: Versions, pending: list[Pending]) -> FileView:
+        conv_name = ctx.config.agent.conventions_file
+        conventions = conventions_text(ctx.repo, conv_name)
+        text = "".join("".join((*p.hunk.fork, *p.hunk.upstream)) for p in pending)
+        ups = []
+        if ctx.upstream_commit:
+            ups = history.upstream_commits(ctx.git, ctx.upstream_commit, ctx.base_commit, v.path)
+        return FileView(
+            v.path,
+            ctx.config.fork.branch,
+            ctx.upstream_version or "",
+            [p.view for p in pending],
+            ups,
+            conventions,
+            conv_name,
+            feature_notes(ctx, v.path, text),
+        )
+
+    def resolve(self, ctx: Context, v: Versions, res: FileResult) -> FileResult:
+        """Raises BudgetExceeded (the caller keeps what is done); a failed call leaves the file as it was."""
+        found = self.pending(ctx, v, res)
+        if found is None:
+            return res
+        doc, pending = found
+        view = self.file_view(ctx, v, pending)
+        system = RESOLVE_SYSTEM.replace("{marker}", ctx.config.fork.marker or "FORK")
+        messages = [Message("user", hunk_prompt(view))]
+        wanted = min(
+            8192, max(1024, sum(len("".join((*p.hunk.fork, *p.hunk.upstream))) for p in pending) // 2 + 600)
+        )
+        by_number = {p.result.index: p for p in pending}
+        verdicts: dict[int, Verdict] = {}
+        todo = sorted(by_number)
+        for attempt in (1, 2):
+            purpose = f"resolve:{v.path}" + (":retry" if attempt == 2 else "")
+            try:
+                answer = self.session.call(
+                    purpose, Request(system, tuple(messages), (SUBMIT,), SUBMIT.name, wanted)
+                )
+            except ProviderError as exc:
+                for n in todo:
+                    verdicts[n] = Verdict(None, f"agent call failed: {exc}")
+                break
+            entries = self._entries(answer.tool_calls)
+            accepted = {n: vd.lines for n, vd in verdicts.items() if vd.lines is not None}
+            errors: dict[int, str] = {}
+            for n in todo:
+                entry = entries.get(n)
+                if entry is None:
+                    errors[n] = "no answer for this hunk"
+                    verdicts[n] = Verdict(None, "agent gave no answer for this hunk")
+                    continue
+                rationale = " ".join(str(entry.get("rationale", "")).split())[:300] or "no rationale given"
+                if entry.get("decision") != "resolve":
+                    verdicts[n] = Verdict(None, f"agent left it: {rationale}")
+                    continue
+                problem, lines = self._check(v, doc, by_number, n, str(entry.get("resolved", "")), accepted)
+                if problem:
+                    errors[n] = problem
+                    verdicts[n] = Verdict(None, f"agent answer rejected: {problem}")
+                else:
+                    verdicts[n] = Verdict(lines, rationale)
+                    accepted[n] = lines
+            if not errors or attempt == 2:
+                break
+            todo = sorted(errors)
+            feedback = retry_prompt(errors)
+            messages.append(Message("assistant", answer.text, tuple(answer.tool_calls)))
+            results = tuple(ToolResult(c.id, feedback, True) for c in answer.tool_calls)
+            messages.append(Message("user", "" if results else feedback, tool_results=results))
+        return self._result(v, res, doc, by_number, verdicts)
+
+    @staticmethod
+    def _entries(calls: Sequence[ToolCall]) -> dict[int, dict[str, Any]]:
+        entries: dict[int, dict[str, Any]] = {}
+        for call in calls:
+            if call.name != SUBMIT.name:
+                continue
+            for item in (
+                call.arguments.get("hunks", []) if isinstance(call.arguments.get("hunks"), list) else []
+            ):
+                if isinstance(item, dict) and isinstance(item.get("hunk"), int):
+                    entries[item["hunk"]] = item
+        return entries
+
+    def _check(
+        self,
+        v: Versions,
+        doc: Any,
+        by_number: dict[int, Pending],
+        n: int,
+        text: str,
+        accepted: dict[int, tuple[str, ...]],
+    ) -> tuple[str | None, tuple[str, ...]]:
+        p = by_number[n]
+        lines = unredact(to_lines(text, p.view), p.view)
+        if lines is None:
+            return "answer holds redacted text", ()
+        problem = region_error(lines, p.view, p.required)
+        if problem:
+            return problem, lines
+        # Parse check: this answer, accepted answers elsewhere, the fork side for hunks still open.
+        fill = {q.hunk.index: accepted.get(m, tuple(q.hunk.fork)) for m, q in by_number.items()}
+        fill[p.hunk.index] = lines
+        problem = validation_error(v, encode(doc.render(fill)))
+        return problem, lines
+
+    def _result(
+        self,
+        v: Versions,
+        res: FileResult,
+        doc: Any,
+        by_number: dict[int, Pending],
+        verdicts: dict[int, Verdict],
+    ) -> FileResult:
+        resolved = {
+            p.hunk.index: verdicts[n].lines
+            for n, p in by_number.items()
+            if n in verdicts and verdicts[n].lines is not None
+        }
+        content = encode(doc.render(resolved))
+        complete = len(resolved) == len(by_number)
+        if complete and (has_markers(content) or validation_error(v, content)):
+            problem = validation_error(v, content) or "conflict markers left"
+            verdicts = {n: Verdict(None, f"agent answers rejected together: {problem}") for n in by_number}
+            resolved, content, complete = {}, res.content or b"", False
+        hunks = []
+        for h in res.hunks:
+            vd = verdicts.get(h.index)
+            if vd is None or h.outcome == "resolved":
+                hunks.append(h)
+            elif vd.lines is not None:
+                hunks.append(
+                    HunkResult(
+                        h.index,
+                        h.fork_start,
+                        h.fork_lines,
+                        h.upstream_lines,
+                        "resolved",
+                        self.rule,
+                        0.8,
+                        vd.reason,
+                    )
+                )
+            else:
+                hunks.append(
+                    HunkResult(
+                        h.index,
+                        h.fork_start,
+                        h.fork_lines,
+                        h.upstream_lines,
+                        "unresolved",
+                        self.rule,
+                        0.0,
+                        vd.reason,
+                    )
+                )
+        left = sum(1 for h in hunks if h.outcome == "unresolved")
+        if complete:
+            return FileResult(
+                v.path,
+                res.kind,
+                "resolved",
+                "hunks",
+                f"every hunk resolved ({len(resolved)} by the agent)",
+                content,
+                tuple(hunks),
+                res.details,
+                True,
+            )
+        reason = f"{left} of {len(hunks)} hunks left for review"
+        return FileResult(
+            v.path, res.kind, "unresolved", "hunks", reason, content, tuple(hunks), res.details, True
+        )
