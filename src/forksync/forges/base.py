@@ -50,6 +50,8 @@ class PublishResult:
     pull_request: PullRequest
     action: str  # created | updated | unchanged | written
     superseded: list[PullRequest] = field(default_factory=list)
+    stacked_on: PullRequest | None = None  # the older sync PR this one is based on (on-newer-release = stack)
+    warnings: list[str] = field(default_factory=list)  # e.g. a reviewer who could not be requested
 
 
 class Forge(Protocol):
@@ -67,3 +69,8 @@ class Forge(Protocol):
         ...
 
     def compare_url(self, upstream_url: str, old: str, new: str) -> str: ...
+
+    def branch_head(self, branch: str) -> str | None:
+        """The commit the forge has for ``branch`` (None when it has no such branch), so the
+        pipeline can see commits someone else pushed to the sync branch before it pushes."""
+        ...
