@@ -44,9 +44,11 @@ class Session:
         request = redact_request(request)
         payload = dataclasses.asdict(request)
         model = self.provider.model
-        cap = self.budget.allow(model, estimate_tokens(json.dumps(payload)), request.max_output_tokens)
+        estimate = estimate_tokens(json.dumps(payload))
+        cap = self.budget.allow(model, estimate, request.max_output_tokens)
         request = dataclasses.replace(request, max_output_tokens=cap)
         payload["max_output_tokens"] = cap
+        payload["estimated_input_tokens"] = estimate
         started = time.monotonic()
         try:
             answer = (run or self.provider.complete)(request)
