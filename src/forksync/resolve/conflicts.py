@@ -7,6 +7,7 @@ that stay unresolved. Text is decoded with ``surrogateescape`` so any bytes roun
 
 from __future__ import annotations
 
+import re
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -27,8 +28,13 @@ def encode(text: str) -> bytes:
     return text.encode(ENC, ERRORS)
 
 
+_LINE = re.compile(r"[^\n]*\n|[^\n]+")
+
+
 def split_lines(text: str) -> list[str]:
-    return text.splitlines(keepends=True)
+    """Lines split on \\n only (``str.splitlines`` would also split on form feeds and
+    other separators that git treats as ordinary characters); endings are kept."""
+    return _LINE.findall(text)
 
 
 def marker_size(*texts: bytes) -> int:
@@ -108,8 +114,18 @@ def merge_file(
             paths.append(str(p))
         proc = subprocess.run(
             [
-                "git", "merge-file", "-p", "--diff3", f"--marker-size={size}",
-                "-L", labels[0], "-L", labels[1], "-L", labels[2], *paths,
+                "git",
+                "merge-file",
+                "-p",
+                "--diff3",
+                f"--marker-size={size}",
+                "-L",
+                labels[0],
+                "-L",
+                labels[1],
+                "-L",
+                labels[2],
+                *paths,
             ],
             capture_output=True,
             check=False,
@@ -119,7 +135,9 @@ def merge_file(
     return parse_merged(decode(proc.stdout), size, labels)
 
 
-def parse_merged(text: str, size: int = 7, labels: tuple[str, str, str] = ("fork", "base", "upstream")) -> MergedDoc:
+def parse_merged(
+    text: str, size: int = 7, labels: tuple[str, str, str] = ("fork", "base", "upstream")
+) -> MergedDoc:
     """Parse diff3-style output into stable blocks and hunks (with a little context)."""
     start_m, base_m, mid_m, end_m = "<" * size, "|" * size, "=" * size, ">" * size
     parts: list[list[str] | Hunk] = []
@@ -213,5 +231,7 @@ def union_merge(base: bytes, fork: bytes, upstream: bytes) -> bytes:
             p = Path(tmp) / name
             p.write_bytes(data)
             paths.append(str(p))
-        proc = subprocess.run(["git", "merge-file", "-p", "--union", *paths], capture_output=True, check=False)
+        proc = subprocess.run(
+            ["git", "merge-file", "-p", "--union", *paths], capture_output=True, check=False
+        )
     return proc.stdout

@@ -8,21 +8,26 @@ resolved file must still parse where its type has a parser (Python, JSON, TOML, 
 
 from __future__ import annotations
 
+import os
+import shlex
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 
 from ..git import Git, cat_blobs
 from . import registry
-from .conflicts import decode, encode, has_markers, merge_file
+from .conflicts import MergedDoc, decode, encode, has_markers, merge_file
 from .model import (
     Context,
     Decision,
     FileResolver,
     FileResult,
     ForkSide,
+    Hunk,
     HunkResolver,
     HunkResult,
+    Outcome,
     Versions,
 )
 from .validate import validation_error
@@ -44,7 +49,22 @@ def labels_for(ctx: Context) -> tuple[str, str, str]:
     return (f"fork ({fork})", "base", f"upstream ({up})" if up else "upstream")
 
 
-def resolve_versions(ctx: Context, v: Versions, chain: Chain) -> FileResult:
+def resolve_versions(ctx: Context, v: Versions, chain: Chain, doc: MergedDoc | None = None) -> FileResult:
+    """Settle one conflicted path: file resolvers, else a line merge whose hunks go to the hunk resolvers.
+
+    ``doc`` is the line merge when the caller already computed it (``resolve_all`` runs them in
+    parallel)."""
+    kind = v.kind
+    early = _file_pass(ctx, v, chain)
+    if isinstance(early, FileResult):
+        return early
+    if doc is None:
+        doc = merge_file(v.base or b"", v.fork or b"", v.upstream or b"", labels=labels_for(ctx))
+    return _hunk_pass(ctx, v, kind, chain, doc)
+
+
+def _file_pass(ctx: Context, v: Versions, chain: Chain) -> FileResult | None:
+    """A FileResult when the path is settled (or must stay open) without a line merge."""
     kind = v.kind
     threshold = ctx.config.resolve.min_confidence
     doubt: Decision | None = None
@@ -59,48 +79,93 @@ def resolve_versions(ctx: Context, v: Versions, chain: Chain) -> FileResult:
         doubt = doubt or decision
     if kind not in ("content", "add/add") or v.fork is None or v.upstream is None:
         why = doubt.reason if doubt else _kind_reason(kind)
-        return _unresolved(v, kind, "none", why)
-    doc = merge_file(v.base or b"", v.fork, v.upstream, labels=labels_for(ctx))
+        return _unresolved(v, kind, doubt.rule if doubt else "none", why)
+    return None
+
+
+def _hunk_pass(ctx: Context, v: Versions, kind: str, chain: Chain, doc: MergedDoc) -> FileResult:
+    if not doc.hunks:
+        return FileResult(
+            v.path, kind, "resolved", "git-merge-file", "merged cleanly line by line", encode(doc.render({}))
+        )
+    threshold = ctx.config.resolve.min_confidence
     resolved: dict[int, tuple[str, ...]] = {}
     results: list[HunkResult] = []
     for hunk in doc.hunks:
-        applied: Decision | None = None
-        hunk_doubt: Decision | None = None
-        for hresolver in chain.hunks:
-            decision = hresolver.resolve_hunk(ctx, v, hunk)
-            if decision is None or decision.lines is None:
-                continue
-            if decision.stop:
-                hunk_doubt = decision
-                break
-            if decision.confidence >= threshold:
-                applied = decision
-                break
-            hunk_doubt = hunk_doubt or decision
+        applied, doubt = _decide_hunk(ctx, v, hunk, chain, threshold)
         if applied is not None and applied.lines is not None:
             resolved[hunk.index] = applied.lines
-            results.append(HunkResult(hunk.index, hunk.fork_start, len(hunk.fork), len(hunk.upstream),
-                                      "resolved", applied.rule, applied.confidence, applied.reason))
+            results.append(_hunk_result(hunk, "resolved", applied.rule, applied.confidence, applied.reason))
+        elif doubt is not None:
+            results.append(
+                _hunk_result(
+                    hunk, "unresolved", doubt.rule, doubt.confidence, f"not confident: {doubt.reason}"
+                )
+            )
         else:
-            reason = (f"not confident: {hunk_doubt.reason}" if hunk_doubt else "no rule applies")
-            results.append(HunkResult(hunk.index, hunk.fork_start, len(hunk.fork), len(hunk.upstream),
-                                      "unresolved", hunk_doubt.rule if hunk_doubt else "none",
-                                      hunk_doubt.confidence if hunk_doubt else 0.0, reason))
-    text = doc.render(resolved)
-    content = encode(text)
-    if doc.hunks and len(resolved) == len(doc.hunks):
-        problem = validation_error(v, content)
+            results.append(_hunk_result(hunk, "unresolved", "none", 0.0, "no rule applies"))
+    marked = encode(doc.render({}))
+    content = encode(doc.render(resolved))
+    if len(resolved) == len(doc.hunks):
+        problem = (
+            "the result still holds conflict markers"
+            if has_markers(content)
+            else validation_error(v, content)
+        )
         if problem:
-            results = [HunkResult(r.index, r.fork_start, r.fork_lines, r.upstream_lines, "unresolved", r.rule,
-                                  r.confidence, f"rejected: {problem}") for r in results]
-            return FileResult(v.path, kind, "unresolved", "hunks", f"merged result rejected: {problem}",
-                              encode(doc.render({})), tuple(results), write=True)
-    outcome = "resolved" if len(resolved) == len(doc.hunks) else "unresolved"
-    if not doc.hunks:
-        return FileResult(v.path, kind, "resolved", "git-merge-file", "merged cleanly line by line", content)
+            rejected = [replace(r, outcome="unresolved", reason=f"rejected: {problem}") for r in results]
+            return FileResult(
+                v.path,
+                kind,
+                "unresolved",
+                "hunks",
+                f"merged result rejected: {problem}",
+                marked,
+                tuple(rejected),
+                write=False,
+            )
+        return FileResult(v.path, kind, "resolved", "hunks", "every hunk resolved", content, tuple(results))
     left = len(doc.hunks) - len(resolved)
-    reason = "every hunk resolved" if not left else f"{left} of {len(doc.hunks)} hunks left for review"
-    return FileResult(v.path, kind, outcome, "hunks", reason, content, tuple(results), write=bool(resolved) or True)
+    reason = f"{left} of {len(doc.hunks)} hunks left for review"
+    # Nothing settled: keep git's own worktree file; the role-labelled version is for review mode.
+    return FileResult(
+        v.path,
+        kind,
+        "unresolved",
+        "hunks",
+        reason,
+        content if resolved else marked,
+        tuple(results),
+        write=bool(resolved),
+    )
+
+
+def _decide_hunk(
+    ctx: Context, v: Versions, hunk: Hunk, chain: Chain, threshold: float
+) -> tuple[Decision | None, Decision | None]:
+    """The first confident decision, else the first doubtful one (kept for the reviewer)."""
+    doubt: Decision | None = None
+    for resolver in chain.hunks:
+        try:
+            decision = resolver.resolve_hunk(ctx, v, hunk)
+        except Exception as exc:  # one faulty resolver must not sink the whole run
+            decision = Decision(resolver.name, 0.0, f"{resolver.name} failed: {type(exc).__name__}: {exc}")
+            doubt = doubt or decision
+            continue
+        if decision is None or (decision.lines is None and not decision.stop):
+            continue
+        if decision.stop:
+            return None, decision
+        if decision.confidence >= threshold:
+            return decision, doubt
+        doubt = doubt or decision
+    return None, doubt
+
+
+def _hunk_result(hunk: Hunk, outcome: Outcome, rule: str, confidence: float, reason: str) -> HunkResult:
+    return HunkResult(
+        hunk.index, hunk.fork_start, len(hunk.fork), len(hunk.upstream), outcome, rule, confidence, reason
+    )
 
 
 def _file_decision(v: Versions, kind: str, d: Decision) -> FileResult:
@@ -133,8 +198,21 @@ def _kind_reason(kind: str) -> str:
 # -- merges in progress -------------------------------------------------------------
 
 
-def read_conflicts(git: Git, fork_side: ForkSide = "ours", paths: Sequence[str] | None = None) -> list[Versions]:
-    """The unmerged index entries of a merge in progress, by role."""
+def read_conflicts(
+    git: Git, fork_side: ForkSide = "ours", paths: Sequence[str] | None = None
+) -> list[Versions]:
+    """The unmerged index entries of a merge in progress, by role (paths whose blobs are missing
+    from the repository, as in a partial clone that cannot fetch, are left out)."""
+    return read_conflicts_full(git, fork_side, paths)[0]
+
+
+def read_conflicts_full(
+    git: Git, fork_side: ForkSide = "ours", paths: Sequence[str] | None = None
+) -> tuple[list[Versions], list[str]]:
+    """Like ``read_conflicts``, plus the paths left out because a blob could not be read.
+
+    A missing blob must never look like a deleted side. All blobs come from one
+    `git cat-file --batch`."""
     entries = git.unmerged()
     if paths is not None:
         keep = set(paths)
@@ -142,24 +220,50 @@ def read_conflicts(git: Git, fork_side: ForkSide = "ours", paths: Sequence[str] 
     shas = [sha for stages in entries.values() for mode, sha in stages.values() if mode != "160000"]
     blobs = cat_blobs(git, shas)
     fork_stage, up_stage = (2, 3) if fork_side == "ours" else (3, 2)
-    out = []
+    out: list[Versions] = []
+    missing: list[str] = []
     for path, stages in sorted(entries.items()):
+        if any(mode != "160000" and sha not in blobs for mode, sha in stages.values()):
+            missing.append(path)
+            continue
+
         def blob(stage: int, _stages: dict[int, tuple[str, str]] = stages) -> bytes | None:
             if stage not in _stages:
                 return None
             mode, sha = _stages[stage]
-            return sha.encode() if mode == "160000" else blobs.get(sha)
+            return sha.encode() if mode == "160000" else blobs[sha]
 
         def mode(stage: int, _stages: dict[int, tuple[str, str]] = stages) -> str | None:
             return _stages[stage][0] if stage in _stages else None
 
-        out.append(Versions(path, blob(1), blob(fork_stage), blob(up_stage), mode(1), mode(fork_stage), mode(up_stage)))
-    return out
+        out.append(
+            Versions(
+                path, blob(1), blob(fork_stage), blob(up_stage), mode(1), mode(fork_stage), mode(up_stage)
+            )
+        )
+    return out, missing
 
 
 def resolve_all(ctx: Context, versions: Sequence[Versions], chain: Chain | None = None) -> list[FileResult]:
+    """Resolve many paths. The line merges (one `git merge-file` each) run in a small thread pool:
+    they are subprocesses, so they overlap while Python settles hunks."""
     chain = chain or Chain.default(ctx)
-    return [resolve_versions(ctx, v, chain) for v in versions]
+    early = [_file_pass(ctx, v, chain) for v in versions]
+    todo = [v for v, e in zip(versions, early, strict=True) if e is None]
+    labels = labels_for(ctx)
+
+    def merge(v: Versions) -> MergedDoc:
+        return merge_file(v.base or b"", v.fork or b"", v.upstream or b"", labels=labels)
+
+    if len(todo) > 4:
+        with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) * 2)) as pool:
+            docs = dict(zip((v.path for v in todo), pool.map(merge, todo), strict=True))
+    else:
+        docs = {v.path: merge(v) for v in todo}
+    return [
+        e if e is not None else _hunk_pass(ctx, v, v.kind, chain, docs[v.path])
+        for v, e in zip(versions, early, strict=True)
+    ]
 
 
 def apply_results(ctx: Context, results: Sequence[FileResult], *, stage_unresolved: bool = False) -> None:
@@ -181,7 +285,8 @@ def apply_results(ctx: Context, results: Sequence[FileResult], *, stage_unresolv
                 target.write_bytes(res.content)
                 to_add.append(res.path)
         else:
-            if res.write and res.content is not None:
+            if (res.write or stage_unresolved) and res.content is not None:
+                target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(res.content)
             if stage_unresolved and (target.exists() or target.is_symlink()):
                 to_add.append(res.path)
@@ -205,7 +310,7 @@ def _regenerate(ctx: Context, results: Sequence[FileResult]) -> None:
         rule = policy_for(ctx, res.path)
         if rule is None or not rule.command:
             continue
-        argv = rule.command if isinstance(rule.command, list) else __import__("shlex").split(rule.command)
+        argv = rule.command if isinstance(rule.command, list) else shlex.split(rule.command)
         key = "\0".join(argv)
         if key in done:
             continue

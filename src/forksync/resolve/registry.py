@@ -7,17 +7,30 @@ Adding a resolver is one module and one line here. `[resolve] disable` removes b
 
 from __future__ import annotations
 
+from .finer import FinerResolver
+from .history import HistoryResolver
+from .learned import LearnedResolver
+from .markers import ForkMarkersResolver
 from .model import Context, FileResolver, HunkResolver
 from .policy import PathPolicyResolver
+from .python_merge import PythonSyntaxResolver
+from .trivial import TrivialResolver
 
 
 def file_resolvers(ctx: Context) -> list[FileResolver]:
     chain: list[FileResolver] = [
         PathPolicyResolver(),
+        HistoryResolver(),
     ]
     return [r for r in chain if r.name not in ctx.config.resolve.disable]
 
 
 def hunk_resolvers(ctx: Context) -> list[HunkResolver]:
-    chain: list[HunkResolver] = []
+    chain: list[HunkResolver] = [
+        TrivialResolver(),
+        ForkMarkersResolver(),
+        LearnedResolver(),
+        FinerResolver(),
+        PythonSyntaxResolver(),
+    ]
     return [r for r in chain if r.name not in ctx.config.resolve.disable]

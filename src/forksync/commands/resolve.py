@@ -1,0 +1,166 @@
+"""`forksync resolve` (a merge in progress) and `forksync merge-driver` (one file, for git).
+
+Both run the same engine. `resolve` writes and stages what it settles and leaves every other
+conflict exactly as git left it; the merge driver follows git's contract: the result goes to
+%A, exit 0 when clean, 1 when conflicts remain.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, cast
+
+import click
+
+from ..config import load_config
+from ..errors import GitError
+from ..git import Git
+from ..resolve.engine import (
+    Chain,
+    apply_results,
+    labels_for,
+    read_conflicts_full,
+    resolve_all,
+    resolve_versions,
+)
+from ..resolve.model import Context, FileResult, ForkSide, Versions
+from ..secrets import redact
+
+
+def _context(repo: Path, config_path: Path | None, fork_side: ForkSide) -> Context:
+    git = Git(repo)
+    if not repo.is_dir():
+        raise GitError(f"folder {repo} does not exist")
+    if not git.ok("rev-parse", "--git-dir"):
+        raise GitError(f"{repo} is not a git repository")
+    top = git.toplevel()
+    git = Git(top)
+    head, merge_head = git.rev_parse("HEAD"), git.rev_parse("MERGE_HEAD")
+    if head is None or merge_head is None:
+        raise GitError(
+            f"no merge in progress in {top}", hint="run it after a `git merge` that stopped on conflicts"
+        )
+    config, _source = load_config(top, config_path)
+    fork, upstream = (head, merge_head) if fork_side == "ours" else (merge_head, head)
+    described = git.run("describe", "--tags", "--exact-match", upstream, check=False)
+    version = described.out.strip() if described.returncode == 0 else None
+    return Context(
+        repo=top,
+        git=git,
+        config=config,
+        fork_commit=fork,
+        upstream_commit=upstream,
+        base_commit=git.merge_base(head, merge_head),
+        upstream_version=version,
+    )
+
+
+def run(repo: Path, config_path: Path | None, fork_side: str, dry_run: bool, as_json: bool) -> int:
+    side = cast(ForkSide, fork_side)
+    ctx = _context(repo, config_path, side)
+    versions, missing = read_conflicts_full(ctx.git, side)
+    results = resolve_all(ctx, versions)
+    results += [
+        FileResult(
+            p,
+            "missing",
+            "unresolved",
+            "none",
+            "a version's blob is not in this repository (partial clone?): left as git left it",
+            None,
+            write=False,
+        )
+        for p in missing
+    ]
+    if not dry_run:
+        apply_results(ctx, results)
+    left = [r for r in results if r.outcome == "unresolved"]
+    click.echo(redact(render_json(results, dry_run) if as_json else render_table(results, dry_run)))
+    return 1 if left else 0
+
+
+def _as_dict(r: FileResult) -> dict[str, Any]:
+    return {
+        "path": r.path,
+        "kind": r.kind,
+        "outcome": r.outcome,
+        "rule": r.rule,
+        "reason": r.reason,
+        "details": list(r.details),
+        "hunks": [
+            {
+                "index": h.index,
+                "fork_start": h.fork_start,
+                "fork_lines": h.fork_lines,
+                "upstream_lines": h.upstream_lines,
+                "outcome": h.outcome,
+                "rule": h.rule,
+                "confidence": h.confidence,
+                "reason": h.reason,
+            }
+            for h in r.hunks
+        ],
+    }
+
+
+def render_json(results: list[FileResult], dry_run: bool) -> str:
+    files = [_as_dict(r) for r in results]
+    resolved = sum(1 for r in results if r.outcome == "resolved")
+    summary = {
+        "files": len(results),
+        "resolved": resolved,
+        "unresolved": len(results) - resolved,
+        "dry_run": dry_run,
+    }
+    return json.dumps({"summary": summary, "files": files}, indent=2)
+
+
+def render_table(results: list[FileResult], dry_run: bool) -> str:
+    if not results:
+        return "no conflicted files"
+    rows = [("file", "hunk", "rule", "outcome", "reason")]
+    for r in results:
+        if r.hunks:
+            rows += [(r.path, str(h.index), h.rule, h.outcome, h.reason) for h in r.hunks]
+        else:
+            rows.append((r.path, "-", r.rule, r.outcome, r.reason))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True)) + "  " + row[4]
+        for row in rows
+    ]
+    resolved = sum(1 for r in results if r.outcome == "resolved")
+    verb = "would resolve" if dry_run else "resolved"
+    lines.append(f"{verb} {resolved} of {len(results)} conflicted file(s); {len(results) - resolved} left")
+    return "\n".join(lines)
+
+
+def merge_driver(base: Path, current: Path, other: Path, path: str, fork_side: str) -> int:
+    """git's merge-driver contract: read %O %A %B, write the result to %A, exit 0 clean, 1 conflicted."""
+    try:
+        data = {name: p.read_bytes() for name, p in (("base", base), ("current", current), ("other", other))}
+    except OSError as exc:
+        raise GitError(f"merge driver cannot read its input: {exc}") from None
+    fork, upstream = (
+        (data["current"], data["other"]) if fork_side == "ours" else (data["other"], data["current"])
+    )
+    repo = Path.cwd()
+    config, _source = load_config(repo)
+    ctx = Context(repo=repo, git=Git(repo), config=config)
+    v = Versions(path or current.name, data["base"], fork, upstream)
+    result = resolve_versions(ctx, v, Chain.default(ctx))
+    if result.outcome == "resolved" and result.content is not None:
+        current.write_bytes(result.content)
+        return 0
+    content = result.content
+    if content is None:  # settled at file level as "a person decides", or a deletion: show the line merge
+        from ..resolve.conflicts import merge_file
+
+        content = (
+            merge_file(v.base or b"", fork, upstream, labels=labels_for(ctx))
+            .render()
+            .encode("utf-8", "surrogateescape")
+        )
+    current.write_bytes(content)
+    return 1

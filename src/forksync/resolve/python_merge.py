@@ -1,0 +1,226 @@
+"""Python hunks where both sides only added things at the same place: statements, functions,
+class members, import lines or names, dict entries, list items, keyword arguments.
+
+Each side of the hunk is cut into items at the hunk's own indentation level (a decorator or
+comment belongs to the item below it; deeper lines belong to the item above). tree-sitter
+confirms on the fork's whole file that the hunk covers whole children of one syntax node, so
+an item is a real statement, member or element. When every base item survives unchanged on
+both sides, the result is the base items with upstream's additions first, then the fork's,
+each added only once; two different additions with the same name are a real conflict. The
+engine still checks that the whole file parses.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from .model import Context, Decision, Hunk, Versions
+
+_CLOSER = re.compile(r"^\s*[)\]}]")
+_NAME = re.compile(
+    r"^\s*(?:async\s+def|def|class)\s+(\w+)"  # definitions
+    r"|^\s*([A-Za-z_][\w.]*)\s*(?::[^=]*)?=(?!=)"  # assignments, keyword arguments
+    r"|^\s*(['\"][^'\"]*['\"])\s*:"  # dict entries with string keys
+    r"|^\s*(?:from\s+([\w.]+)\s+)?import\s+([\w., ]+?)\s*(?:#.*)?$"  # import lines
+)
+_FROM_IMPORT = re.compile(
+    r"^(\s*)from\s+([\w.]+)\s+import\s+(\(?)\s*([^()#]*?)\s*(,?)\s*(\)?)(\s*#.*)?(\r?\n)?$"
+)
+
+
+def split_items(lines: Sequence[str]) -> list[str] | None:
+    """The hunk as items at its outermost indentation level, or None when it starts mid-item."""
+    code = [line for line in lines if line.strip()]
+    if not code:
+        return [] if not lines else None
+    level = min(len(line) - len(line.lstrip()) for line in code)
+    items: list[list[str]] = []
+    pending: list[str] = []  # blank lines, decorators, comments: they lead the next item
+    for line in lines:
+        stripped = line.strip()
+        indent = len(line) - len(line.lstrip())
+        if not stripped:
+            pending.append(line)
+            continue
+        starts = indent == level and not _CLOSER.match(line)
+        if starts:
+            pending.append(line)
+            if stripped.startswith(("@", "#")):
+                continue
+            items.append(pending)
+            pending = []
+        elif not items:
+            return None  # the hunk begins inside an item (a continuation line)
+        else:
+            items[-1].extend(pending)
+            items[-1].append(line)
+            pending = []
+    if pending:
+        if any(line.strip() for line in pending):
+            return None  # a trailing decorator or comment with nothing under it
+        items.append(pending)  # trailing blank lines stay an item of their own
+    return ["".join(item) for item in items]
+
+
+def item_name(item: str) -> str | None:
+    for line in item.splitlines():
+        s = line.strip()
+        if not s or s.startswith(("@", "#")):
+            continue
+        m = _NAME.match(line)
+        if m is None:
+            return None
+        return next(g for g in m.groups() if g)
+    return None
+
+
+def _additions(base: list[str], side: list[str]) -> dict[int, list[str]] | None:
+    """Items the side inserted, by base gap; None when it changed or removed a base item."""
+    out: dict[int, list[str]] = {}
+    matcher = difflib.SequenceMatcher(None, base, side, autojunk=False)
+    for op, i1, _i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            continue
+        if op != "insert":
+            return None
+        out.setdefault(i1, []).extend(side[j1:j2])
+    return out
+
+
+def merge_additions(base: list[str], fork: list[str], up: list[str]) -> tuple[list[str], bool] | None:
+    """Base items with both sides' insertions; also whether both inserted at one place."""
+    fa, ua = _additions(base, fork), _additions(base, up)
+    if fa is None or ua is None:
+        return None
+    out: list[str] = []
+    shared = False
+    for gap in range(len(base) + 1):
+        ups, forks = ua.get(gap, []), fa.get(gap, [])
+        up_names = {item_name(i): i for i in ups if item_name(i)}
+        added = []
+        for item in forks:
+            if item in ups and item.strip():
+                continue  # both sides added the same item
+            name = item_name(item)
+            if name and name in up_names and up_names[name] != item:
+                return None  # the same name added twice with different content
+            added.append(item)
+        shared = shared or bool(ups and added and any(i.strip() for i in added))
+        out.extend(ups)
+        out.extend(added)
+        if gap < len(base):
+            out.append(base[gap])
+    return out, shared
+
+
+def _container(ctx: Context, v: Versions, hunk: Hunk) -> str | None:
+    """The syntax node whose children the fork's hunk lines cover exactly (tree-sitter), if any."""
+    rows = [hunk.fork_start - 1 + k for k, line in enumerate(hunk.fork) if line.strip()]
+    if not rows:
+        return None
+    first, last = rows[0], rows[-1]
+    tree: Any = ctx.memo(f"python-syntax:tree:{v.path}", lambda: _parse(v.fork or b""))
+    if tree is None:
+        return None
+    node = tree.root_node
+    while True:
+        inside = [c for c in node.children if c.end_point.row >= first and c.start_point.row <= last]
+        if len(inside) == 1 and (inside[0].start_point.row < first or inside[0].end_point.row > last):
+            node = inside[0]
+            continue
+        break
+    if not inside:
+        return None
+    if any(c.start_point.row < first or c.end_point.row > last for c in inside):
+        return None
+    return str(node.type)
+
+
+def _parse(data: bytes) -> Any:
+    try:
+        import tree_sitter_python
+        from tree_sitter import Language, Parser
+    except ImportError:  # pragma: no cover - both are dependencies
+        return None
+    parser = Parser(Language(tree_sitter_python.language()))
+    tree = parser.parse(data)
+    return None if tree.root_node.has_error else tree
+
+
+def _from_import(line: str) -> tuple[str, str, list[str], re.Match[str]] | None:
+    m = _FROM_IMPORT.match(line)
+    if m is None:
+        return None
+    names = [n.strip() for n in m.group(4).split(",") if n.strip()]
+    return m.group(1), m.group(2), names, m
+
+
+class PythonSyntaxResolver:
+    name = "python-syntax"
+
+    def resolve_hunk(self, ctx: Context, v: Versions, hunk: Hunk) -> Decision | None:
+        if not v.path.endswith((".py", ".pyi")):
+            return None
+        if len(hunk.base) == len(hunk.fork) == len(hunk.upstream) == 1:
+            decision = self._import_names(hunk)
+            if decision is not None:
+                return decision
+        base, fork, up = split_items(hunk.base), split_items(hunk.fork), split_items(hunk.upstream)
+        if base is None or fork is None or up is None or not fork or not up:
+            return None
+        merged = merge_additions(base, fork, up)
+        if merged is None:
+            return None
+        items, shared = merged
+        kind = _container(ctx, v, hunk)
+        if kind is None:
+            return None
+        what = {
+            "module": "top-level statements",
+            "block": "statements or class members",
+            "import_from_statement": "imported names",
+            "dictionary": "dict entries",
+            "list": "list items",
+            "argument_list": "call arguments",
+            "set": "set items",
+            "tuple": "tuple items",
+        }.get(kind, kind)
+        order = "upstream's additions first, then the fork's" if shared else "each at its own place"
+        lines = tuple(line for item in items for line in item.splitlines(keepends=True))
+        return Decision(
+            "python-syntax",
+            0.9,
+            f"both sides only added {what} ({_count(base, fork)} fork, {_count(base, up)} upstream); "
+            f"kept both, {order}",
+            lines=lines,
+        )
+
+    @staticmethod
+    def _import_names(hunk: Hunk) -> Decision | None:
+        parsed = [_from_import(side[0]) for side in (hunk.base, hunk.fork, hunk.upstream)]
+        if any(p is None for p in parsed):
+            return None
+        (_bi, bmod, bnames, _bm), (_fi, fmod, fnames, _fm), (uind, umod, unames, um) = parsed  # type: ignore[misc]
+        if not bmod == fmod == umod or not set(bnames) <= set(fnames) or not set(bnames) <= set(unames):
+            return None
+        names = [*unames, *(n for n in fnames if n not in unames)]
+        if names == unames:
+            return None
+        opened, closed = um.group(3), um.group(6)
+        comma = um.group(5) if opened else ""
+        line = f"{uind}from {umod} import {opened}{', '.join(names)}{comma}{closed}{um.group(7) or ''}{um.group(8) or ''}"
+        added = [n for n in fnames if n not in unames and n not in bnames]
+        return Decision(
+            "python-syntax:import-names",
+            0.95,
+            f"both sides added names to 'from {umod} import': kept upstream's, then the fork's "
+            f"({', '.join(added)})",
+            lines=(line,),
+        )
+
+
+def _count(base: list[str], side: list[str]) -> int:
+    return sum(1 for item in side if item.strip()) - sum(1 for item in base if item.strip())
