@@ -1,0 +1,389 @@
+"""Reuse of the fork's past resolutions: git rerere, learned from history instead of recorded.
+
+Each past merge reachable from the fork is merged again (`git merge-tree`, no worktree); each
+conflicted file is line-merged as the engine would, and its hunks are aligned with the file
+that was committed, which yields how a person (or an agent, reviewed) resolved each hunk.
+Resolutions are keyed by the whitespace-normalized (fork text, upstream text) pair, so a
+recurring conflict is recognised wherever the context around it moved. Only merges reachable
+from the fork commit teach: a merge never learns from itself or from anything newer.
+Results are cached per merge in `<git common dir>/forksync/learned.json`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..git import Git, cat_blobs
+from .conflicts import decode, merge_file, split_lines
+from .model import Context, Decision, Hunk, Versions, is_binary
+
+CACHE_VERSION = 1
+MIN_KEY_CHARS = 24  # shorter pairs ("}" against ")") recur with different answers
+MAX_FILE_BYTES = 2_000_000
+_STAGE = re.compile(r"^(\d{6}) ([0-9a-f]{40,64}) ([123])\t(.*)$", re.S)
+_TREE = re.compile(r"^[0-9a-f]{40,64}$")
+
+Stages = dict[str, dict[int, tuple[str, str]]]
+
+
+@dataclass(frozen=True)
+class Learned:
+    merge: str
+    kind: str  # fork | upstream | fork+upstream | upstream+fork | drop | custom
+    lines: tuple[str, ...]
+    exact: str  # hash of the exact (fork, upstream) texts it was learned from
+
+
+class LearnedResolver:
+    name = "learned"
+
+    def resolve_hunk(self, ctx: Context, v: Versions, hunk: Hunk) -> Decision | None:
+        if not ctx.config.resolve.learn_from_history or not ctx.fork_commit:
+            return None
+        key = hunk_key(hunk.fork, hunk.upstream)
+        if key is None:
+            return None
+        hits = learned_index(ctx).get(key)
+        if not hits:
+            return None
+        answers = {_norm(_apply(h, hunk)) for h in hits}
+        newest = hits[0]
+        lines = _apply(newest, hunk)
+        if len(answers) > 1:
+            merges = ", ".join(dict.fromkeys(h.merge[:10] for h in hits))
+            return Decision("learned", 0.3, f"past merges resolved this differently ({merges})", lines=lines)
+        same = newest.exact == _exact(hunk.fork, hunk.upstream)
+        confidence = 0.95 if same or newest.kind != "custom" else 0.85
+        seen = f" and {len(hits) - 1} more" if len(hits) > 1 else ""
+        why = f"resolved the same way ({newest.kind}) in merge {newest.merge[:10]}{seen}"
+        return Decision("learned", confidence, why + ("" if same else ", up to whitespace"), lines=lines)
+
+
+def _apply(h: Learned, hunk: Hunk) -> tuple[str, ...]:
+    """The learned answer rebuilt from this hunk's own lines where it was a choice of sides."""
+    return {
+        "fork": hunk.fork,
+        "upstream": hunk.upstream,
+        "fork+upstream": hunk.fork + hunk.upstream,
+        "upstream+fork": hunk.upstream + hunk.fork,
+        "drop": (),
+    }.get(h.kind, h.lines)
+
+
+def _norm(lines: Sequence[str]) -> str:
+    return "\n".join(" ".join(line.split()) for line in lines if line.strip())
+
+
+def _exact(fork: Sequence[str], upstream: Sequence[str]) -> str:
+    """The exact texts of both sides, whichever side each was on."""
+    pair = sorted(("".join(fork), "".join(upstream)))
+    return hashlib.sha1("\0\0".join(pair).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def hunk_key(fork: Sequence[str], upstream: Sequence[str]) -> str | None:
+    """Whitespace-normalized (fork, upstream) pair; None when too small to be recognised safely."""
+    f, u = _norm(fork), _norm(upstream)
+    if len(f) + len(u) < MIN_KEY_CHARS or f == u:
+        return None
+    return _pair(_side_hash(fork), _side_hash(upstream))
+
+
+def _pair(fork_hash: str, upstream_hash: str) -> str:
+    return hashlib.sha1(f"{fork_hash}:{upstream_hash}".encode()).hexdigest()
+
+
+def _side_hash(lines: Sequence[str]) -> str:
+    return hashlib.sha1(_norm(lines).encode("utf-8", "surrogateescape")).hexdigest()[:20]
+
+
+# -- the index ----------------------------------------------------------------------------------
+
+
+def learned_index(ctx: Context) -> dict[str, list[Learned]]:
+    made = ctx.memo("learned.index", lambda: _build_index(ctx))
+    return made if isinstance(made, dict) else {}
+
+
+def _build_index(ctx: Context) -> dict[str, list[Learned]]:
+    git, fork = ctx.git, ctx.fork_commit
+    assert fork
+    limit = ctx.config.resolve.learn_limit
+    if limit <= 0:
+        return {}
+    res = git.run("rev-list", "--merges", "--parents", f"--max-count={limit}", fork, "--", check=False)
+    merges = [f for f in (line.split() for line in res.out.splitlines()) if len(f) == 3]
+    if not merges:
+        return {}
+    fork_only = _fork_only(git, fork, ctx.upstream_commit)
+    cache = _Cache(git)
+    index: dict[str, list[Learned]] = {}
+    for sha, p1, p2 in merges:  # newest first
+        entries = cache.get(sha)
+        if entries is None:
+            entries = learn_merge(git, sha, p1, p2)
+            cache.put(sha, entries)
+        fork_is_p2 = fork_only is not None and p2 in fork_only and p1 not in fork_only
+        for h1, h2, exact, kind, lines in entries:
+            key = _pair(h2, h1) if fork_is_p2 else _pair(h1, h2)
+            learned = Learned(sha, _swap(kind) if fork_is_p2 else kind, tuple(lines), exact)
+            index.setdefault(key, []).append(learned)
+    cache.save()
+    return index
+
+
+def _swap(kind: str) -> str:
+    return {
+        "fork": "upstream",
+        "upstream": "fork",
+        "fork+upstream": "upstream+fork",
+        "upstream+fork": "fork+upstream",
+    }.get(kind, kind)
+
+
+def _fork_only(git: Git, fork: str, upstream: str | None) -> set[str] | None:
+    """Commits of the fork that upstream lacks: a merge's parent among them is its fork side."""
+    if not upstream:
+        return None
+    res = git.run("rev-list", fork, f"^{upstream}", "--", check=False)
+    return set(res.out.split()) if res.returncode == 0 else None
+
+
+# -- learning from one merge --------------------------------------------------------------------
+
+Entry = tuple[str, str, str, str, list[str]]  # (hash p1 text, hash p2 text, exact hash, kind, lines)
+
+
+def conflicted_stages(git: Git, p1: str, p2: str) -> Stages | None:
+    """Path -> {stage: (mode, oid)} of merging p1 and p2; {} when clean, None when git cannot merge."""
+    res = git.run("merge-tree", "--write-tree", "-z", "--no-messages", p1, p2, check=False)
+    tokens = res.stdout.split(b"\0")
+    if not tokens or not _TREE.match(tokens[0].decode(errors="replace")):
+        return None
+    out: Stages = {}
+    for tok in tokens[1:]:
+        if not tok:
+            break
+        m = _STAGE.match(tok.decode("utf-8", "surrogateescape"))
+        if m is None:
+            break
+        out.setdefault(m.group(4), {})[int(m.group(3))] = (m.group(1), m.group(2))
+    return out
+
+
+def learn_merge(git: Git, sha: str, p1: str, p2: str) -> list[Entry]:
+    """Every hunk resolution that can be read unambiguously off one past merge (p1 as the fork)."""
+    stages = conflicted_stages(git, p1, p2)
+    if not stages:
+        return []
+    paths = [
+        p for p, st in stages.items() if set(st) == {1, 2, 3} and all(m != "160000" for m, _ in st.values())
+    ]
+    committed = _committed(git, sha, paths)
+    oids = [oid for p in paths for _, oid in stages[p].values()] + list(committed.values())
+    blobs = cat_blobs(git, oids)
+    out: list[Entry] = []
+    for path in paths:
+        st = stages[path]
+        datas = [blobs.get(st[i][1]) for i in (1, 2, 3)]
+        result = blobs.get(committed.get(path, ""))
+        if result is None or any(d is None or is_binary(d) or len(d) > MAX_FILE_BYTES for d in datas):
+            continue
+        base, one, two = (d or b"" for d in datas)
+        doc = merge_file(base, one, two)
+        resolved = align(doc.parts, split_lines(decode(result)))
+        for hunk in doc.hunks:
+            lines = resolved.get(hunk.index)
+            if lines is None:
+                continue
+            h1, h2 = _side_hash(hunk.fork), _side_hash(hunk.upstream)
+            if hunk_key(hunk.fork, hunk.upstream) is None:
+                continue
+            out.append((h1, h2, _exact(hunk.fork, hunk.upstream), _kind(hunk, lines), list(lines)))
+    return out
+
+
+def _kind(hunk: Hunk, lines: tuple[str, ...]) -> str:
+    for kind, candidate in (
+        ("fork", hunk.fork),
+        ("upstream", hunk.upstream),
+        ("fork+upstream", hunk.fork + hunk.upstream),
+        ("upstream+fork", hunk.upstream + hunk.fork),
+        ("drop", ()),
+    ):
+        if lines == candidate:
+            return kind
+    return "custom"
+
+
+def _committed(git: Git, merge: str, paths: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for i in range(0, len(paths), 400):
+        res = git.run("ls-tree", "-z", merge, "--", *paths[i : i + 400], check=False)
+        for rec in res.stdout.split(b"\0"):
+            meta, _, name = rec.partition(b"\t")
+            fields = meta.decode().split()
+            if len(fields) == 3 and fields[1] == "blob":
+                out[name.decode("utf-8", "surrogateescape")] = fields[2]
+    return out
+
+
+# -- aligning a merge's hunks with the committed file ------------------------------------------
+
+
+def align(parts: Sequence[list[str] | Hunk], result: list[str]) -> dict[int, tuple[str, ...]]:
+    """Hunk index -> the committed lines that replaced it, where that can be told for sure.
+
+    The stable blocks around the hunks must appear, in order, in the committed file; a hunk's
+    resolution is what lies between them. When the blocks can be placed in more than one way
+    (a short block repeated inside a resolution), only hunks whose boundaries agree in the
+    leftmost and the rightmost placement count. If the person also edited stable lines, each
+    hunk falls back to its own context lines, used only when they occur exactly once."""
+    blocks: list[list[str]] = [[]]
+    hunks: list[Hunk] = []
+    for part in parts:
+        if isinstance(part, Hunk):
+            hunks.append(part)
+            blocks.append([])
+        else:
+            blocks[-1].extend(part)
+    if not hunks:
+        return {}
+    where = _positions(result)
+    left = _place(blocks, result, where, leftmost=True)
+    right = _place(blocks, result, where, leftmost=False)
+    out: dict[int, tuple[str, ...]] = {}
+    if left is not None and right is not None:
+        for i, hunk in enumerate(hunks):
+            start_l, start_r = left[i] + len(blocks[i]), right[i] + len(blocks[i])
+            if start_l == start_r and left[i + 1] == right[i + 1]:
+                out[hunk.index] = tuple(result[start_l : left[i + 1]])
+        return out
+    for i, hunk in enumerate(hunks):
+        found = _by_context(blocks[i][-3:], blocks[i + 1][:3], result, where)
+        if found is not None:
+            out[hunk.index] = found
+    return out
+
+
+def _positions(lines: list[str]) -> dict[str, list[int]]:
+    where: dict[str, list[int]] = {}
+    for i, line in enumerate(lines):
+        where.setdefault(line, []).append(i)
+    return where
+
+
+def _occurs(block: list[str], result: list[str], at: int) -> bool:
+    return result[at : at + len(block)] == block
+
+
+def _place(
+    blocks: list[list[str]], result: list[str], where: dict[str, list[int]], *, leftmost: bool
+) -> list[int] | None:
+    """Start of each stable block in the result: first block at the top, last at the bottom."""
+    n = len(blocks)
+    pos = [0] * n
+    pos[0] = 0
+    pos[-1] = len(result) - len(blocks[-1])
+    if (
+        pos[-1] < len(blocks[0])
+        or not _occurs(blocks[0], result, 0)
+        or not _occurs(blocks[-1], result, pos[-1])
+    ):
+        return None
+    if leftmost:
+        for i in range(1, n - 1):
+            found = _first_at_or_after(blocks[i], result, where, pos[i - 1] + len(blocks[i - 1]))
+            if found is None:
+                return None
+            pos[i] = found
+    else:
+        for i in range(n - 2, 0, -1):
+            found = _last_ending_by(blocks[i], result, where, pos[i + 1])
+            if found is None:
+                return None
+            pos[i] = found
+    ok = all(pos[i] + len(blocks[i]) <= pos[i + 1] for i in range(n - 1))
+    return pos if ok else None
+
+
+def _first_at_or_after(
+    block: list[str], result: list[str], where: dict[str, list[int]], lo: int
+) -> int | None:
+    if not block:
+        return lo
+    cands = where.get(block[0], [])
+    for at in cands[bisect.bisect_left(cands, lo) :]:
+        if _occurs(block, result, at):
+            return at
+    return None
+
+
+def _last_ending_by(block: list[str], result: list[str], where: dict[str, list[int]], hi: int) -> int | None:
+    if not block:
+        return hi
+    cands = where.get(block[0], [])
+    for at in reversed(cands[: bisect.bisect_right(cands, hi - len(block))]):
+        if _occurs(block, result, at):
+            return at
+    return None
+
+
+def _by_context(
+    before: list[str], after: list[str], result: list[str], where: dict[str, list[int]]
+) -> tuple[str, ...] | None:
+    if sum(len(line.strip()) for line in before) < 3 or sum(len(line.strip()) for line in after) < 3:
+        return None
+    starts = [at for at in where.get(before[0], []) if _occurs(before, result, at)]
+    ends = [at for at in where.get(after[0], []) if _occurs(after, result, at)]
+    if len(starts) != 1 or len(ends) != 1 or ends[0] < starts[0] + len(before):
+        return None
+    return tuple(result[starts[0] + len(before) : ends[0]])
+
+
+# -- the cache ----------------------------------------------------------------------------------
+
+
+class _Cache:
+    """Learned entries per merge sha, in the repository's common git dir; best effort."""
+
+    def __init__(self, git: Git) -> None:
+        self.path: Path | None = None
+        self.data: dict[str, list[Entry]] = {}
+        self.dirty = False
+        try:
+            self.path = git.common_dir() / "forksync" / "learned.json"
+            raw = json.loads(self.path.read_text(encoding="utf-8", errors="surrogateescape"))
+            if raw.get("version") == CACHE_VERSION and isinstance(raw.get("merges"), dict):
+                self.data = {k: [tuple(e) for e in v] for k, v in raw["merges"].items()}
+        except (OSError, ValueError, AttributeError, TypeError):
+            pass
+        except Exception:  # not a repository we can read: learn without a cache
+            self.path = None
+
+    def get(self, sha: str) -> list[Entry] | None:
+        return self.data.get(sha)
+
+    def put(self, sha: str, entries: list[Entry]) -> None:
+        self.data[sha] = entries
+        self.dirty = True
+
+    def save(self) -> None:
+        if not self.dirty or self.path is None:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            text = json.dumps({"version": CACHE_VERSION, "merges": self.data}, ensure_ascii=False)
+            fd, tmp = tempfile.mkstemp(prefix=".learned-", dir=self.path.parent)
+            with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as fh:
+                fh.write(text)
+            os.replace(tmp, self.path)
+        except OSError:
+            pass  # a read-only repository: learning still works, it is just not remembered

@@ -1,0 +1,175 @@
+"""Learned resolutions: a recurring conflict resolved once is reused later, never leaked."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from forksync.config import Config, ResolveConfig
+from forksync.git import Git
+from forksync.resolve.conflicts import merge_file, split_lines
+from forksync.resolve.engine import Chain, read_conflicts, resolve_versions
+from forksync.resolve.learned import LearnedResolver, align, learned_index
+from forksync.resolve.model import Context, Versions
+from tests.gitutil import Repo
+
+HEADER = "import os\n\n\n"
+BODY = [
+    "def settings():\n",
+    "    region = os.environ.get('REGION', 'eu')\n",
+    "    value = compute()\n",
+    "    return {'region': region, 'value': value}\n",
+]
+FORK_LINE = "    value = compute(timeout=30, retries=fork_retries())\n"
+UP_LINE = "    value = compute(client=shared_client(), cache=True)\n"
+RESOLVED = "    value = compute(client=shared_client(), cache=True, timeout=30, retries=fork_retries())\n"
+
+
+def body(line: str) -> str:
+    return "".join([*BODY[:2], line, *BODY[3:]])
+
+
+def build(tmp_path: Path) -> tuple[Repo, str]:
+    """A fork whose earlier (superseded) sync resolved a conflict that now comes back, shifted."""
+    repo = Repo(tmp_path / "r")
+    repo.commit({"app.py": HEADER + body(BODY[2])}, "base")
+    base = repo.head()
+    repo.commit(
+        {"app.py": HEADER + body(FORK_LINE)}, "fork: tune compute", author="Fork Dev <dev@fork.example>"
+    )
+    # Upstream's release branch carries the change; its main branch carries a cherry-pick of it.
+    repo.git("checkout", "-q", "-b", "up-release", base)
+    repo.commit({"app.py": HEADER + body(UP_LINE)}, "upstream: shared client")
+    repo.git("checkout", "-q", "-b", "up-main", base)
+    repo.commit(
+        {"app.py": HEADER + "# upstream banner\n" + body(UP_LINE)}, "upstream: shared client + banner"
+    )
+    # A sync attempt merged the release and resolved by hand; it was superseded (-s ours) on main.
+    repo.git("checkout", "-q", "-b", "trial", "main")
+    repo.git("merge", "-q", "--no-edit", "up-release", check=False)
+    (repo.path / "app.py").write_text(HEADER + body(RESOLVED))
+    repo.git("commit", "-q", "-a", "-m", "trial sync: resolve compute()")
+    trial = repo.head()
+    repo.git("checkout", "-q", "main")
+    repo.git("merge", "-q", "-s", "ours", "--no-edit", "trial")
+    repo.commit({"app.py": "# fork notice\n" + HEADER + body(FORK_LINE)}, "fork: notice")  # shift context
+    return repo, trial
+
+
+def merge_now(repo: Repo, config: Config | None = None) -> tuple[Context, Versions]:
+    fork = repo.head()
+    up = repo.git("rev-parse", "up-main")
+    base = repo.git("merge-base", fork, up)
+    repo.git("merge", "-q", "--no-edit", up, check=False)
+    git = Git(repo.path)
+    (v,) = read_conflicts(git, "ours")
+    ctx = Context(repo.path, git, config or Config(), fork_commit=fork, upstream_commit=up, base_commit=base)
+    return ctx, v
+
+
+def test_recurring_conflict_is_resolved_as_before_with_shifted_context(tmp_path: Path) -> None:
+    repo, trial = build(tmp_path)
+    ctx, v = merge_now(repo)
+    result = resolve_versions(ctx, v, Chain([], [LearnedResolver()]))
+    assert result.outcome == "resolved"
+    assert result.content == ("# fork notice\n" + HEADER + "# upstream banner\n" + body(RESOLVED)).encode()
+    (hunk,) = result.hunks
+    assert hunk.rule == "learned"
+    assert trial[:10] in hunk.reason
+    cache = json.loads((repo.path / ".git" / "forksync" / "learned.json").read_text())
+    assert trial in cache["merges"]
+
+
+def test_cache_is_used_on_the_next_run(tmp_path: Path) -> None:
+    repo, trial = build(tmp_path)
+    ctx, v = merge_now(repo)
+    learned_index(ctx)
+    path = repo.path / ".git" / "forksync" / "learned.json"
+    data = json.loads(path.read_text())
+    (entry,) = data["merges"][trial]
+    entry[4] = ["    value = 'from the cache'\n"]  # prove the second run reads the cache, not git
+    entry[3] = "custom"
+    path.write_text(json.dumps(data))
+    ctx2 = Context(
+        repo.path,
+        ctx.git,
+        Config(),
+        fork_commit=ctx.fork_commit,
+        upstream_commit=ctx.upstream_commit,
+        base_commit=ctx.base_commit,
+    )
+    result = resolve_versions(ctx2, v, Chain([], [LearnedResolver()]))
+    assert result.content is not None and b"from the cache" in result.content
+
+
+def test_no_leakage_a_merge_never_learns_from_itself(tmp_path: Path) -> None:
+    repo, trial = build(tmp_path)
+    parents = repo.git("rev-list", "--no-walk", "--parents", trial).split()[1:]
+    git = Git(repo.path)
+    ctx = Context(
+        repo.path,
+        git,
+        Config(),
+        fork_commit=parents[0],
+        upstream_commit=parents[1],
+        base_commit=repo.git("merge-base", *parents),
+    )
+    assert all(h.merge != trial for hits in learned_index(ctx).values() for h in hits)
+    later = Context(repo.path, git, Config(), fork_commit=repo.head(), upstream_commit=parents[1])
+    assert any(h.merge == trial for hits in learned_index(later).values() for h in hits)
+
+
+def test_disabled_or_without_history_it_has_no_opinion(tmp_path: Path) -> None:
+    repo, _ = build(tmp_path)
+    ctx, v = merge_now(repo, Config(resolve=ResolveConfig(learn_from_history=False)))
+    result = resolve_versions(ctx, v, Chain([], [LearnedResolver()]))
+    assert result.outcome == "unresolved"
+    bare = Context(repo.path, ctx.git, Config())
+    assert resolve_versions(bare, v, Chain([], [LearnedResolver()])).outcome == "unresolved"
+
+
+def test_past_merges_that_disagree_are_not_trusted(tmp_path: Path) -> None:
+    repo, _ = build(tmp_path)
+    # A second superseded attempt resolved the same conflict the other way.
+    repo.git("checkout", "-q", "-b", "trial2", "main~2")
+    repo.git("merge", "-q", "--no-edit", "up-release", check=False)
+    (repo.path / "app.py").write_text(HEADER + body(FORK_LINE))
+    repo.git("commit", "-q", "-a", "-m", "trial 2: keep the fork's call")
+    repo.git("checkout", "-q", "main")
+    repo.git("merge", "-q", "-s", "ours", "--no-edit", "trial2")
+    ctx, v = merge_now(repo)
+    result = resolve_versions(ctx, v, Chain([], [LearnedResolver()]))
+    assert result.outcome == "unresolved"
+    assert "differently" in result.hunks[0].reason
+
+
+def lines(text: str) -> list[str]:
+    return split_lines(text)
+
+
+def test_align_reads_each_hunk_resolution() -> None:
+    base = "a\nb\nc\nd\ne\nf\ng\n"
+    fork = "a\nB1\nc\nd\ne\nF1\ng\n"
+    up = "a\nB2\nc\nd\ne\nF2\ng\n"
+    doc = merge_file(base.encode(), fork.encode(), up.encode())
+    assert len(doc.hunks) == 2
+    got = align(doc.parts, lines("a\nB1\nB2\nc\nd\ne\nF3\ng\n"))
+    assert got == {1: ("B1\n", "B2\n"), 2: ("F3\n",)}
+
+
+def test_align_refuses_ambiguous_placements() -> None:
+    base = "x\n}\ny\n"
+    doc = merge_file(base.encode(), b"X1\n}\nY1\n", b"X2\n}\nY2\n")
+    assert len(doc.hunks) == 2
+    # The resolution of the first hunk itself contains "}", so the split is not unique.
+    got = align(doc.parts, lines("X1\n}\nX2\n}\nY2\n"))
+    assert got == {}
+
+
+def test_align_falls_back_to_unique_context_when_stable_lines_were_edited() -> None:
+    base = "zero\none\ntwo\nthree\nmid\nfour\nfive\nsix\n"
+    fork = "zero\none\ntwo\nthree\nFORK\nfour\nfive\nsix\n"
+    up = "zero\none\ntwo\nthree\nUP\nfour\nfive\nsix\n"
+    doc = merge_file(base.encode(), fork.encode(), up.encode())
+    edited = "zero (edited)\none\ntwo\nthree\nFORK+UP\nfour\nfive\nsix\n"
+    assert align(doc.parts, lines(edited)) == {1: ("FORK+UP\n",)}
