@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 @dataclass
 class Request:
     method: str
-    path: str
+    path: str  # as sent, still percent-encoded (GitLab's project ids are "group%2Fproject")
     query: dict[str, str]
     headers: dict[str, str]  # lower-cased names
     raw: bytes
@@ -138,7 +138,7 @@ class StandIn:
         raw = h.rfile.read(length) if length else b""
         request = Request(
             h.command,
-            unquote(parts.path),
+            parts.path,
             dict(parse_qsl(parts.query)),
             {k.lower(): v for k, v in h.headers.items()},
             raw,
@@ -171,7 +171,7 @@ class StandIn:
             m = pattern.match(request.path)
             if m and method == request.method:
                 with self.lock:
-                    return handler(request, **m.groupdict())
+                    return handler(request, **{k: unquote(v) for k, v in m.groupdict().items()})
         return Reply(404, {"message": "Not Found"})
 
     @staticmethod
