@@ -47,7 +47,7 @@ def client(url: str, **kw: object) -> HttpClient:
 def test_backoff_is_exponential_capped_and_jittered() -> None:
     values = iter([0.0, 0.999, 0.5, 0.0, 0.0, 0.0])
     policy = RetryPolicy(base=1.0, cap=5.0, jitter=lambda: next(values))
-    assert [round(policy.backoff(n), 3) for n in range(6)] == [0.5, 1.998, 3.0, 2.5, 2.5, 2.5]
+    assert [round(policy.backoff(n), 3) for n in range(6)] == [0.5, 1.999, 3.0, 2.5, 2.5, 2.5]
 
 
 def test_connection_refused_is_retried_then_fails_with_one_line() -> None:
