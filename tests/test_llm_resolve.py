@@ -183,10 +183,10 @@ def test_rejected_key_is_a_clear_error(
 def test_missing_key_is_a_config_time_error(
     tmp_path: Path, standin: LLMStandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from forksync.errors import ForksyncError
+    from forksync.errors import ConfigError
 
     monkeypatch.delenv("FS_TEST_LLM_KEY")
-    with pytest.raises(ForksyncError, match=r"needs an API key in \$FS_TEST_LLM_KEY"):
+    with pytest.raises(ConfigError, match=r"needs an API key in \$FS_TEST_LLM_KEY"):
         make_agent(agent_config(standin), tmp_path)
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import AgentConfig
+from ..errors import ConfigError
 from ..secrets import scrubbed_env
 from .providers import Completion, ProviderError, Request, ToolCall, api_key, one_line
 
@@ -61,7 +62,7 @@ class ClaudeCodeProvider:
         self.cfg = cfg
         self.exe = shutil.which("claude")
         if self.exe is None:
-            raise ProviderError(
+            raise ConfigError(
                 "[agent] provider 'claude-code' needs the `claude` CLI on PATH",
                 hint="npm install -g @anthropic-ai/claude-code, or choose another provider",
             )

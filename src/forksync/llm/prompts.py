@@ -183,11 +183,19 @@ def hunk_prompt(view: FileView) -> str:
         out.append(
             f"## Hunk {h.number}" + (f" (inside `{data(h.enclosing.strip())}`)" if h.enclosing else "")
         )
-        if view.whole_file is None:
-            out += ["context before (unchanged):", fence(h.before)]
-        out += ["base:", fence(h.base), "fork:", fence(h.fork), "upstream:", fence(h.upstream)]
-        if view.whole_file is None:
-            out += ["context after (unchanged):", fence(h.after)]
+        if view.whole_file is None:  # the whole-file variant already shows every side in place
+            out += [
+                "context before (unchanged):",
+                fence(h.before),
+                "base:",
+                fence(h.base),
+                "fork:",
+                fence(h.fork),
+                "upstream:",
+                fence(h.upstream),
+                "context after (unchanged):",
+                fence(h.after),
+            ]
         out += _commits("fork commits that wrote the fork side:", h.fork_commits)
     out.append("</repository-content>")
     return "\n".join(out)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..config import AgentConfig
-from ..errors import ForksyncError
+from ..errors import ConfigError, ForksyncError
 
 DEFAULT_MODELS = {
     "anthropic": "claude-sonnet-4-6",
@@ -92,13 +92,13 @@ class Provider(Protocol):
 
 
 def api_key(cfg: AgentConfig, provider: str) -> str:
-    """The key from the environment only; a clear one-line error when it is missing."""
+    """The key from the environment only; a missing key is a configuration error (exit 3)."""
     env_name = cfg.api_key_env or DEFAULT_KEY_ENV.get(provider, "")
     value = os.environ.get(env_name, "") if env_name else ""
     if not value:
         if provider == "openai" and cfg.base_url:
             return "not-needed"  # local OpenAI-compatible servers (Ollama, vLLM) often take no key
-        raise ProviderError(
+        raise ConfigError(
             f"[agent] provider '{provider}' needs an API key in ${env_name}",
             hint=f"export {env_name}=… or set [agent] api-key-env",
         )
