@@ -1,0 +1,282 @@
+"""Replay a repository's past conflicted merges and score the engine against what was committed.
+
+No worktree is needed: `git merge-tree --write-tree` finds each merge's conflicts with their
+index stages, the blobs are read in one batch, the engine resolves them from memory, and each
+result is compared with the merge commit's own blob. Objects missing from the repository
+(large binaries absent from a mirror, a partial clone) are skipped and counted, never fatal.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .config import Config
+from .git import Git, cat_blobs
+from .resolve.conflicts import decode
+from .resolve.engine import Chain, resolve_versions
+from .resolve.history import PATHS_KEY
+from .resolve.learned import conflicted_stages as conflicted
+from .resolve.model import Context, FileResult, Versions, is_binary
+
+Parent = Literal["p1", "p2"]
+Verdict = Literal["exact", "ws-equal", "unresolved", "wrong", "binary", "missing", "error"]
+SCORED: tuple[Verdict, ...] = ("exact", "ws-equal", "unresolved", "wrong", "error")
+
+
+@dataclass(frozen=True)
+class MergeSpec:
+    """One merge to replay; ``fork_side`` says which parent carries the fork's customizations."""
+
+    sha: str
+    fork_side: Parent = "p1"
+    label: str = ""  # a free grouping label carried into the results (e.g. "upstream_sync")
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    path: str
+    kind: str
+    verdict: Verdict
+    rule: str
+    reason: str
+
+
+@dataclass
+class MergeOutcome:
+    sha: str
+    fork_side: Parent
+    label: str
+    seconds: float
+    files: list[FileOutcome] = field(default_factory=list)
+    skipped: str = ""  # why the merge was not replayed (not a merge, no conflict, objects missing)
+
+
+@dataclass
+class Backtest:
+    merges: list[MergeOutcome] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def counts(self, label: str | None = None, exclude: Callable[[str], bool] | None = None) -> Counter[str]:
+        return Counter(
+            f.verdict
+            for m in self.merges
+            if label is None or m.label == label
+            for f in m.files
+            if exclude is None or not exclude(f.path)
+        )
+
+    def replayed(self) -> list[MergeOutcome]:
+        return [m for m in self.merges if not m.skipped]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"summary": summary(self), "merges": [asdict(m) for m in self.merges]}
+
+
+# -- finding and replaying merges --------------------------------------------------------------
+
+
+def parents(git: Git, sha: str) -> list[str]:
+    res = git.run("rev-list", "--no-walk", "--parents", sha, "--", check=False)
+    fields = res.out.split()
+    return fields[1:] if res.returncode == 0 and fields else []
+
+
+def find_merges(git: Git, limit: int, start: str = "HEAD") -> list[MergeSpec]:
+    """The newest ``limit`` two-parent merges reachable from ``start`` whose parents conflict."""
+    res = git.run("rev-list", "--merges", "--parents", start, "--", check=False)
+    found: list[MergeSpec] = []
+    for line in res.out.splitlines():
+        if len(found) >= limit:
+            break
+        fields = line.split()
+        if len(fields) != 3:
+            continue
+        if conflicted(git, fields[1], fields[2]):
+            found.append(MergeSpec(fields[0]))
+    return found
+
+
+def replay(
+    git: Git,
+    config: Config,
+    specs: Sequence[MergeSpec],
+    *,
+    progress: Callable[[int, MergeOutcome], None] | None = None,
+    chain: Callable[[Context], Chain] = Chain.default,
+) -> Backtest:
+    """Replay each merge; ``chain`` builds the resolvers per merge (the registry's by default)."""
+    started = time.perf_counter()
+    result = Backtest()
+    for i, spec in enumerate(specs):
+        outcome = replay_merge(git, config, spec, chain)
+        result.merges.append(outcome)
+        if progress:
+            progress(i, outcome)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def replay_merge(
+    git: Git, config: Config, spec: MergeSpec, chain: Callable[[Context], Chain] = Chain.default
+) -> MergeOutcome:
+    started = time.perf_counter()
+    outcome = MergeOutcome(spec.sha, spec.fork_side, spec.label, 0.0)
+    ps = parents(git, spec.sha)
+    if len(ps) != 2:
+        outcome.skipped = "not a two-parent merge"
+        return outcome
+    fork, upstream = (ps[0], ps[1]) if spec.fork_side == "p1" else (ps[1], ps[0])
+    stages = conflicted(git, ps[0], ps[1])
+    if stages is None:
+        outcome.skipped = "git merge-tree could not merge the parents (objects missing?)"
+    elif not stages:
+        outcome.skipped = "the parents merge without conflicts"
+    if not stages:
+        outcome.seconds = time.perf_counter() - started
+        return outcome
+    base = git.merge_base(ps[0], ps[1])
+    truth = _committed(git, spec.sha, sorted(stages))
+    oids = [oid for st in stages.values() for mode, oid in st.values() if mode != "160000"]
+    oids += [oid for mode, oid in truth.values() if mode != "160000"]
+    blobs = cat_blobs(git, oids)
+    ctx = Context(git.cwd, git, config, fork_commit=fork, upstream_commit=upstream, base_commit=base)
+    ctx.cache[PATHS_KEY] = sorted(stages)
+    resolvers = chain(ctx)
+    fork_stage, up_stage = (2, 3) if spec.fork_side == "p1" else (3, 2)
+    for path, st in sorted(stages.items()):
+        want = [
+            oid for mode, oid in (*st.values(), *([truth[path]] if path in truth else [])) if mode != "160000"
+        ]
+        if any(oid not in blobs for oid in want):
+            outcome.files.append(FileOutcome(path, "", "missing", "", "blob missing from the repository"))
+            continue
+        v = _versions(path, st, blobs, fork_stage, up_stage)
+        outcome.files.append(_score(ctx, resolvers, v, truth.get(path), blobs))
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+def _committed(git: Git, merge: str, paths: list[str]) -> dict[str, tuple[str, str]]:
+    """Path -> (mode, oid) in the merge commit, for the paths that it has."""
+    out: dict[str, tuple[str, str]] = {}
+    for i in range(0, len(paths), 400):
+        res = git.run("ls-tree", "-z", merge, "--", *paths[i : i + 400], check=False)
+        for rec in res.stdout.split(b"\0"):
+            meta, _, name = rec.partition(b"\t")
+            fields = meta.decode().split()
+            if len(fields) == 3 and fields[1] in ("blob", "commit"):
+                out[name.decode("utf-8", "surrogateescape")] = (fields[0], fields[2])
+    return out
+
+
+def _versions(
+    path: str, st: dict[int, tuple[str, str]], blobs: dict[str, bytes], fork_stage: int, up_stage: int
+) -> Versions:
+    def data(stage: int) -> bytes | None:
+        if stage not in st:
+            return None
+        mode, oid = st[stage]
+        return oid.encode() if mode == "160000" else blobs[oid]
+
+    def mode(stage: int) -> str | None:
+        return st[stage][0] if stage in st else None
+
+    return Versions(
+        path, data(1), data(fork_stage), data(up_stage), mode(1), mode(fork_stage), mode(up_stage)
+    )
+
+
+def _score(
+    ctx: Context, chain: Chain, v: Versions, truth: tuple[str, str] | None, blobs: dict[str, bytes]
+) -> FileOutcome:
+    try:
+        res: FileResult = resolve_versions(ctx, v, chain)
+    except Exception as exc:  # a resolver bug must show up in the score, not stop the replay
+        return FileOutcome(v.path, v.kind, "error", "", f"{type(exc).__name__}: {exc}"[:300])
+    rule = res.rule
+    if res.rule == "hunks":
+        rules = sorted({h.rule for h in res.hunks if h.outcome == "resolved"})
+        rule = "hunks:" + ",".join(rules) if rules else "hunks"
+    if res.outcome != "resolved":
+        return FileOutcome(v.path, v.kind, "unresolved", rule, res.reason)
+    want: bytes | None = None
+    if truth is not None:
+        mode, oid = truth
+        want = oid.encode() if mode == "160000" else blobs[oid]
+    return FileOutcome(v.path, v.kind, verdict(res.content, want), rule, res.reason)
+
+
+def verdict(got: bytes | None, want: bytes | None) -> Verdict:
+    """How a resolved file compares with the committed one (None = the path is absent)."""
+    if got == want:
+        return "exact"
+    if got is None or want is None:
+        return "wrong"
+    if is_binary(got) or is_binary(want):
+        return "binary"
+    return "ws-equal" if ws_normal(got) == ws_normal(want) else "wrong"
+
+
+def ws_normal(data: bytes) -> list[str]:
+    """Lines with runs of whitespace collapsed, blank lines dropped."""
+    return [" ".join(line.split()) for line in decode(data).splitlines() if line.strip()]
+
+
+# -- reporting ---------------------------------------------------------------------------------
+
+
+def summary(
+    bt: Backtest, label: str | None = None, exclude: Callable[[str], bool] | None = None
+) -> dict[str, Any]:
+    counts = bt.counts(label, exclude)
+    merges = [m for m in bt.replayed() if label is None or m.label == label]
+    scored = sum(counts[v] for v in SCORED)
+    pct = {v: round(100.0 * counts[v] / scored, 1) if scored else 0.0 for v in SCORED}
+    seconds = sum(m.seconds for m in merges)
+    return {
+        "merges": len(merges),
+        "skipped_merges": sum(1 for m in bt.merges if m.skipped and (label is None or m.label == label)),
+        "conflicted_files": sum(counts.values()),
+        "scored_files": scored,
+        "counts": {v: counts[v] for v in (*SCORED, "binary", "missing")},
+        "percent": pct,
+        "percent_exact_or_ws": round(pct["exact"] + pct["ws-equal"], 1),
+        "seconds": round(seconds, 3),
+        "seconds_per_merge": round(seconds / len(merges), 3) if merges else 0.0,
+    }
+
+
+def worst(bt: Backtest, n: int = 20) -> list[tuple[str, FileOutcome]]:
+    """Wrong results first (they look right and are not), then errors, then open conflicts."""
+    order = {"wrong": 0, "error": 1, "binary": 2, "unresolved": 3}
+    cases = [(m.sha, f) for m in bt.merges for f in m.files if f.verdict in order]
+    cases.sort(key=lambda c: order[c[1].verdict])
+    return cases[:n]
+
+
+def render(bt: Backtest, n_worst: int = 20) -> str:
+    s = summary(bt)
+    c = s["counts"]
+    lines = [
+        f"backtest: {s['merges']} merges replayed ({s['skipped_merges']} skipped), "
+        f"{s['conflicted_files']} conflicted files in {bt.seconds:.1f}s ({s['seconds_per_merge']:.2f}s per merge)",
+    ]
+    for v in SCORED:
+        lines.append(f"  {v:<11} {c[v]:>6}  {s['percent'][v]:5.1f}%")
+    if c["binary"] or c["missing"]:
+        lines.append(f"  apart: {c['binary']} binary resolved differently, {c['missing']} with missing blobs")
+    cases = worst(bt, n_worst)
+    if cases:
+        lines.append("worst cases:")
+        for sha, f in cases:
+            lines.append(f"  {f.verdict:<10} {sha[:10]} {f.path}  [{f.rule or '-'}] {f.reason}")
+    return "\n".join(lines)
+
+
+def repo_git(path: Path) -> Git:
+    return Git(path)

@@ -1,0 +1,52 @@
+"""`forksync backtest`: how would the engine have done on this repository's own merges?"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from ..backtest import MergeSpec, find_merges, parents, render, replay
+from ..config import load_config
+from ..errors import ExitCode, ForksyncError, GitError
+from ..git import Git
+from ..secrets import redact
+
+
+class UsageError(ForksyncError):
+    exit_code = ExitCode.USAGE
+    kind = "usage"
+
+
+def run(repo: Path, config_path: Path | None, limit: int, merges: list[str], as_json: bool) -> int:
+    if limit < 1:
+        raise UsageError(f"--limit must be at least 1 (got {limit})")
+    if not repo.is_dir():
+        raise GitError(f"folder {repo} does not exist")
+    git = Git(repo)
+    if git.run("rev-parse", "--git-dir", check=False).returncode != 0:
+        raise GitError(f"{repo} is not a git repository")
+    config, _ = load_config(repo, config_path)
+    specs = [_spec(git, m) for m in merges] if merges else find_merges(git, limit)
+    if not specs:
+        print("no conflicted merge found to replay" if not as_json else json.dumps({"merges": []}))
+        return 0
+
+    def progress(i: int, outcome: object) -> None:
+        if not as_json and sys.stderr.isatty():
+            print(f"\rreplayed {i + 1}/{len(specs)}", end="", file=sys.stderr, flush=True)
+
+    result = replay(git, config, specs, progress=progress)
+    if not as_json and sys.stderr.isatty():
+        print(file=sys.stderr)
+    print(redact(json.dumps(result.to_json(), indent=2) if as_json else render(result)))
+    return 0
+
+
+def _spec(git: Git, rev: str) -> MergeSpec:
+    sha = git.rev_parse(rev) if not rev.startswith("-") else None
+    if sha is None:
+        raise GitError(f"--merge {rev!r} is not a commit in this repository")
+    if len(parents(git, sha)) != 2:
+        raise UsageError(f"--merge {rev!r} is not a two-parent merge commit")
+    return MergeSpec(sha)
