@@ -10,10 +10,14 @@ from __future__ import annotations
 from .finer import FinerResolver
 from .history import HistoryResolver
 from .learned import LearnedResolver
+from .linesets import LineSetResolver
 from .markers import ForkMarkersResolver
 from .model import Context, FileResolver, HunkResolver
 from .policy import PathPolicyResolver
 from .python_merge import PythonSyntaxResolver
+from .structured_json import JsonResolver
+from .structured_toml import TomlResolver
+from .structured_yaml import YamlResolver
 from .trivial import TrivialResolver
 
 
@@ -21,6 +25,10 @@ def file_resolvers(ctx: Context) -> list[FileResolver]:
     chain: list[FileResolver] = [
         PathPolicyResolver(),
         HistoryResolver(),
+        TomlResolver(),
+        JsonResolver(),
+        YamlResolver(),
+        LineSetResolver(),
     ]
     return [r for r in chain if r.name not in ctx.config.resolve.disable]
 
