@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -23,8 +25,8 @@ from typing import TypeVar
 from packaging.version import Version
 
 from . import checks as checks_mod
+from . import mergetree, state, versioning
 from . import releases as releases_mod
-from . import state, versioning
 from .config import Config
 from .errors import ConfigError, ExitCode, ForgeError, ForksyncError, GitError, UpstreamError
 from .git import Git, check_ref_name
@@ -39,13 +41,14 @@ from .report import (
     VersionUpdate,
 )
 from .resolve.conflicts import has_markers
-from .resolve.model import Context, FileResult
+from .resolve.model import Context, FileResult, Versions
 from .ui import Progress
 
 BOT_NAME = "forksync[bot]"
 BOT_EMAIL = "forksync-bot@users.noreply.github.com"
 UPSTREAM_REF_PREFIX = "refs/forksync/upstream/"
 T = TypeVar("T")
+ZERO_SHA = "0" * 40
 
 
 @dataclass
@@ -77,7 +80,6 @@ class Sync:
         self.ui = progress
         self.worktree: Path | None = None
         self.wt: Git | None = None
-        self.created_branch = False
         self.committed = False
         run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
         self.report = Report(
@@ -96,6 +98,7 @@ class Sync:
         with state.locked(self.common, notes):
             self.report.warnings.extend(notes)
             state.save_report(self.common, self.report)
+            self._sweep_worktrees()
             try:
                 self._pipeline()
             except ForksyncError as exc:
@@ -366,47 +369,37 @@ class Sync:
         return None
 
     def branch(self) -> None:
+        """Name the sync branch and find where it starts: the fork's tip, or an existing sync
+        branch (a previous run's, or one a reviewer pushed to), never rewinding anyone's commits."""
         version = self.target.version_str
         name = self.config.fork.sync_branch.format(version=f"v{version}", tag=self.target.tag)
         name = check_ref_name(name, "sync branch")
         self.report.sync_branch = name
-        wt_root = state.state_dir(self.common) / "worktrees"
-        wt_root.mkdir(exist_ok=True)
-        slug = re.sub(r"[^A-Za-z0-9._-]", "-", name)
-        path = wt_root / (f"dry-run-{self.report.run_id}" if self.opts.dry_run else slug)
-        self._remove_worktree(path)
-        self.git.run("worktree", "prune", check=False)
+        self.branch_ref = f"refs/heads/{name}"
         remote_has = self._fetch_remote_branch(name)
+        local = self.git.rev_parse(self.branch_ref)
+        fork = self.report.fork_commit
         if self.opts.dry_run:
-            self.git.run("worktree", "add", "--quiet", "--detach", str(path), self.report.fork_commit)
-        elif self.git.branch_exists(name):
-            local = self.git.rev_parse(f"refs/heads/{name}")
-            if (
-                local
-                and local != self.report.fork_commit
-                and self.git.is_ancestor(local, self.report.fork_commit)
-            ):
-                # A branch left by an interrupted run holds nothing of its own: bring it to the fork's tip.
-                self.git.run("update-ref", f"refs/heads/{name}", self.report.fork_commit, local)
-            if remote_has and not self.git.is_ancestor(remote_has, f"refs/heads/{name}"):
-                if self.git.is_ancestor(f"refs/heads/{name}", remote_has):
-                    self.git.run("update-ref", f"refs/heads/{name}", remote_has)
+            start = local if local and self.git.is_ancestor(fork, local) else fork
+            self.branch_old = None
+        elif local is None:
+            start = remote_has or fork
+            self.branch_old = None
+        else:
+            if remote_has and not self.git.is_ancestor(remote_has, local):
+                if self.git.is_ancestor(local, remote_has):
+                    self.git.run("update-ref", self.branch_ref, remote_has, local)
+                    local = remote_has
                 else:
                     raise GitError(
                         f"local and remote '{name}' have diverged",
                         hint="delete one of them; forksync never force-pushes",
                     )
-            self.git.run("worktree", "add", "--quiet", str(path), name)
-        elif remote_has:
-            self.git.run("worktree", "add", "--quiet", "-b", name, str(path), remote_has)
-            self.created_branch = True
-        else:
-            self.git.run("worktree", "add", "--quiet", "-b", name, str(path), self.report.fork_commit)
-            self.created_branch = True
-        self.worktree = path
-        self.report.worktree = str(path)
-        self.wt = Git(path, env=self._identity_env())
-        self.ui.stage("branch", f"{'(dry run) ' if self.opts.dry_run else ''}worktree for {name} at {path}")
+            # A branch that holds nothing of its own (an interrupted run's) starts at the fork's tip.
+            start = fork if local != fork and self.git.is_ancestor(local, fork) else local
+            self.branch_old = local
+        self.start_commit = start
+        self.ui.stage("branch", f"{'(dry run) ' if self.opts.dry_run else ''}{name} from {start[:10]}")
 
     def _fetch_remote_branch(self, name: str) -> str | None:
         if self.opts.no_push or self.opts.dry_run:
@@ -429,59 +422,45 @@ class Sync:
 
     def _identity_env(self) -> dict[str, str]:
         env: dict[str, str] = {}
-        if not self.git.run("config", "user.name", check=False).out.strip():
+        if not (
+            os.environ.get("GIT_AUTHOR_NAME") or self.git.run("config", "user.name", check=False).out.strip()
+        ):
             env.update(GIT_AUTHOR_NAME=BOT_NAME, GIT_COMMITTER_NAME=BOT_NAME)
-        if not self.git.run("config", "user.email", check=False).out.strip():
+        if not (
+            os.environ.get("GIT_AUTHOR_EMAIL")
+            or self.git.run("config", "user.email", check=False).out.strip()
+        ):
             env.update(GIT_AUTHOR_EMAIL=BOT_EMAIL, GIT_COMMITTER_EMAIL=BOT_EMAIL)
         return env
 
     def merge(self) -> bool:
-        """Merge the release tag; True when git stopped on conflicts."""
-        assert self.wt is not None
-        head = self.wt.out("rev-parse", "HEAD")
-        self.pre_merge_head = head
-        if self.wt.is_ancestor(self.upstream_commit, head):
+        """Merge the release with git's own machinery, on objects only; True when it conflicts."""
+        start = self.start_commit
+        self.already_merged = self.git.is_ancestor(self.upstream_commit, start)
+        if self.already_merged:
             # A previous run already merged this release into the sync branch.
-            self.already_merged = True
-            self.report.merge_commit = head
+            self.report.merge_commit = start
+            self.report.merge_parents = self.git.out("rev-list", "--parents", "-n", "1", start).split()[1:]
             self.report.warnings.append(f"{self.target.tag} is already merged into {self.report.sync_branch}")
             previous = state.find_report_for_branch(self.common, self.report.sync_branch)
             if previous is not None:
                 self.report.conflicts = previous.conflicts
+            self.tree_merge = mergetree.TreeMerge(self.git.out("rev-parse", f"{start}^{{tree}}"), True)
             return False
-        self.already_merged = False
         self.ui.stage("merge", f"merging {self.target.tag} ({self.report.upstream_commits} upstream commits)")
-        res = self.wt.run(
-            "merge",
-            "--no-ff",
-            "--no-commit",
-            "--no-edit",
-            "-m",
-            self._merge_message([]),
-            UPSTREAM_REF_PREFIX + self.target.tag,
-            check=False,
-        )
-        conflicted = bool(self.wt.unmerged())
-        if res.returncode != 0 and not conflicted:
-            raise GitError(f"git merge failed: {res.err.splitlines()[-1] if res.err else res.out.strip()}")
-        if (
-            not conflicted
-            and self.wt.run("rev-parse", "-q", "--verify", "MERGE_HEAD", check=False).returncode != 0
-        ):
-            raise GitError("git merge did not start a merge (nothing to merge?)")
-        return conflicted
+        self.tree_merge = mergetree.merge_tree(self.git, start, self.upstream_commit)
+        return not self.tree_merge.clean
 
     # -- resolve ----------------------------------------------------------------------
     def context(self) -> Context:
-        assert self.worktree is not None and self.wt is not None
         new = versioning.new_version(
             self.config.version.scheme, self.target.version, self.report.fork_version
         )
         return Context(
-            repo=self.worktree,
-            git=self.wt,
+            repo=self.repo,
+            git=self.git,
             config=self.config,
-            fork_commit=self.report.fork_commit,
+            fork_commit=self.start_commit,
             upstream_commit=self.upstream_commit,
             base_commit=self.base_commit,
             upstream_version=self.target.tag,
@@ -491,27 +470,34 @@ class Sync:
     def resolve(self, conflicted: bool) -> list[FileResult]:
         from .resolve import engine
 
-        assert self.wt is not None
         ctx = self.context()
-        versions = engine.read_conflicts(self.wt, "ours")
+        versions = mergetree.versions_from_entries(self.git, self.tree_merge.entries)
         self.ui.stage("resolve", f"{len(versions)} conflicted file(s)")
         results = engine.resolve_all(ctx, versions)
+        results = [self._with_git_message(r) for r in results]
         left = [r for r in results if r.outcome != "resolved"]
         agent_files: set[str] = set()
         if left and self.config.agent.provider != "none":
             results, agent_files = self._agent_resolve(ctx, versions, results)
-        engine.apply_results(ctx, results, stage_unresolved=False)
+        self.results = results
+        self.versions = {v.path: v for v in versions}
         self.report.conflicts = [self._record(r, r.path in agent_files) for r in results]
         done = sum(1 for r in results if r.outcome == "resolved")
         self.ui.stage("resolve", f"resolved {done} of {len(results)}; {len(results) - done} left for review")
         return results
 
-    def _agent_resolve(
-        self, ctx: Context, versions: list, results: list[FileResult]
-    ) -> tuple[list[FileResult], set[str]]:  # type: ignore[type-arg]
-        from .llm.agent import make_agent  # type: ignore[import-not-found,unused-ignore]
+    def _with_git_message(self, r: FileResult) -> FileResult:
+        """Give git's own account (rename/delete, modify/delete…) to files nothing resolved."""
+        msgs = self.tree_merge.messages.get(r.path)
+        if r.outcome == "resolved" or not msgs or r.hunks:
+            return r
+        return replace(r, reason=f"{r.reason}; git: {msgs[0]}")
 
-        assert self.worktree is not None
+    def _agent_resolve(
+        self, ctx: Context, versions: list[Versions], results: list[FileResult]
+    ) -> tuple[list[FileResult], set[str]]:
+        from .llm.agent import make_agent
+
         agent = make_agent(self.config, state.state_dir(self.common) / "artifacts" / self.report.run_id)
         if agent is None:
             return results, set()
@@ -554,13 +540,58 @@ class Sync:
             list(r.details),
         )
 
-    def _abort_merge(self) -> None:
-        if self.wt is not None:
-            self.wt.run("merge", "--abort", check=False)
-
     # -- version, commit ----------------------------------------------------------------
+    def _entries_for_results(self, index: mergetree.TempIndex) -> None:
+        """Write every resolution (and, in review mode, what is left) into the private index."""
+        blobs: list[tuple[str, str, bytes]] = []  # (mode, path, content)
+        removals: list[tuple[str, str, str]] = []
+        keep: list[tuple[str, str, str]] = []
+        for res in getattr(self, "results", []):
+            v = self.versions[res.path]
+            stages = self.tree_merge.entries.get(res.path, {})
+            mode = v.fork_mode or v.upstream_mode or "100644"
+            if res.outcome == "resolved":
+                if res.content is None:
+                    removals.append(("0", "", res.path))
+                elif mode == "160000":
+                    keep.append((mode, res.content.decode().strip(), res.path))
+                else:
+                    blobs.append((mode, res.path, res.content))
+                continue
+            # Left for review: text conflicts carry role-labelled markers; other kinds keep the fork's side.
+            content = res.content
+            if (
+                content is None
+                and v.kind in ("content", "add/add")
+                and v.fork is not None
+                and v.upstream is not None
+            ):
+                from .resolve.conflicts import merge_file
+
+                content = (
+                    merge_file(v.base or b"", v.fork, v.upstream, labels=self._labels())
+                    .render()
+                    .encode("utf-8", "surrogateescape")
+                )
+            if content is not None and mode != "160000":
+                blobs.append((mode, res.path, content))
+            elif 2 in stages:
+                keep.append((stages[2][0], stages[2][1], res.path))
+            elif 3 in stages:
+                keep.append((stages[3][0], stages[3][1], res.path))
+            else:
+                removals.append(("0", "", res.path))
+        shas = index.hash_blobs(data for _, _, data in blobs)
+        entries = [(mode, sha, path) for (mode, path, _), sha in zip(blobs, shas, strict=True)]
+        # Every stage of a path goes before its new entry is added.
+        index.set_entries([("0", "", path) for _, _, path in entries + keep])
+        index.set_entries(removals + keep + entries)
+
+    def _labels(self) -> tuple[str, str, str]:
+        return (f"fork ({self.config.fork.branch})", "base", f"upstream ({self.target.tag})")
+
     def set_version(self) -> None:
-        assert self.worktree is not None and self.wt is not None
+        """Decide the new version; it is written into the merge commit by `commit`."""
         cfg = self.config.version
         new = versioning.new_version(cfg.scheme, self.target.version, self.report.fork_version)
         upstream_text = self.git.show_file(self.upstream_commit, cfg.file)
@@ -574,22 +605,35 @@ class Sync:
             self.report.warnings.append(
                 f"upstream's {cfg.file} at {self.target.tag} says {up_tree}, not {self.target.version_str}"
             )
-        if not cfg.update:
+        self.version_target = new if cfg.update else None
+        self.upstream_tree_version = up_tree
+
+    def _apply_version(self, index: mergetree.TempIndex) -> None:
+        cfg = self.config.version
+        new = getattr(self, "version_target", None)
+        if new is None:
             return
-        path = self.worktree / cfg.file
-        if not path.is_file():
+        found = index.blob(cfg.file)
+        if found is None:
             raise GitError(
                 f"version file {cfg.file} not found in the fork", hint="set [version] file, or update = false"
             )
-        if has_markers(path.read_bytes()):
+        mode, data = found
+        if has_markers(data):
             self.report.warnings.append(f"{cfg.file} still has conflict markers; version not updated")
             return
-        current = versioning.read_version_text(path.read_text(encoding="utf-8"), cfg.file)
-        written = versioning.write_version(path, new) if current != new else current
-        # Report the change from the fork's point of view: its version before the sync.
-        old = self.report.fork_version if self.report.fork_version else written
-        self.wt.add([cfg.file])
-        self.report.version_update = VersionUpdate(cfg.file, old, new, up_tree)
+        with tempfile.TemporaryDirectory(prefix="forksync-version-") as tmp:
+            path = Path(tmp) / Path(cfg.file).name
+            path.write_bytes(data)
+            current = versioning.read_version_text(data.decode("utf-8", "replace"), cfg.file)
+            if current != new:
+                versioning.write_version(path, new)
+            content = path.read_bytes()
+        if content != data:
+            (sha,) = index.hash_blobs([content])
+            index.set_entries([(mode, sha, cfg.file)])
+        old = self.report.fork_version or current
+        self.report.version_update = VersionUpdate(cfg.file, old, new, self.upstream_tree_version)
         self.ui.stage("version", f"{cfg.file}: {old} → {new}")
 
     def _merge_message(self, left: list[FileResult]) -> str:
@@ -606,75 +650,83 @@ class Sync:
         return "\n".join(lines)
 
     def commit(self, left: list[FileResult]) -> None:
-        assert self.wt is not None
-        if getattr(self, "already_merged", False):
-            if self.wt.run("diff", "--cached", "--quiet", check=False).returncode != 0:
-                self.wt.run(
-                    "commit",
-                    "--quiet",
-                    "-m",
-                    f"Set version to {self.report.version_update.new}"
-                    if self.report.version_update
-                    else "forksync: update",
+        """Build the merged tree in a private index and commit it with both parents."""
+        index = mergetree.TempIndex(self.git, self.tree_merge.tree, state.state_dir(self.common) / "tmp")
+        try:
+            if not self.already_merged:
+                self._entries_for_results(index)
+            self._apply_version(index)
+            tree = index.write_tree()
+        finally:
+            index.close()
+        env = self._identity_env()
+        if self.already_merged:
+            if tree == self.git.out("rev-parse", f"{self.start_commit}^{{tree}}"):
+                self.head = self.start_commit
+                return
+            head = mergetree.commit_tree(
+                self.git, tree, [self.start_commit], f"Set version to {self.version_target}", env
+            )
+            parents = [self.start_commit]
+        else:
+            head = mergetree.commit_tree(
+                self.git, tree, [self.start_commit, self.upstream_commit], self._merge_message(left), env
+            )
+            parents = self.git.out("rev-list", "--parents", "-n", "1", head).split()[1:]
+            if parents != [self.start_commit, self.upstream_commit]:
+                raise GitError(
+                    f"merge commit {head[:10]} does not have the fork and the release as its parents"
                 )
-                self.report.merge_commit = self.wt.out("rev-parse", "HEAD")
-                self.committed = True
-            return
-        if left and self.config.resolve.on_conflict == "review":
-            self._stage_left(left)
-        if self.wt.unmerged():
-            raise GitError(
-                "unmerged paths remain after resolution: " + ", ".join(sorted(self.wt.unmerged())[:5])
-            )
-        self.wt.run("commit", "--quiet", "--no-verify", "-m", self._merge_message(left))
-        head = self.wt.out("rev-parse", "HEAD")
-        parents = self.wt.out("rev-list", "--parents", "-n", "1", head).split()[1:]
-        if parents != [self.pre_merge_head, self.upstream_commit]:
-            raise GitError(
-                f"merge commit {head[:10]} does not have the fork and the release as its two parents"
-            )
+            self.report.merge_parents = parents
+        self.head = head
         self.report.merge_commit = head
-        self.report.merge_parents = parents
-        self.committed = True
-        self.ui.stage("commit", f"merge commit {head[:10]} (parents {parents[0][:10]}, {parents[1][:10]})")
+        self._advance_branch(head)
+        self.ui.stage(
+            "commit",
+            f"{'merge ' if len(parents) == 2 else ''}commit {head[:10]} "
+            f"(parents {', '.join(p[:10] for p in parents)})",
+        )
 
-    def _stage_left(self, left: list[FileResult]) -> None:
-        """Review mode: commit what is left as it stands (markers in text files; the fork's
-        side for binaries, submodules and symlinks), so a person can finish it on the branch."""
-        assert self.wt is not None and self.worktree is not None
-        unmerged = self.wt.unmerged()
-        plain: list[str] = []
-        for res in left:
-            stages = unmerged.get(res.path)
-            if not stages:
-                continue
-            fork_entry = stages.get(2)
-            target = self.worktree / res.path
-            if fork_entry and fork_entry[0] == "160000":
-                mode, sha = fork_entry
-                self.wt.run("update-index", "--cacheinfo", f"{mode},{sha},{res.path}")
-            elif target.exists() or target.is_symlink():
-                plain.append(res.path)
-            else:
-                self.wt.rm_cached([res.path])
-        if plain:
-            try:
-                self.wt.add(plain)
-            except GitError:
-                for path in plain:  # find and settle the one git refuses, keep the rest
-                    if self.wt.run("add", "--", path, check=False).returncode != 0:
-                        self.wt.rm_cached([path])
+    def _advance_branch(self, head: str) -> None:
+        """Move the sync branch to ``head`` only from the value it had (compare and swap)."""
+        if self.opts.dry_run:
+            return
+        old = self.branch_old or ZERO_SHA
+        res = self.git.run("update-ref", "-m", "forksync sync", self.branch_ref, head, old, check=False)
+        if res.returncode != 0:
+            raise GitError(
+                f"{self.report.sync_branch} moved while syncing", hint="run again; nothing was lost"
+            )
+        self.branch_old = head
+        self.committed = True
 
     # -- checks, verify, recommendation -------------------------------------------------
+    def _ensure_worktree(self) -> Path:
+        """A checkout of the sync commit, made only when something must run on the files."""
+        if self.worktree is not None:
+            return self.worktree
+        root = state.state_dir(self.common) / "worktrees"
+        root.mkdir(exist_ok=True)
+        path = root / self.report.run_id
+        self._remove_worktree(path)
+        self.git.run("worktree", "add", "--quiet", "--detach", str(path), self.head)
+        self.worktree = path
+        self.wt = Git(path, env=self._identity_env())
+        self.report.worktree = str(path)
+        return path
+
     def run_checks(self) -> None:
-        assert self.worktree is not None
         commands = checks_mod.check_list(self.config)
-        if not commands:
+        regen = self._regenerate_commands()
+        if not commands and not regen:
             return
+        worktree = self._ensure_worktree()
+        if regen:
+            self._regenerate(worktree, regen)
         results = []
         for name, argv, timeout in commands:
             self.ui.stage("checks", f"running {name}")
-            rec = checks_mod.run_check(self.worktree, name, argv, timeout)
+            rec = checks_mod.run_check(worktree, name, argv, timeout)
             self.ui.stage(
                 "checks", f"{name}: {'passed' if rec.passed else 'FAILED'} in {rec.duration_s:.1f}s"
             )
@@ -689,7 +741,7 @@ class Sync:
             and not self.opts.dry_run
         ):
             if agent is None:
-                from .llm.agent import make_agent  # type: ignore[import-not-found,unused-ignore]
+                from .llm.agent import make_agent
 
                 agent = make_agent(
                     self.config, state.state_dir(self.common) / "artifacts" / self.report.run_id
@@ -697,54 +749,92 @@ class Sync:
             if agent is not None:
                 by_name = {n: (a, t) for n, a, t in commands}
 
-                worktree = self.worktree
-
                 def rerun(name: str) -> CheckRecord:
                     argv, timeout = by_name[name]
                     return checks_mod.run_check(worktree, name, argv, timeout)
 
                 calls_before = len(agent.calls)
                 try:
-                    commits = agent.fix_checks(self.worktree, failed, rerun)
+                    commits = agent.fix_checks(worktree, failed, rerun)
                 finally:
                     self.report.llm_calls.extend(agent.calls[calls_before:])
                 if commits:
-                    self.report.merge_commit = self.wt.out("rev-parse", "HEAD") if self.wt else ""
-                    self.report.checks = [
-                        checks_mod.run_check(self.worktree, n, a, t) for n, a, t in commands
-                    ]
+                    self._adopt_worktree_head()
+                    self.report.checks = [checks_mod.run_check(worktree, n, a, t) for n, a, t in commands]
                     self.report.warnings.append(
                         f"the agent committed {len(commits)} fix(es) for failing checks"
                     )
 
+    def _adopt_worktree_head(self) -> None:
+        assert self.wt is not None
+        head = self.wt.out("rev-parse", "HEAD")
+        if head != self.head and self.git.is_ancestor(self.head, head):
+            self.head = head
+            self._advance_branch(head)
+
+    def _regenerate_commands(self) -> list[list[str]]:
+        from .resolve.policy import policy_for
+
+        ctx = self.context()
+        out: list[list[str]] = []
+        for res in getattr(self, "results", []):
+            if res.rule == "policy:regenerate":
+                rule = policy_for(ctx, res.path)
+                if rule is not None and rule.command:
+                    argv = rule.command if isinstance(rule.command, list) else shlex.split(rule.command)
+                    if argv not in out:
+                        out.append(argv)
+        return out
+
+    def _regenerate(self, worktree: Path, commands: list[list[str]]) -> None:
+        """Run `regenerate` policies' commands (e.g. a lock-file tool) and commit what they change."""
+        assert self.wt is not None
+        for argv in commands:
+            rec = checks_mod.run_check(
+                worktree, "regenerate: " + " ".join(argv), argv, self.config.checks.timeout
+            )
+            if not rec.passed:
+                self.report.warnings.append(
+                    f"regenerate command {' '.join(argv)} failed: {rec.output_tail[-200:]}"
+                )
+        self.wt.run("add", "-A", check=False)
+        if self.wt.run("diff", "--cached", "--quiet", check=False).returncode != 0:
+            self.wt.run("commit", "--quiet", "--no-verify", "-m", "Regenerate generated files after the sync")
+            self._adopt_worktree_head()
+
     def verify(self) -> None:
-        assert self.worktree is not None
         findings: list[Finding] = []
         # The marker gate: no conflict markers anywhere but in files knowingly left for review.
         left = {c.path for c in self.report.unresolved}
-        changed = (
-            self.wt.out("diff", "--name-only", "--diff-filter=AM", self.report.fork_commit, "HEAD")
-            if self.wt
-            else ""
+        changed = self.git.out(
+            "diff", "--name-only", "--no-renames", "--diff-filter=AM", self.start_commit, self.head
         )
-        for path in changed.splitlines():
-            full = self.worktree / path
-            if path in left or not full.is_file() or full.stat().st_size > 5_000_000:
-                continue
-            if has_markers(full.read_bytes()):
-                findings.append(Finding("markers", f"conflict markers committed in {path}", path=path))
+        candidates = [p for p in changed.splitlines() if p and p not in left]
+        if candidates:
+            grep = self.git.run(
+                "grep", "-l", "-I", "-e", "^=======$", self.head, "--", *candidates[:5000], check=False
+            )
+            for line in grep.out.splitlines():
+                path = line.split(":", 1)[1] if ":" in line else line
+                data = self.git.show_file(self.head, path)
+                if data is not None and has_markers(data):
+                    findings.append(Finding("markers", f"conflict markers committed in {path}", path=path))
         if self.config.verify.enabled:
             try:
-                from .verify import verify as run_verify  # type: ignore[import-not-found,unused-ignore]
+                from .verify import verify as run_verify
             except ImportError:
                 run_verify = None
             if run_verify is not None:
+                repo = self.worktree if self.worktree is not None else self.repo
+                merged = "HEAD" if self.worktree is not None else self.head
                 findings += run_verify(
-                    self.worktree,
+                    repo,
                     self.config,
-                    fork_before=self.report.fork_commit,
+                    fork_before=self.start_commit,
                     upstream=self.upstream_commit,
+                    merged=merged,
                     base=self.base_commit,
+                    run_tests=self.worktree is not None,
                 )
         self.report.findings = findings
 
@@ -883,11 +973,20 @@ class Sync:
 
     # -- cleanup ------------------------------------------------------------------------
     def _rollback(self) -> None:
-        """After a failure: nothing half-done. The branch stays only if it holds our merge."""
-        self._abort_merge()
-        if self.created_branch and not self.committed:
-            self._cleanup()
-            self.git.run("branch", "-D", "--", self.report.sync_branch, check=False)
+        """After a failure: nothing half-done. The sync branch only ever moves at `commit`, by
+        compare-and-swap, so the only thing to undo is a worktree."""
+        self._cleanup()
+
+    def _sweep_worktrees(self) -> None:
+        """Worktrees left by a killed run (we hold the lock, so none is in use)."""
+        root = self.common / "forksync" / "worktrees"
+        if root.is_dir():
+            for path in root.iterdir():
+                self._remove_worktree(path)
+        tmp = self.common / "forksync" / "tmp"
+        if tmp.is_dir():
+            for path in tmp.iterdir():
+                path.unlink(missing_ok=True)
 
     def _cleanup(self) -> None:
         if self.worktree is not None:
