@@ -27,7 +27,8 @@ _NAME = re.compile(
     r"|^\s*(?:from\s+([\w.]+)\s+)?import\s+([\w., ]+?)\s*(?:#.*)?$"  # import lines
 )
 _FROM_IMPORT = re.compile(
-    r"^(\s*)from\s+([\w.]+)\s+import\s+(\(?)\s*([^()#]*?)\s*(,?)\s*(\)?)(\s*#.*)?(\r?\n)?$"
+    r"^([ \t]*)from[ \t]+([\w.]+)[ \t]+import[ \t]+(\(?)[ \t]*([^()#\r\n]*?)[ \t]*(,?)[ \t]*(\)?)"
+    r"([ \t]*#[^\r\n]*)?(\r?\n)?\Z"
 )
 
 

@@ -156,13 +156,15 @@ class TrivialResolver:
         return None
 
     def _line_endings(self, hunk: Hunk) -> Decision:
-        lines = self._in_context_endings(hunk, hunk.upstream)
-        return Decision(
-            "trivial:whitespace-only",
-            1.0,
-            "fork and upstream differ only in line endings; kept the file's line ending",
-            lines=lines,
-        )
+        base, fork, up = hunk.base, hunk.fork, hunk.upstream
+        if len(base) == len(fork) and _endings(base) == _endings(fork):
+            # Line by line: a line whose ending the fork kept takes upstream's, and the other way round.
+            lines = tuple(f if f != b else u for b, f, u in zip(base, fork, up, strict=True))
+            why = "fork and upstream differ only in line endings; took each line's changed ending"
+        else:
+            lines = self._in_context_endings(hunk, up)
+            why = "fork and upstream differ only in line endings; kept the surrounding lines' ending"
+        return Decision("trivial:whitespace-only", 1.0, why, lines=lines)
 
     @staticmethod
     def _in_context_endings(hunk: Hunk, lines: tuple[str, ...]) -> tuple[str, ...]:

@@ -1,0 +1,84 @@
+"""finer: adjacent but independent edits, by line and by word."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from forksync.resolve.finer import merge3
+from tests.test_engine import conflict_repo, resolve, unmerged
+
+
+def _rules(output: str) -> list[str]:
+    return [h["rule"] for f in json.loads(output)["files"] for h in f["hunks"]]
+
+
+def test_adjacent_line_edits_are_both_kept(tmp_path: Path) -> None:
+    base = "host = 'a'\nport = 1\nuser = 'u'\n"
+    fork = "host = 'fork'\nport = 1\nuser = 'u'\n"
+    up = "host = 'a'\nport = 2\nuser = 'u'\n"
+    repo = conflict_repo(tmp_path, {"c.py": base}, {"c.py": fork}, {"c.py": up})
+    result = resolve(repo, "--json")
+    assert result.exit_code == 0, result.output
+    assert _rules(result.output) == ["finer:lines"]
+    assert repo.read("c.py") == "host = 'fork'\nport = 2\nuser = 'u'\n"
+    assert not unmerged(repo)
+
+
+def test_different_words_of_one_line(tmp_path: Path) -> None:
+    base = "x\nresult = compute(alpha, beta, gamma)\ny\n"
+    fork = "x\nresult = compute(alpha, beta_fork, gamma)\ny\n"
+    up = "x\nresult = compute(alpha_up, beta, gamma)\ny\n"
+    repo = conflict_repo(tmp_path, {"w.py": base}, {"w.py": fork}, {"w.py": up})
+    result = resolve(repo, "--json")
+    assert result.exit_code == 0, result.output
+    assert _rules(result.output) == ["finer:words"]
+    assert repo.read("w.py") == "x\nresult = compute(alpha_up, beta_fork, gamma)\ny\n"
+
+
+def test_same_word_changed_differently_stays_open(tmp_path: Path) -> None:
+    base = "limit = compute(10, mode)\n"
+    fork = "limit = compute(20, mode)\n"
+    up = "limit = compute(30, mode)\n"
+    repo = conflict_repo(tmp_path, {"l.py": base}, {"l.py": fork}, {"l.py": up})
+    before = (repo.path / "l.py").read_bytes()
+    result = resolve(repo)
+    assert result.exit_code == 1
+    assert (repo.path / "l.py").read_bytes() == before
+
+
+def test_touching_words_stay_open(tmp_path: Path) -> None:
+    # Edits to neighbouring words are likely one thought: no word-level merge.
+    base = "call(a.b)\n"
+    fork = "call(x.b)\n"
+    up = "call(a,b)\n"
+    repo = conflict_repo(tmp_path, {"t.py": base}, {"t.py": fork}, {"t.py": up})
+    assert resolve(repo).exit_code == 1
+
+
+def test_both_inserting_at_one_place_is_not_finer(tmp_path: Path) -> None:
+    assert merge3(["a", "b"], ["a", "x", "b"], ["a", "y", "b"]) is None
+    assert merge3(["a", "b", "c"], ["A", "b", "c"], ["a", "b", "C"]) == ["A", "b", "C"]
+    assert merge3(["a", "b"], ["a", "B"], ["a", "B"]) == ["a", "B"]
+    assert merge3(["a", "b", "c"], ["a", "X", "c"], ["a", "Y", "c"]) is None
+
+
+lines = st.lists(st.sampled_from(["a", "b", "c", "d", "e"]), max_size=8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(lines, lines)
+def test_merge_with_no_change_returns_the_change(base: list[str], side: list[str]) -> None:
+    assert merge3(base, side, base) == side
+    assert merge3(base, base, side) == side
+    assert merge3(base, side, side) == side
+
+
+@settings(max_examples=200, deadline=None)
+@given(lines, lines, lines)
+def test_merge_is_symmetric(base: list[str], fork: list[str], up: list[str]) -> None:
+    # No side is favoured: edits either clash (None both ways) or land at their own places.
+    assert merge3(base, fork, up) == merge3(base, up, fork)

@@ -1,0 +1,135 @@
+"""python-syntax: both sides only added items at the same place."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from forksync.resolve.python_merge import merge_additions, split_items
+from tests.test_engine import conflict_repo, resolve, unmerged
+
+
+def _run(tmp_path: Path, base: str, fork: str, up: str, name: str = "m.py") -> tuple[int, list[str], str]:
+    repo = conflict_repo(tmp_path, {name: base}, {name: fork}, {name: up})
+    result = resolve(repo, "--json")
+    rules = [h["rule"] for f in json.loads(result.output)["files"] for h in f["hunks"]]
+    if result.exit_code == 0:
+        assert not unmerged(repo)
+    return result.exit_code, rules, repo.read(name)
+
+
+def test_both_add_functions_upstream_first(tmp_path: Path) -> None:
+    base = "def a():\n    return 1\n"
+    fork = base + "\n\ndef fork_fn():\n    return 'fork'\n"
+    up = base + "\n\ndef up_fn():\n    return 'up'\n"
+    code, rules, text = _run(tmp_path, base, fork, up)
+    assert code == 0 and rules == ["python-syntax"]
+    assert text == base + "\n\ndef up_fn():\n    return 'up'\n\n\ndef fork_fn():\n    return 'fork'\n"
+    ast.parse(text)
+
+
+def test_both_add_methods_and_decorators(tmp_path: Path) -> None:
+    base = "class A:\n    def one(self):\n        return 1\n\n\nTAIL = 1\n"
+    fork = (
+        "class A:\n    def one(self):\n        return 1\n\n    @property\n    def fork_m(self):\n"
+        "        return 2\n\n\nTAIL = 1\n"
+    )
+    up = "class A:\n    def one(self):\n        return 1\n\n    def up_m(self):\n        return 3\n\n\nTAIL = 1\n"
+    code, rules, text = _run(tmp_path, base, fork, up)
+    assert code == 0 and rules == ["python-syntax"], rules
+    assert text == (
+        "class A:\n    def one(self):\n        return 1\n\n    def up_m(self):\n        return 3\n"
+        "\n    @property\n    def fork_m(self):\n        return 2\n\n\nTAIL = 1\n"
+    )
+
+
+def test_both_add_dict_entries_and_keyword_arguments(tmp_path: Path) -> None:
+    base = 'CONFIG = {\n    "a": 1,\n    "b": 2,\n}\nclient = Client(\n    host=h,\n    port=p,\n)\n'
+    fork = (
+        'CONFIG = {\n    "a": 1,\n    "b": 2,\n    "fork": 3,\n}\nclient = Client(\n    host=h,\n    port=p,\n'
+        "    tenant=t,\n)\n"
+    )
+    up = (
+        'CONFIG = {\n    "a": 1,\n    "b": 2,\n    "up": 4,\n}\nclient = Client(\n    host=h,\n    port=p,\n'
+        "    timeout=5,\n)\n"
+    )
+    code, rules, text = _run(tmp_path, base, fork, up)
+    assert code == 0 and rules == ["python-syntax", "python-syntax"], rules
+    assert text == (
+        'CONFIG = {\n    "a": 1,\n    "b": 2,\n    "up": 4,\n    "fork": 3,\n}\nclient = Client(\n'
+        "    host=h,\n    port=p,\n    timeout=5,\n    tenant=t,\n)\n"
+    )
+
+
+def test_from_import_names_on_one_line(tmp_path: Path) -> None:
+    base = "from typing import Any, cast\n\nx = 1\n"
+    fork = "from typing import Any, Protocol, cast\n\nx = 1\n"
+    up = "from typing import Any, Literal, cast\n\nx = 1\n"
+    code, rules, text = _run(tmp_path, base, fork, up)
+    assert code == 0 and rules == ["python-syntax:import-names"]
+    assert text == "from typing import Any, Literal, cast, Protocol\n\nx = 1\n"
+
+
+def test_parenthesized_import_names(tmp_path: Path) -> None:
+    base = "from .models import (\n    Alpha,\n    Beta,\n)\n"
+    fork = "from .models import (\n    Alpha,\n    Beta,\n    ForkOnly,\n)\n"
+    up = "from .models import (\n    Alpha,\n    Beta,\n    Gamma,\n)\n"
+    code, rules, text = _run(tmp_path, base, fork, up)
+    assert code == 0 and rules == ["python-syntax"]
+    assert text == "from .models import (\n    Alpha,\n    Beta,\n    Gamma,\n    ForkOnly,\n)\n"
+
+
+def test_same_addition_on_both_sides_counts_once(tmp_path: Path) -> None:
+    base = "import os\n"
+    fork = "import os\nimport json\nimport fork_mod\n"
+    up = "import os\nimport json\nimport up_mod\n"
+    code, _rules, text = _run(tmp_path, base, fork, up)
+    assert code == 0
+    assert text == "import os\nimport json\nimport up_mod\nimport fork_mod\n"
+
+
+def test_same_name_added_differently_stays_open(tmp_path: Path) -> None:
+    base = "A = 1\n"
+    fork = "A = 1\nLIMIT = 10\n"
+    up = "A = 1\nLIMIT = 20\n"
+    code, rules, _text = _run(tmp_path, base, fork, up)
+    assert code == 1 and "python-syntax" not in rules
+
+
+def test_changed_base_item_is_not_an_addition(tmp_path: Path) -> None:
+    base = "def f():\n    return 1\n"
+    fork = "def f():\n    return 2\n\n\ndef g():\n    pass\n"
+    up = "def f():\n    return 3\n\n\ndef h():\n    pass\n"
+    code, rules, _text = _run(tmp_path, base, fork, up)
+    assert code == 1 and "python-syntax" not in rules
+
+
+def test_other_languages_are_not_touched(tmp_path: Path) -> None:
+    code, rules, _text = _run(tmp_path, "a\n", "a\nfork = 1\n", "a\nup = 2\n", name="m.txt")
+    assert code == 1 and rules == ["none"]
+
+
+def test_split_items() -> None:
+    lines = ["@dec\n", "def f():\n", "    pass\n", "\n", "x = (\n", "    1,\n", ")\n"]
+    assert split_items(lines) == ["@dec\ndef f():\n    pass\n", "\nx = (\n    1,\n)\n"]
+    assert split_items(["    continued,\n", "y = 1\n"]) is None
+
+
+names = st.lists(st.sampled_from([f"n{i} = {i}\n" for i in range(8)]), unique=True, max_size=5)
+
+
+@settings(max_examples=150, deadline=None)
+@given(names, names, names)
+def test_additions_keep_every_item(base: list[str], fork_extra: list[str], up_extra: list[str]) -> None:
+    fork = base + [i for i in fork_extra if i not in base]
+    up = base + [i for i in up_extra if i not in base]
+    merged = merge_additions(base, fork, up)
+    assert merged is not None
+    items, _shared = merged
+    assert set(items) == set(base) | set(fork) | set(up)  # nothing only one side added is lost
+    assert len(items) == len(set(items))  # and nothing twice
+    assert merge_additions(base, fork, base) == (fork, False)  # with no change upstream: the fork
