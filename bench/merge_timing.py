@@ -1,0 +1,151 @@
+"""Time `git merge` against `git merge` + `forksync resolve` on a real upstream sync merge.
+
+    python bench/merge_timing.py --repo /path/to/CartoDB-litellm.git [--merge SHA --fork p1|p2] [--runs 3]
+
+Each run gets a fresh worktree (checked out untimed, with the few paths whose blobs the
+repository lacks marked skip-worktree), then times `git merge` of the merge's second parent
+into its first, then `forksync resolve` on the conflicts it left. Prints every run, the
+medians and the resolve/merge ratio. It measures; it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# The largest upstream sync of the benchmark TSV: 42 conflicted files, the fork is p2.
+DEFAULT_MERGE = "4a2426ed54acc504b69e9f25cf8f20fc2936eed4"
+ENV = {
+    **os.environ,
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_AUTHOR_NAME": "bench",
+    "GIT_AUTHOR_EMAIL": "bench@example.com",
+    "GIT_COMMITTER_NAME": "bench",
+    "GIT_COMMITTER_EMAIL": "bench@example.com",
+}
+
+
+def git(cwd: Path, *args: str, input: bytes | None = None, check: bool = True) -> str:
+    proc = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True, env=ENV, check=False)
+    if check and proc.returncode != 0:
+        sys.exit(f"git {args[0]} failed: {proc.stderr.decode(errors='replace').strip()}")
+    return proc.stdout.decode("utf-8", "surrogateescape")
+
+
+def missing_paths(repo: Path, commits: list[str]) -> list[str]:
+    """Paths whose blob is absent from the repository in any of these commits."""
+    by_oid: dict[str, set[str]] = {}
+    for c in commits:
+        for rec in git(repo, "ls-tree", "-r", "-z", c).split("\0"):
+            meta, _, path = rec.partition("\t")
+            fields = meta.split()
+            if len(fields) == 3 and fields[1] == "blob":
+                by_oid.setdefault(fields[2], set()).add(path)
+    out = git(repo, "cat-file", "--batch-check", input="\n".join(by_oid).encode() + b"\n", check=False)
+    return sorted(
+        {p for line in out.splitlines() if line.endswith(" missing") for p in by_oid[line.split()[0]]}
+    )
+
+
+def fresh_worktree(repo: Path, commit: str, skip: list[str]) -> Path:
+    wt = Path(tempfile.mkdtemp(prefix="forksync-bench-")) / "wt"
+    git(repo, "worktree", "add", "-q", "--detach", "--no-checkout", str(wt), commit)
+    git(wt, "read-tree", commit)
+    if skip:
+        git(wt, "update-index", "--skip-worktree", "--", *skip)
+    git(wt, "checkout-index", "-a", "-f")
+    git(wt, "update-index", "-q", "--refresh", check=False)
+    return wt
+
+
+def forksync_cmd() -> list[str]:
+    exe = Path(sys.executable).with_name("forksync")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "forksync.cli"]
+
+
+def one_run(repo: Path, p1: str, p2: str, fork: str, skip: list[str]) -> dict[str, float | int]:
+    wt = fresh_worktree(repo, p1, skip)
+    try:
+        t0 = time.perf_counter()
+        subprocess.run(
+            ["git", "merge", "--no-edit", "-q", p2], cwd=wt, env=ENV, capture_output=True, check=False
+        )
+        t_merge = time.perf_counter() - t0
+        conflicts = len(git(wt, "diff", "--name-only", "--diff-filter=U").split())
+        t0 = time.perf_counter()
+        proc = subprocess.run(
+            [
+                *forksync_cmd(),
+                "resolve",
+                "--repo",
+                str(wt),
+                "--fork",
+                "ours" if fork == "p1" else "theirs",
+                "--json",
+            ],
+            cwd=wt,
+            env=ENV,
+            capture_output=True,
+            check=False,
+        )
+        t_resolve = time.perf_counter() - t0
+        left = len(git(wt, "diff", "--name-only", "--diff-filter=U").split())
+        try:
+            resolved = sum(
+                1 for f in json.loads(proc.stdout).get("files", []) if f.get("outcome") == "resolved"
+            )
+        except (ValueError, AttributeError):
+            resolved = -1
+        return {
+            "merge_s": t_merge,
+            "resolve_s": t_resolve,
+            "conflicts": conflicts,
+            "left": left,
+            "resolved": resolved,
+            "resolve_exit": proc.returncode,
+        }
+    finally:
+        git(repo, "worktree", "remove", "--force", str(wt), check=False)
+        shutil.rmtree(wt.parent, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repo", type=Path, required=True)
+    ap.add_argument("--merge", default=DEFAULT_MERGE)
+    ap.add_argument("--fork", choices=["p1", "p2"], default="p2", help="which parent is the fork")
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args(argv)
+    repo = args.repo.resolve()
+    p1, p2 = git(repo, "rev-list", "--no-walk", "--parents", args.merge).split()[1:3]
+    skip = missing_paths(repo, [p1, p2])
+    runs = []
+    for i in range(args.runs):
+        r = one_run(repo, p1, p2, args.fork, skip)
+        runs.append(r)
+        print(
+            f"run {i + 1}: git merge {r['merge_s']:.2f}s ({r['conflicts']} conflicted), forksync resolve "
+            f"{r['resolve_s']:.2f}s (exit {r['resolve_exit']}, {r['left']} left)",
+            flush=True,
+        )
+    merge = statistics.median(float(r["merge_s"]) for r in runs)
+    resolve = statistics.median(float(r["resolve_s"]) for r in runs)
+    print(
+        f"median: git merge {merge:.2f}s, forksync resolve {resolve:.2f}s, "
+        f"resolve/merge {resolve / merge:.2f}x, (merge+resolve)/merge {(merge + resolve) / merge:.2f}x"
+    )
+    print(f"({len(skip)} paths skipped: their blobs are not in the repository)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
