@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -353,3 +354,69 @@ def test_upstream_releases_from_the_upstream_repo(gh: GitHubStandIn, tmp_path: P
         ("v2.0.0", False, False),
     ]
     assert found[0].body == "notes" and found[0].url.endswith("/octo/upstream/releases/tag/v2.1.0")
+
+
+def test_stand_in_and_client_follow_githubs_openapi_description(
+    gh: GitHubStandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every request the client sent and every answer the stand-in gave, checked against the
+    official description (trimmed by tests/data/github_openapi/trim.py)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from tests.standins.github_api import OpenAPI
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    gh.add_app("77", public, "acme/fork")
+    monkeypatch.setenv("APP_KEY", pem)
+    old = gh.open_pull("acme/fork", "upstream-sync/1.1.0", labels=("automated-sync",))
+    gh.add_release("acme/fork", "v1.0.0", body="notes")
+    gh.add_release("acme/fork", "v1.1.0", draft=True)
+    forge = make(gh, tmp_path, **{"app-id": "77", "app-private-key-env": "APP_KEY"})
+    forge.publish(spec(draft=True, reviewers=("alice",), team_reviewers=("core",), assignees=("bob",)))
+    forge.publish(spec(labels=("automated-sync", "ready"), comment="re-ran checks"))
+    forge.releases()
+    forge.branch_head(HEAD)
+    forge.branch_head("nope")
+    with pytest.raises(ForgeError):
+        forge.publish(spec(head="upstream-sync/never-pushed"))
+    assert old["state"] == "closed"
+
+    api = OpenAPI()
+    errors: list[str] = []
+    seen = set()
+    for request, reply in gh.exchanges:
+        seen.add((request.method, reply.status))
+        errors += api.request_errors(request.method, request.path, request.body)
+        errors += api.response_errors(request.method, request.path, reply.status, reply.body)
+    assert not errors, "\n".join(dict.fromkeys(re.sub(r"\d{3,}", "N", e) for e in errors))
+    # The scenario exercised reads, writes, a 404 and a 422, each checked.
+    assert {("GET", 200), ("POST", 201), ("PATCH", 200), ("DELETE", 200), ("GET", 404), ("POST", 422)} <= seen
+    assert len(gh.exchanges) >= 25
+
+
+def test_openapi_checker_catches_wrong_shapes() -> None:
+    from tests.standins.github_api import OpenAPI
+
+    api = OpenAPI()
+    assert any(
+        "missing required 'head'" in e for e in api.response_errors("GET", "/repos/a/b/pulls", 200, [{}])
+    )
+    wrong = api.response_errors(
+        "GET", "/repos/a/b/git/ref/heads/x/y", 200, {"ref": 1, "node_id": "n", "url": "u"}
+    )
+    assert "GET /repos/a/b/git/ref/heads/x/y 200.ref: expected string, got int" in wrong
+    assert api.request_errors("POST", "/repos/a/b/pulls", {"head": "h", "base": "b", "labels": ["x"]}) == [
+        "POST /repos/a/b/pulls request: unknown field 'labels'"
+    ]
+    assert api.request_errors("PUT", "/repos/a/b/pulls", {}) == [
+        "PUT /repos/a/b/pulls: not an operation of the GitHub API"
+    ]

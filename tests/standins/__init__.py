@@ -52,6 +52,7 @@ class StandIn:
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self.requests: list[Request] = []
+        self.exchanges: list[tuple[Request, Reply]] = []  # every answered request with its reply
         self.faults: list[Fault] = []
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
         standin = self
@@ -157,6 +158,8 @@ class StandIn:
             return
         if reply is None:
             reply = self.authorize(request) or self._dispatch(request)
+        with self.lock:
+            self.exchanges.append((request, reply))
         self._send(h, reply)
 
     def _fault(self, request: Request) -> Reply | str | None:

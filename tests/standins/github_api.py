@@ -8,9 +8,11 @@ credentials and 403 with ``x-accepted-github-permissions`` for a read-only token
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import secrets as pysecrets
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from . import Reply, Request, StandIn
@@ -103,6 +105,10 @@ class GitHubStandIn(StandIn):
             "prerelease": prerelease,
             "created_at": _NOW,
             "published_at": None if draft else _NOW,
+            "assets_url": f"{self.url}/repos/{repo}/releases/{rid}/assets",
+            "upload_url": f"https://uploads.github.example/repos/{repo}/releases/{rid}/assets{{?name,label}}",
+            "tarball_url": f"{self.url}/repos/{repo}/tarball/{tag}",
+            "zipball_url": f"{self.url}/repos/{repo}/zipball/{tag}",
             "author": _user("releaser"),
             "assets": [],
         }
@@ -182,7 +188,9 @@ class GitHubStandIn(StandIn):
             "name": name,
             "color": color,
             "default": False,
-            "description": description or None,
+            # GitHub sends null for no description, but the published schema of a PR's labels
+            # (pull-request-simple) does not allow null: "" satisfies both readings.
+            "description": description,
         }
 
     def _new_pull(
@@ -194,19 +202,23 @@ class GitHubStandIn(StandIn):
             "ref": ref,
             "sha": gh.refs[ref],
             "user": _user(gh.owner),
-            "repo": {
-                "id": 1,
-                "name": gh.full_name.split("/")[1],
-                "full_name": gh.full_name,
-                "owner": _user(gh.owner),
-                "private": False,
-            },
+            "repo": _repository(gh.full_name),
         }
+        api = f"{API}/repos/{gh.full_name}"
+        html = f"{self.url}/{gh.full_name}/pull/{number}"
         pull = {
             "url": f"{self.url}/repos/{gh.full_name}/pulls/{number}",
             "id": number * 7,
             "node_id": f"PR_{number}",
-            "html_url": f"{self.url}/{gh.full_name}/pull/{number}",
+            "html_url": html,
+            "diff_url": f"{html}.diff",
+            "patch_url": f"{html}.patch",
+            "issue_url": f"{api}/issues/{number}",
+            "commits_url": f"{api}/pulls/{number}/commits",
+            "review_comments_url": f"{api}/pulls/{number}/comments",
+            "review_comment_url": f"{api}/pulls/comments{{/number}}",
+            "comments_url": f"{api}/issues/{number}/comments",
+            "statuses_url": f"{api}/statuses/{gh.refs[head]}",
             "number": number,
             "state": "open",
             "locked": False,
@@ -214,6 +226,8 @@ class GitHubStandIn(StandIn):
             "user": _user("forksync-bot"),
             "body": body,
             "labels": [],
+            "milestone": None,
+            "active_lock_reason": None,
             "created_at": _NOW,
             "updated_at": _NOW,
             "closed_at": None,
@@ -225,10 +239,34 @@ class GitHubStandIn(StandIn):
             "requested_teams": [],
             "head": branch(head),
             "base": branch(base),
-            "draft": draft,
+            "_links": {
+                k: {"href": v}
+                for k, v in (
+                    ("self", f"{api}/pulls/{number}"),
+                    ("html", html),
+                    ("issue", f"{api}/issues/{number}"),
+                    ("comments", f"{api}/issues/{number}/comments"),
+                    ("review_comments", f"{api}/pulls/{number}/comments"),
+                    ("review_comment", f"{api}/pulls/comments{{/number}}"),
+                    ("commits", f"{api}/pulls/{number}/commits"),
+                    ("statuses", f"{api}/statuses/{gh.refs[head]}"),
+                )
+            },
             "author_association": "MEMBER",
+            "auto_merge": None,
+            "draft": draft,
             "merged": False,
+            "mergeable": None,
+            "rebaseable": None,
+            "mergeable_state": "unknown",
+            "merged_by": None,
             "comments": 0,
+            "review_comments": 0,
+            "maintainer_can_modify": False,
+            "commits": 1,
+            "additions": 0,
+            "deletions": 0,
+            "changed_files": 0,
         }
         gh.pulls[number] = pull
         return pull
@@ -327,7 +365,7 @@ class GitHubStandIn(StandIn):
                 },
             )
         pull["requested_reviewers"] += [_user(u) for u in users]
-        pull["requested_teams"] += [{"id": 1, "slug": t, "name": t} for t in teams]
+        pull["requested_teams"] += [_team(t) for t in teams]
         return Reply(201, pull)
 
     def list_labels(self, req: Request, owner: str, name: str) -> Reply:
@@ -381,7 +419,8 @@ class GitHubStandIn(StandIn):
         pull["assignees"] += [
             _user(u) for u in (req.body or {}).get("assignees", []) if u in gh.collaborators
         ]
-        return Reply(201, pull)
+        pull["assignee"] = pull["assignees"][0] if pull["assignees"] else None
+        return Reply(201, _issue_view(pull, gh.full_name))
 
     def list_comments(self, req: Request, owner: str, name: str, n: str) -> Reply:
         gh = self._repo(owner, name)
@@ -399,6 +438,9 @@ class GitHubStandIn(StandIn):
             "id": cid,
             "node_id": f"IC_{cid}",
             "html_url": f"{self.url}/{gh.full_name}/pull/{n}#c{cid}",
+            "url": f"{API}/repos/{gh.full_name}/issues/comments/{cid}",
+            "issue_url": f"{API}/repos/{gh.full_name}/issues/{n}",
+            "author_association": "MEMBER",
             "body": body,
             "user": _user("forksync-bot"),
             "created_at": _NOW,
@@ -436,8 +478,20 @@ class GitHubStandIn(StandIn):
                 "id": gh.installation_id,
                 "account": _user(owner),
                 "app_id": 1,
+                "app_slug": "forksync",
+                "target_id": 1,
+                "target_type": "Organization",
+                "single_file_name": None,
                 "repository_selection": "selected",
-                "permissions": {"pull_requests": "write"},
+                "access_tokens_url": f"{self.url}/app/installations/{gh.installation_id}/access_tokens",
+                "html_url": f"{WEB}/organizations/{owner}/settings/installations/{gh.installation_id}",
+                "repositories_url": f"{self.url}/installation/repositories",
+                "events": ["pull_request"],
+                "permissions": {"pull_requests": "write", "issues": "write", "contents": "write"},
+                "created_at": _NOW,
+                "updated_at": _NOW,
+                "suspended_by": None,
+                "suspended_at": None,
             },
         )
 
@@ -456,11 +510,273 @@ class GitHubStandIn(StandIn):
         )
 
 
+API = "https://api.github.example"  # where the user and repository objects' API links point
+WEB = "https://github.example"
+
+
 def _user(login: str) -> dict[str, Any]:
+    """A simple-user, with every field the published schema requires."""
+    url = f"{API}/users/{login}"
     return {
         "login": login,
-        "id": abs(hash(login)) % 10**6,
+        "id": sum(map(ord, login)) * 7919,
         "node_id": f"U_{login}",
         "type": "User",
-        "html_url": f"https://github.example/{login}",
+        "site_admin": False,
+        "gravatar_id": "",
+        "avatar_url": f"{WEB}/avatars/{login}",
+        "html_url": f"{WEB}/{login}",
+        "url": url,
+        "events_url": f"{url}/events{{/privacy}}",
+        "followers_url": f"{url}/followers",
+        "following_url": f"{url}/following{{/other_user}}",
+        "gists_url": f"{url}/gists{{/gist_id}}",
+        "organizations_url": f"{url}/orgs",
+        "received_events_url": f"{url}/received_events",
+        "repos_url": f"{url}/repos",
+        "starred_url": f"{url}/starred{{/owner}}{{/repo}}",
+        "subscriptions_url": f"{url}/subscriptions",
     }
+
+
+_REPO_LINKS = [
+    "archive",
+    "assignees",
+    "blobs",
+    "branches",
+    "collaborators",
+    "comments",
+    "commits",
+    "compare",
+    "contents",
+    "contributors",
+    "deployments",
+    "downloads",
+    "events",
+    "forks",
+    "git_commits",
+    "git_refs",
+    "git_tags",
+    "hooks",
+    "issue_comment",
+    "issue_events",
+    "issues",
+    "keys",
+    "labels",
+    "languages",
+    "merges",
+    "milestones",
+    "notifications",
+    "pulls",
+    "releases",
+    "stargazers",
+    "statuses",
+    "subscribers",
+    "subscription",
+    "tags",
+    "teams",
+    "trees",
+]
+
+
+def _repository(full_name: str) -> dict[str, Any]:
+    """A repository object as nested in a pull request's head and base."""
+    owner, name = full_name.split("/")
+    url = f"{API}/repos/{full_name}"
+    repo: dict[str, Any] = {f"{link}_url": f"{url}/{link.replace('_', '/')}" for link in _REPO_LINKS}
+    repo.update(
+        {
+            "id": sum(map(ord, full_name)) * 104729,
+            "node_id": f"R_{name}",
+            "name": name,
+            "full_name": full_name,
+            "owner": _user(owner),
+            "private": False,
+            "html_url": f"{WEB}/{full_name}",
+            "description": "",
+            "fork": owner != "octo",
+            "url": url,
+            "clone_url": f"{WEB}/{full_name}.git",
+            "git_url": f"git://x/{full_name}",
+            "ssh_url": f"git@github.example:{full_name}.git",
+            "svn_url": f"{WEB}/{full_name}",
+            "mirror_url": None,
+            "homepage": "",
+            "language": "Python",
+            "license": None,
+            "default_branch": "main",
+            "size": 1024,
+            "forks": 0,
+            "forks_count": 0,
+            "stargazers_count": 0,
+            "watchers": 0,
+            "watchers_count": 0,
+            "open_issues": 0,
+            "open_issues_count": 0,
+            "has_issues": True,
+            "has_projects": False,
+            "has_wiki": False,
+            "has_pages": False,
+            "has_downloads": True,
+            "archived": False,
+            "disabled": False,
+            "pushed_at": _NOW,
+            "created_at": _NOW,
+            "updated_at": _NOW,
+        }
+    )
+    return repo
+
+
+def _team(slug: str) -> dict[str, Any]:
+    return {
+        "id": sum(map(ord, slug)),
+        "node_id": f"T_{slug}",
+        "url": f"{API}/teams/{slug}",
+        "name": slug,
+        "slug": slug,
+        "description": None,
+        "permission": "pull",
+        "privacy": "closed",
+        "type": "organization",
+        "members_url": f"{API}/teams/{slug}/members{{/member}}",
+        "html_url": f"{WEB}/orgs/acme/teams/{slug}",
+        "repositories_url": f"{API}/teams/{slug}/repos",
+        "parent": None,
+        "notification_setting": "notifications_enabled",
+    }
+
+
+def _issue_view(pull: dict[str, Any], full_name: str) -> dict[str, Any]:
+    """The issue side of a pull request (what the issues endpoints answer)."""
+    keys = (
+        "id",
+        "node_id",
+        "number",
+        "state",
+        "locked",
+        "title",
+        "body",
+        "user",
+        "labels",
+        "assignee",
+        "assignees",
+        "milestone",
+        "comments",
+        "created_at",
+        "updated_at",
+        "closed_at",
+        "author_association",
+    )
+    issue = {k: pull[k] for k in keys}
+    url = f"{API}/repos/{full_name}/issues/{pull['number']}"
+    issue.update(
+        {
+            "url": url,
+            "repository_url": f"{API}/repos/{full_name}",
+            "labels_url": f"{url}/labels{{/name}}",
+            "comments_url": f"{url}/comments",
+            "events_url": f"{url}/events",
+            "html_url": pull["html_url"],
+            "pull_request": {
+                "url": pull["url"],
+                "html_url": pull["html_url"],
+                "diff_url": pull["diff_url"],
+                "patch_url": pull["patch_url"],
+                "merged_at": pull["merged_at"],
+            },
+        }
+    )
+    return issue
+
+
+# -- the contract: GitHub's own OpenAPI description ------------------------------------------
+SPEC = Path(__file__).parent.parent / "data" / "github_openapi" / "api.github.com.trimmed.json"
+_GREEDY = {"ref", "name"}  # path parameters that may contain slashes (git refs, label names)
+
+
+class OpenAPI:
+    """A small checker for the subset of OpenAPI 3.0 schemas GitHub's description uses:
+    type, nullable, enum, properties, required, items, allOf/anyOf/oneOf and $ref."""
+
+    def __init__(self, path: Path = SPEC) -> None:
+        self.spec = json.loads(path.read_text(encoding="utf-8"))
+        self.ops: list[tuple[str, re.Pattern[str], dict[str, Any]]] = []
+        for template, methods in self.spec["paths"].items():
+            pattern = re.sub(r"\{(\w+)\}", lambda m: "(.+)" if m.group(1) in _GREEDY else "([^/]+)", template)
+            for method, op in methods.items():
+                self.ops.append((method.upper(), re.compile(f"^{pattern}$"), op))
+
+    def resolve(self, node: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in node:
+            _, _, kind, name = node["$ref"].split("/", 3)
+            node = self.spec["components"][kind][name]
+        return node
+
+    def operation(self, method: str, path: str) -> dict[str, Any] | None:
+        found = [op for m, rx, op in self.ops if m == method and rx.match(path)]
+        return found[0] if found else None
+
+    def request_errors(self, method: str, path: str, body: Any) -> list[str]:
+        op = self.operation(method, path)
+        if op is None:
+            return [f"{method} {path}: not an operation of the GitHub API"]
+        if "requestBody" not in op:
+            return [] if body is None else [f"{method} {path}: sends a body the API does not take"]
+        declared = self.resolve(op["requestBody"])
+        if body is None:
+            return [f"{method} {path}: request body missing"] if declared.get("required") else []
+        schema = declared["content"]["application/json"]["schema"]
+        errors = self.errors(schema, body, f"{method} {path} request")
+        props = dict(self.resolve(schema).get("properties", {}))
+        for alt in self.resolve(schema).get("oneOf", []) + self.resolve(schema).get("anyOf", []):
+            props.update(self.resolve(alt).get("properties", {}))
+        if isinstance(body, dict):  # an unknown field is ignored by GitHub: a silent bug
+            errors += [f"{method} {path} request: unknown field {k!r}" for k in body if k not in props]
+        return errors
+
+    def response_errors(self, method: str, path: str, status: int, body: Any) -> list[str]:
+        op = self.operation(method, path)
+        if op is None:
+            return [f"{method} {path}: not an operation of the GitHub API"]
+        documented = op["responses"].get(str(status))
+        if documented is None:
+            return [] if status >= 400 else [f"{method} {path}: undocumented status {status}"]
+        content = self.resolve(documented).get("content", {}).get("application/json")
+        if content is None:
+            return []
+        return self.errors(content["schema"], body, f"{method} {path} {status}")
+
+    def errors(self, schema: dict[str, Any], value: Any, at: str) -> list[str]:
+        schema = self.resolve(schema)
+        if value is None:
+            ok = schema.get("nullable") or (not schema.get("type") and not schema.get("properties"))
+            return [] if ok or "allOf" in schema or "anyOf" in schema else [f"{at}: null where not nullable"]
+        errors: list[str] = []
+        for sub in schema.get("allOf", []):
+            errors += self.errors(sub, value, at)
+        alternatives = schema.get("anyOf") or schema.get("oneOf")
+        if alternatives and all(self.errors(alt, value, at) for alt in alternatives):
+            errors.append(f"{at}: matches none of the alternatives")
+        kind = schema.get("type")
+        checks = {
+            "object": lambda v: isinstance(v, dict),
+            "array": lambda v: isinstance(v, list),
+            "string": lambda v: isinstance(v, str),
+            "boolean": lambda v: isinstance(v, bool),
+            "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+            "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+        }
+        if kind in checks and not checks[kind](value):
+            return [*errors, f"{at}: expected {kind}, got {type(value).__name__}"]
+        if "enum" in schema and value not in schema["enum"]:
+            errors.append(f"{at}: {value!r} not in {schema['enum']}")
+        if isinstance(value, dict):
+            errors += [f"{at}: missing required {k!r}" for k in schema.get("required", []) if k not in value]
+            for key, sub in schema.get("properties", {}).items():
+                if key in value:
+                    errors += self.errors(sub, value[key], f"{at}.{key}")
+        if isinstance(value, list) and "items" in schema:
+            for i, item in enumerate(value[:5]):
+                errors += self.errors(schema["items"], item, f"{at}[{i}]")
+        return errors
