@@ -173,11 +173,21 @@ def test_persistent_timeout_leaves_the_hunk_with_a_one_line_reason(
 def test_rejected_key_is_a_clear_error(
     tmp_path: Path, standin: LLMStandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from tests.test_llm_common import BASE_PY, FORK_PY, UPSTREAM_PY, Merge
+
     monkeypatch.setenv("FS_TEST_LLM_KEY", "wrong-key-000000")
-    _, (res,), _ = run_agent(tmp_path, standin)
-    assert res.outcome == "unresolved"
-    assert "rejected the API key (HTTP 401)" in res.hunks[0].reason
-    assert len(standin.requests) == 1  # a 401 is not retried
+    files = [{"a.py": text, "b.py": text} for text in (BASE_PY, FORK_PY, UPSTREAM_PY)]
+    merge = Merge(tmp_path, *files)
+    cfg = agent_config(standin)
+    ctx = merge.context(cfg)
+    versions, results = merge.engine(ctx)
+    bot = make_agent(cfg, tmp_path / "artifacts")
+    assert bot is not None
+    first, second = bot.resolve_remaining(ctx, versions, results)
+    assert first.outcome == second.outcome == "unresolved"
+    assert "rejected the API key (HTTP 401)" in first.hunks[0].reason
+    assert "not sent to the agent: anthropic rejected the API key" in second.reason
+    assert len(standin.requests) == 1  # a 401 is not retried, and stops the agent
 
 
 def test_missing_key_is_a_config_time_error(
@@ -243,3 +253,48 @@ def test_injected_instructions_in_code_cannot_add_tools(tmp_path: Path, standin:
         assert [t["name"] for t in seen.body["tools"]] == ["submit_resolution"]
         prompt = seen.body["messages"][0]["content"][0]["text"]
         assert prompt.count("</repository-content>") == 1  # the hostile text cannot close the envelope
+
+
+def test_many_hunks_are_batched_and_all_applied(tmp_path: Path, standin: LLMStandIn) -> None:
+    import re
+
+    from tests.test_llm_common import Merge
+
+    def module(kind: str) -> str:
+        body = {"base": "{i}", "fork": "{i} + 1000", "upstream": "{i} * 2"}[kind]
+        return "".join(
+            f"def f{i}():\n    x = 1\n    y = 2\n    return {body.format(i=i)}\n\n\n" for i in range(12)
+        )
+
+    def answer(body: dict) -> Reply:  # type: ignore[type-arg]
+        numbers = [int(n) for n in re.findall(r"## Hunk (\d+)", body["messages"][0]["content"][0]["text"])]
+        return submit(*[(n, f"    return ({n - 1} + 1000) * 2\n", "both changes") for n in numbers])
+
+    merge = Merge(tmp_path, {"m.py": module("base")}, {"m.py": module("fork")}, {"m.py": module("upstream")})
+    cfg = agent_config(standin)
+    ctx = merge.context(cfg)
+    versions, results = merge.engine(ctx)
+    assert len(results[0].hunks) == 12
+    standin.add(answer, answer)
+    bot = make_agent(cfg, tmp_path / "artifacts")
+    assert bot is not None
+    (res,) = bot.resolve_remaining(ctx, versions, results)
+    assert res.outcome == "resolved"
+    assert [c.purpose for c in bot.calls] == ["resolve:m.py#1", "resolve:m.py#2"]
+    text = res.content.decode()
+    assert all(f"return ({i} + 1000) * 2" in text for i in range(12))
+
+
+def test_a_huge_hunk_is_left_without_a_call(tmp_path: Path, standin: LLMStandIn) -> None:
+    from tests.test_llm_common import Merge
+
+    big = "".join(f"ROW_{i} = {i!r:>50}\n" for i in range(1200))
+    merge = Merge(tmp_path, {"t.py": "A = 1\n"}, {"t.py": big}, {"t.py": big.replace("ROW", "COL")})
+    cfg = agent_config(standin)
+    ctx = merge.context(cfg)
+    versions, results = merge.engine(ctx)
+    bot = make_agent(cfg, tmp_path / "artifacts")
+    assert bot is not None
+    (res,) = bot.resolve_remaining(ctx, versions, results)
+    assert res.outcome == "unresolved" and "too large for the agent (1200 lines)" in res.hunks[0].reason
+    assert standin.requests == []

@@ -66,14 +66,12 @@ class Agent:
             if v is None or res.outcome == "resolved" or "agent" in ctx.config.resolve.disable:
                 out.append(res)
                 continue
-            if self.exhausted is not None:
-                out.append(_note(res, f"not sent to the agent: {self.exhausted.message}"))
+            stop = self.exhausted or resolver.stopped
+            if stop is not None:
+                out.append(_note(res, f"not sent to the agent: {stop.message}"))
                 continue
-            try:
-                out.append(resolver.resolve(ctx, v, res))
-            except BudgetExceeded as exc:
-                self.exhausted = exc
-                out.append(_note(res, f"not sent to the agent: {exc.message}"))
+            out.append(resolver.resolve(ctx, v, res))
+            self.exhausted = resolver.exhausted
         return out
 
     # -- failing checks ----------------------------------------------------------------
@@ -88,7 +86,7 @@ class Agent:
         fixer = CheckFixer(self.session, self.config.agent.max_turns, conventions)
         shas: list[str] = []
         for failure in failures:
-            if self.exhausted is not None:
+            if self.exhausted is not None or fixer.stopped is not None:
                 break
             try:
                 shas += fixer.fix_all(worktree, [failure], rerun, allowed=[f.name for f in failures])

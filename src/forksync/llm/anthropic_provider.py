@@ -64,6 +64,7 @@ class AnthropicProvider:
             raise ProviderError(
                 f"anthropic rejected the API key (HTTP {exc.status_code})",
                 hint="check ANTHROPIC_API_KEY or [agent] api-key-env",
+                fatal=True,
             ) from None
         except sdk.APITimeoutError:
             raise ProviderError(f"anthropic call timed out (after {MAX_RETRIES} retries)") from None

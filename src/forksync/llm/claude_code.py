@@ -111,10 +111,10 @@ class ClaudeCodeProvider:
             "--append-system-prompt",
             system,
             "--tools",
-            ",".join(tools),
-            "--allowedTools",
-            ",".join(tools),
+            *(tools or ("",)),
         ]
+        if tools:
+            argv += ["--allowedTools", *tools]
         if tools:
             argv += ["--permission-mode", "acceptEdits"]
         if max_budget_usd is not None:

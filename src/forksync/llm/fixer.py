@@ -26,6 +26,7 @@ class CheckFixer:
         self.max_turns = max_turns
         self.conventions = conventions
         self.notes: list[str] = []
+        self.stopped: ProviderError | None = None
 
     def fix_all(
         self,
@@ -38,6 +39,8 @@ class CheckFixer:
         allowed = list(allowed) or [f.name for f in failures]
         shas = []
         for failure in failures:
+            if self.stopped is not None:
+                break
             sha = self.fix_one(Workspace(worktree, allowed, rerun), failure)
             if sha:
                 shas.append(sha)
@@ -73,6 +76,8 @@ class CheckFixer:
                 self.notes.append(f"fix of {failure.name}: stopped after {self.max_turns} turns")
         except ProviderError as exc:
             self.notes.append(f"fix of {failure.name}: {exc}")
+            if exc.fatal:
+                self.stopped = exc
             undo(ws, ws.changed)
             return None
         except BudgetExceeded:

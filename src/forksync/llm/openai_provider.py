@@ -78,6 +78,7 @@ class OpenAIProvider:
             raise ProviderError(
                 f"openai endpoint rejected the API key (HTTP {exc.status_code})",
                 hint="check OPENAI_API_KEY or [agent] api-key-env",
+                fatal=True,
             ) from None
         except sdk.APITimeoutError:
             raise ProviderError(f"openai call timed out (after {MAX_RETRIES} retries)") from None

@@ -28,9 +28,14 @@ MAX_RETRIES = 3  # bounded: the SDKs back off exponentially and honour retry-aft
 
 
 class ProviderError(ForksyncError):
-    """A model call failed for good (after the bounded retries)."""
+    """A model call failed for good (after the bounded retries). ``fatal``: no later call can
+    succeed either (a rejected key), so the agent stops asking."""
 
     kind = "llm"
+
+    def __init__(self, message: str, *, hint: str | None = None, fatal: bool = False) -> None:
+        super().__init__(message, hint=hint)
+        self.fatal = fatal
 
 
 @dataclass(frozen=True)

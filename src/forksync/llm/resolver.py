@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import BudgetExceeded
 from ..resolve.conflicts import decode, encode, has_markers, marker_size, parse_merged, split_lines
 from ..resolve.engine import labels_for
 from ..resolve.model import Context, FileResult, Hunk, HunkResult, Versions
@@ -27,6 +28,12 @@ from .session import Session
 _SCOPE = re.compile(r"^\s*(async\s+def|def|class|fn|func|function|impl|struct|interface)\b")
 
 
+MAX_HUNK_CHARS = 48_000  # larger hunks go to review: an answer could not fit the output cap
+MAX_BATCH_CHARS = 40_000  # hunks per request, by size of their sides
+MAX_BATCH_HUNKS = 10
+MAX_OUTPUT = 16_384  # below the SDKs' limit for non-streamed calls
+
+
 @dataclass
 class Pending:
     result: HunkResult
@@ -39,6 +46,23 @@ class Pending:
 class Verdict:
     lines: tuple[str, ...] | None  # None: not resolved
     reason: str
+
+
+def _size(p: Pending, base: bool = True) -> int:
+    sides = (*p.hunk.fork, *p.hunk.upstream, *(p.hunk.base if base else ()))
+    return sum(len(line) for line in sides)
+
+
+def _batches(pending: list[Pending]) -> list[list[Pending]]:
+    out: list[list[Pending]] = []
+    size = 0
+    for p in pending:
+        if not out or len(out[-1]) >= MAX_BATCH_HUNKS or size + _size(p) > MAX_BATCH_CHARS:
+            out.append([])
+            size = 0
+        out[-1].append(p)
+        size += _size(p)
+    return out
 
 
 def conventions_text(root: Path, name: str) -> str:
@@ -76,6 +100,8 @@ def enclosing(lines: Sequence[str], first: str) -> str:
 class AgentResolver:
     def __init__(self, session: Session) -> None:
         self.session = session
+        self.exhausted: BudgetExceeded | None = None
+        self.stopped: ProviderError | None = None  # a fatal provider error: ask no more
 
     @property
     def rule(self) -> str:
@@ -150,22 +176,55 @@ class AgentResolver:
         )
 
     def resolve(self, ctx: Context, v: Versions, res: FileResult) -> FileResult:
-        """Raises BudgetExceeded (the caller keeps what is done); a failed call leaves the file as it was."""
+        """Ask in batches; a failed call leaves its hunks as they were. When the budget runs out the
+        answers so far are kept, the rest is marked, and ``exhausted`` is set for the caller."""
         found = self.pending(ctx, v, res)
         if found is None:
             return res
         doc, pending = found
-        view = self.file_view(ctx, v, pending)
-        system = RESOLVE_SYSTEM.replace("{marker}", ctx.config.fork.marker or "FORK")
-        messages = [Message("user", hunk_prompt(view))]
-        wanted = min(
-            8192, max(1024, sum(len("".join((*p.hunk.fork, *p.hunk.upstream))) for p in pending) // 2 + 600)
-        )
         by_number = {p.result.index: p for p in pending}
         verdicts: dict[int, Verdict] = {}
-        todo = sorted(by_number)
+        fits = []
+        for p in pending:
+            if _size(p) > MAX_HUNK_CHARS:
+                lines = max(len(p.hunk.fork), len(p.hunk.upstream))
+                verdicts[p.result.index] = Verdict(None, f"hunk too large for the agent ({lines} lines)")
+            else:
+                fits.append(p)
+        batches = _batches(fits)
+        for i, batch in enumerate(batches, 1):
+            tag = f"#{i}" if len(batches) > 1 else ""
+            if self.stopped is not None:
+                break
+            try:
+                self._ask(ctx, v, doc, batch, by_number, verdicts, tag)
+            except BudgetExceeded as exc:
+                self.exhausted = exc
+                for p in pending:
+                    verdicts.setdefault(
+                        p.result.index, Verdict(None, f"not sent to the agent: {exc.message}")
+                    )
+                break
+        return self._result(v, res, doc, by_number, verdicts)
+
+    def _ask(
+        self,
+        ctx: Context,
+        v: Versions,
+        doc: Any,
+        batch: list[Pending],
+        by_number: dict[int, Pending],
+        verdicts: dict[int, Verdict],
+        tag: str,
+    ) -> None:
+        """One conversation about a batch of hunks: an answer, and at most one corrected answer."""
+        view = self.file_view(ctx, v, batch)
+        system = RESOLVE_SYSTEM.replace("{marker}", ctx.config.fork.marker or "FORK")
+        messages = [Message("user", hunk_prompt(view))]
+        wanted = min(MAX_OUTPUT, max(1024, sum(_size(p, base=False) for p in batch) // 2 + 600))
+        todo = [p.result.index for p in batch]
         for attempt in (1, 2):
-            purpose = f"resolve:{v.path}" + (":retry" if attempt == 2 else "")
+            purpose = f"resolve:{v.path}{tag}" + (":retry" if attempt == 2 else "")
             try:
                 answer = self.session.call(
                     purpose, Request(system, tuple(messages), (SUBMIT,), SUBMIT.name, wanted)
@@ -173,7 +232,9 @@ class AgentResolver:
             except ProviderError as exc:
                 for n in todo:
                     verdicts[n] = Verdict(None, f"agent call failed: {exc}")
-                break
+                if exc.fatal:
+                    self.stopped = exc
+                return
             entries = self._entries(answer.tool_calls)
             accepted = {n: vd.lines for n, vd in verdicts.items() if vd.lines is not None}
             errors: dict[int, str] = {}
@@ -195,13 +256,12 @@ class AgentResolver:
                     verdicts[n] = Verdict(lines, rationale)
                     accepted[n] = lines
             if not errors or attempt == 2:
-                break
+                return
             todo = sorted(errors)
             feedback = retry_prompt(errors)
             messages.append(Message("assistant", answer.text, tuple(answer.tool_calls)))
             results = tuple(ToolResult(c.id, feedback, True) for c in answer.tool_calls)
             messages.append(Message("user", "" if results else feedback, tool_results=results))
-        return self._result(v, res, doc, by_number, verdicts)
 
     @staticmethod
     def _entries(calls: Sequence[ToolCall]) -> dict[int, dict[str, Any]]:
@@ -302,6 +362,8 @@ class AgentResolver:
                 True,
             )
         reason = f"{left} of {len(hunks)} hunks left for review"
+        if self.exhausted is not None:
+            reason += f"; not sent to the agent: {self.exhausted.message}"
         return FileResult(
             v.path, res.kind, "unresolved", "hunks", reason, content, tuple(hunks), res.details, True
         )
