@@ -201,3 +201,16 @@ def test_ownership_names_the_fork_commits_behind_the_lines(tmp_path: Path) -> No
     assert ownership(ctx, "f.py", 1, 2) == []  # base lines: nobody on the fork
     ups = upstream_commits_for(ctx, "f.py")
     assert [(c.sha, c.author) for c in ups] == [(up, "Up Stream")]
+
+
+def test_fork_change_under_an_old_name_is_not_lost_after_an_upstream_rename(tmp_path: Path) -> None:
+    repo = start(tmp_path)
+    repo.commit({"f.py": text(l2="FORK: custom")}, "fork customization", author="Fork Dev <dev@fork.example>")
+    repo.git("checkout", "-q", "upstream")
+    repo.git("mv", "f.py", "g.py")
+    repo.commit({"g.py": text(l2="upstream two")}, "upstream renames f.py to g.py and edits it")
+    repo.git("checkout", "-q", "main")
+    ctx, versions = conflicts(repo)
+    v = versions["g.py"]
+    assert v.fork == text(l2="FORK: custom").encode()  # git followed the rename
+    assert HistoryResolver().resolve_file(ctx, v) is None

@@ -30,16 +30,34 @@ class CommitInfo:
     subject: str
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Facts:
-    """What history says about a batch of paths."""
+    """What history says about a batch of paths; the costlier facts are read only when asked."""
 
+    git: Git
+    span: tuple[str, str]  # (upstream, fork)
+    paths: Sequence[str]
     upstream: dict[str, dict[str, str]]  # path -> blob -> upstream commit (base..upstream) that wrote it
     older: dict[str, dict[str, str]]  # path -> blob -> upstream commit before the base (bounded window)
     fork: dict[str, list[tuple[str, str]]]  # path -> [(fork-only non-merge commit, blob it wrote)]
-    evil: dict[str, str] | None  # path -> fork-only merge whose result has content of neither parent
-    upstreamed: set[str] | None  # fork-only commits whose patch upstream already has
+    at_fork: dict[str, str]  # path -> blob in the fork commit (a renamed path's content is elsewhere)
     shallow: bool
+    _evil: tuple[dict[str, str] | None] | None = None
+    _upstreamed: tuple[set[str] | None] | None = None
+
+    @property
+    def evil(self) -> dict[str, str] | None:
+        """Path -> fork-only merge whose result has content of neither parent (None: unknown)."""
+        if self._evil is None:
+            self._evil = (_evil_merges(self.git, *self.span, self.paths),)
+        return self._evil[0]
+
+    @property
+    def upstreamed(self) -> set[str] | None:
+        """Fork-only commits whose patch upstream already has (None: unknown)."""
+        if self._upstreamed is None:
+            self._upstreamed = (_upstreamed(self.git, *self.span, self.paths),)
+        return self._upstreamed[0]
 
 
 class HistoryResolver:
@@ -53,18 +71,23 @@ class HistoryResolver:
         facts = _facts(ctx, v.path)
         if facts is None:
             return None
-        if v.fork is not None:
-            blob = blob_id(ctx, v.fork)
-            commit = facts.upstream.get(v.path, {}).get(blob)
+        fork_blob = blob_id(ctx, v.fork) if v.fork is not None else None
+        if fork_blob is not None:
+            commit = facts.upstream.get(v.path, {}).get(fork_blob)
             if commit:
                 why = f"the fork's copy is upstream's version from {commit[:10]}: no fork change"
                 return _take("history:fork-is-upstream-version", 1.0, why, v)
-            commit = facts.older.get(v.path, {}).get(blob)
-            authored = {b for _, b in facts.fork.get(v.path, [])}
-            if commit and blob not in authored and not facts.shallow:
+        # Below, the path's own history speaks for the fork's side only if the fork has that very
+        # blob at that path (after a rename, the fork's content has another path's history).
+        if facts.shallow or facts.at_fork.get(v.path) != fork_blob:
+            return None
+        if fork_blob is not None:
+            commit = facts.older.get(v.path, {}).get(fork_blob)
+            if commit and fork_blob not in {b for _, b in facts.fork.get(v.path, [])}:
                 why = f"the fork's copy is a stale upstream version ({commit[:10]}), brought by merges only"
                 return _take("history:fork-is-upstream-version", 1.0, why, v)
-        if facts.shallow or facts.evil is None or v.path in facts.evil:
+        evil = facts.evil
+        if evil is None or v.path in evil:
             return None
         commits = [c for c, _ in facts.fork.get(v.path, [])]
         if not commits:
@@ -127,14 +150,19 @@ def _collect(ctx: Context, paths: Sequence[str]) -> _Facts | None:
     if forked is None:
         return None
     shallow = git.out("rev-parse", "--is-shallow-repository", check=False) == "true"
-    return _Facts(
-        upstream,
-        older,
-        forked,
-        _evil_merges(git, up, fork, paths),
-        _upstreamed(git, up, fork, paths),
-        shallow,
-    )
+    return _Facts(git, (up, fork), paths, upstream, older, forked, _blobs_at(git, fork, paths), shallow)
+
+
+def _blobs_at(git: Git, commit: str, paths: Sequence[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for chunk in _chunks(paths, 400):
+        res = git.run("ls-tree", "-z", commit, "--", *chunk, check=False)
+        for rec in res.stdout.split(b"\0"):
+            meta, _, name = rec.partition(b"\t")
+            fields = meta.decode().split()
+            if len(fields) == 3:
+                out[name.decode("utf-8", "surrogateescape")] = fields[2]
+    return out
 
 
 def _log_records(git: Git, args: Sequence[str], paths: Sequence[str]) -> list[tuple[str, str, str]] | None:
