@@ -20,7 +20,32 @@ class Api(StandIn):
         self.route("GET", "/items", lambda req: self.paginate(req, self.items))
         self.route("GET", "/slow", self.slow)
         self.route("POST", "/things", lambda req: Reply(201, {"created": req.body}))
-        self.route("GET", "/thing", lambda req: Reply(200, {"ok": True}))
+        self.route("GET", "/thing", lambda req: Reply(200, {"ok": True, "query": req.query}))
+        self.route(
+            "GET",
+            "/moved",
+            lambda req: Reply(301, {"message": "Moved Permanently"}, {"Location": "/thing?a=1"}),
+        )
+        self.route(
+            "GET",
+            "/away",
+            lambda req: Reply(307, None, {"Location": self.url.replace("127.0.0.1", "localhost")}),
+        )
+        self.route("GET", "/gitlab-pages", self.gitlab_pages)
+        self.route(
+            "GET", "/bad-next", lambda req: Reply(200, [1], {"Link": '<http://localhost:1/x>; rel="next"'})
+        )
+        self.route(
+            "GET",
+            "/empty-loop",
+            lambda req: Reply(200, [], {"Link": f'<{self.url}/empty-loop?page=2>; rel="next"'}),
+        )
+
+    def gitlab_pages(self, req: Request) -> Reply:
+        """Pages announced only by ``x-next-page`` (GitLab without Link headers)."""
+        page = int(req.query.get("page", 1))
+        headers = {"x-next-page": str(page + 1) if page < 3 else ""}
+        return Reply(200, [page * 10 + i for i in range(2)], headers)
 
     def slow(self, req: Request) -> Reply:
         delay, self.delay = self.delay, 0.0  # only the first call is slow
@@ -61,7 +86,7 @@ def test_connection_refused_is_retried_then_fails_with_one_line() -> None:
 def test_dropped_connection_retries_get_but_not_post(api: Api) -> None:
     api.fail("GET", "/thing", 0, drop=True)
     c = client(api.url)
-    assert c.json("GET", "thing") == {"ok": True} and len(c.retry.waits) == 1
+    assert c.json("GET", "thing")["ok"] and len(c.retry.waits) == 1
     api.fail("POST", "/things", 0, drop=True)
     with pytest.raises(ForgeError, match="POST /things failed"):
         c.request("POST", "things", json={"a": 1})
@@ -71,14 +96,14 @@ def test_dropped_connection_retries_get_but_not_post(api: Api) -> None:
 def test_read_timeout_then_success(api: Api) -> None:
     api.delay = 0.5
     c = client(api.url, timeout=0.1)
-    assert c.json("GET", "slow") == {"ok": True}
+    assert c.json("GET", "slow")["ok"]
     assert len(c.retry.waits) == 1 and len(api.calls("GET", "/slow")) == 2
 
 
 def test_429_without_headers_backs_off(api: Api) -> None:
     api.fail("GET", "/thing", 429, {"message": "slow down"}, times=2)
     c = client(api.url)
-    assert c.json("GET", "thing") == {"ok": True}
+    assert c.json("GET", "thing")["ok"]
     assert c.retry.waits == [0.5, 1.0]
 
 
@@ -150,3 +175,44 @@ def test_messages_carry_the_path_but_not_the_query(api: Api) -> None:
     with pytest.raises(ForgeError) as err:
         client(api.url).request("GET", "thing?private_token=abc123abc123")
     assert "GET /thing (404)" in str(err.value) and "abc123" not in str(err.value)
+
+
+def test_retry_after_as_http_date(api: Api) -> None:
+    from email.utils import formatdate
+
+    api.fail(
+        "GET", "/thing", 429, {"message": "later"}, {"Retry-After": formatdate(time.time() + 20, usegmt=True)}
+    )
+    c = client(api.url)
+    c.request("GET", "thing")
+    assert 17 <= c.retry.waits[0] <= 21
+
+
+def test_secondary_rate_limit_without_headers_waits_a_minute(api: Api) -> None:
+    api.fail("GET", "/thing", 403, {"message": "You have exceeded a secondary rate limit. Please wait."})
+    c = client(api.url)
+    c.request("GET", "thing")
+    assert c.retry.waits == [60.0]
+
+
+def test_redirect_on_the_same_host_is_followed(api: Api) -> None:
+    c = client(api.url)
+    assert c.json("GET", "moved", params={"a": "1"}) == {"ok": True, "query": {"a": "1"}}
+
+
+def test_redirect_to_another_host_is_refused(api: Api) -> None:
+    c = client(api.url, auth=Auth({"PRIVATE-TOKEN": "glpat-notforthem12345"}, "GITLAB_TOKEN"))
+    with pytest.raises(ForgeError, match=r"redirected GET /away to another host \(localhost\)"):
+        c.request("GET", "away")
+    assert len(api.calls("GET", "/thing")) == 0
+
+
+def test_gitlab_x_next_page_pagination(api: Api) -> None:
+    assert list(client(api.url).paginate("gitlab-pages")) == [10, 11, 20, 21, 30, 31]
+
+
+def test_pagination_never_leaves_the_host_nor_loops(api: Api) -> None:
+    with pytest.raises(ForgeError, match="pagination points to another host"):
+        list(client(api.url).paginate("bad-next"))
+    assert list(client(api.url).paginate("empty-loop")) == []
+    assert len(api.calls("GET", "/empty-loop")) == 1

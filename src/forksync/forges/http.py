@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -26,6 +27,7 @@ from ..errors import ForgeError, ForksyncError
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH"})
 # Gateway errors: the request did not reach the application, so even a POST is safe to repeat.
 _GATEWAY = frozenset({502, 503, 504})
+_REDIRECTS = frozenset({301, 302, 307, 308})  # a renamed or transferred repository
 
 
 @dataclass
@@ -111,10 +113,11 @@ class HttpClient:
         url = self.url(path)
         method = method.upper()
         what = f"{method} {httpx.URL(url).host if self.secret_path else _short(url)}"
-        retries = 0
+        retries = redirects = 0
+        query = params
         while True:
             try:
-                resp = self._client.request(method, url, json=json, params=params)
+                resp = self._client.request(method, url, json=json, params=query)
             except httpx.TransportError as exc:
                 # A connect error means nothing was sent; anything later may have been carried out.
                 safe = method in _IDEMPOTENT or isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
@@ -127,6 +130,13 @@ class HttpClient:
                 message = f"{self.service} request {what} {kind}{tries}: {exc or type(exc).__name__}"
                 raise self._fail(message) from None
             status = resp.status_code
+            if status in _REDIRECTS and resp.headers.get("location") and redirects < 5:
+                # Followed here, not by httpx: a token header must never go to another host.
+                target = resp.url.join(resp.headers["location"])
+                if target.host != resp.url.host or target.scheme != resp.url.scheme:
+                    raise self._fail(f"{self.service} redirected {what} to another host ({target.host})")
+                url, query, redirects = str(target), None, redirects + 1  # the location carries its query
+                continue
             if status < 400 or status in allow:
                 return resp
             limited = _rate_limit_wait(resp, self.retry.clock())
@@ -169,12 +179,13 @@ class HttpClient:
     ) -> Iterator[Any]:
         """Every item of a list endpoint, following ``Link: <…>; rel="next"`` (GitHub and GitLab)."""
         query: dict[str, str | int] = {"per_page": 100, **(params or {})}
+        origin = httpx.URL(self.url(path)).host
         url: str | None = self.url(path)
+        visited: set[str] = set()
         seen = 0
-        first = True
         while url:
-            resp = self.request("GET", url, params=query if first else None, scope=scope)
-            first = False
+            resp = self.request("GET", url, params=query if not visited else None, scope=scope)
+            visited.add(str(resp.request.url))
             page = resp.json()
             if not isinstance(page, list):
                 raise self._fail(f"{self.service} answered GET {_short(url)} with a non-list page")
@@ -183,7 +194,12 @@ class HttpClient:
                 seen += 1
                 if seen >= limit:
                     return
-            url = resp.links.get("next", {}).get("url")
+            url = _next_page(resp)
+            if not page or url in visited:
+                return  # an empty page or a loop: the list is done, whatever the header says
+            if url and httpx.URL(url).host != origin:
+                # The token is sent with every request: never to a host the API did not start on.
+                raise self._fail(f"{self.service} pagination points to another host ({httpx.URL(url).host})")
 
     # -- errors ----------------------------------------------------------------------
     def _fail(self, message: str) -> ForksyncError:
@@ -261,7 +277,10 @@ def _rate_limit_wait(resp: httpx.Response, now: float) -> float | None:
         try:
             return max(0.0, float(retry_after))
         except ValueError:
-            pass
+            try:  # the HTTP-date form
+                return max(0.0, parsedate_to_datetime(retry_after).timestamp() - now)
+            except (TypeError, ValueError):
+                pass
     remaining = headers.get("x-ratelimit-remaining", headers.get("ratelimit-remaining"))
     if remaining is not None and remaining.strip() == "0":
         reset = headers.get("x-ratelimit-reset", headers.get("ratelimit-reset"))
@@ -269,7 +288,18 @@ def _rate_limit_wait(resp: httpx.Response, now: float) -> float | None:
             return max(0.0, float(reset) - now) + 1.0 if reset is not None else 60.0
         except ValueError:
             return 60.0
+    if resp.status_code == 403 and "secondary rate limit" in resp.text.lower():
+        return 60.0  # GitHub: without a retry-after, wait at least a minute
     return None
+
+
+def _next_page(resp: httpx.Response) -> str | None:
+    """The next page: the Link header, else GitLab's ``x-next-page`` number."""
+    link = resp.links.get("next", {}).get("url")
+    if link:
+        return str(resp.url.join(link))
+    number = resp.headers.get("x-next-page", "").strip()
+    return str(resp.url.copy_merge_params({"page": number})) if number.isdigit() else None
 
 
 def _exhausted(service: str, resp: httpx.Response, wait: float, now: float) -> str:
