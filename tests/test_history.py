@@ -101,7 +101,7 @@ def test_path_changed_only_by_earlier_sync_merges_takes_upstream(tmp_path: Path)
     assert decision.content == text(l2="u3", l5="u2", l8="u1").encode()
 
 
-def test_stale_copy_from_before_the_base_takes_upstream(tmp_path: Path) -> None:
+def test_stale_copy_kept_by_a_merge_takes_upstream(tmp_path: Path) -> None:
     repo = start(tmp_path)
     on_upstream(repo, {"f.py": text(l2="u1")}, "upstream 1")
     repo.git("merge", "--no-ff", "--no-commit", "-q", "upstream")
@@ -111,8 +111,28 @@ def test_stale_copy_from_before_the_base_takes_upstream(tmp_path: Path) -> None:
     ctx, versions = conflicts(repo)
     decision = HistoryResolver().resolve_file(ctx, versions["f.py"])
     assert decision is not None
+    assert decision.rule == "history:no-fork-customization"
+    assert decision.content == text(l2="u2").encode()
+
+
+def test_stale_upstream_copy_after_a_lost_customization_takes_upstream(tmp_path: Path) -> None:
+    repo = start(tmp_path)
+    repo.commit({"f.py": text(l9="fork nine")}, "fork customization", author="Fork Dev <dev@fork.example>")
+    u1 = on_upstream(repo, {"f.py": text(l2="u1")}, "upstream 1")
+    repo.git("merge", "--no-ff", "--no-commit", "-q", "upstream")
+    repo.git("checkout", "upstream", "--", "f.py")  # sync 1 took upstream's copy whole
+    repo.git("commit", "-q", "-m", "sync 1")
+    on_upstream(repo, {"f.py": text(l2="u2")}, "upstream 2")
+    repo.git("merge", "--no-ff", "--no-commit", "-q", "upstream")
+    repo.git("checkout", "HEAD", "--", "f.py")  # sync 2 kept the fork's (now stale) copy
+    repo.git("commit", "-q", "-m", "sync 2")
+    on_upstream(repo, {"f.py": text(l2="u3")}, "upstream 3")
+    ctx, versions = conflicts(repo)
+    decision = HistoryResolver().resolve_file(ctx, versions["f.py"])
+    assert decision is not None
     assert decision.rule == "history:fork-is-upstream-version"
-    assert "stale" in decision.reason
+    assert "stale" in decision.reason and u1[:10] in decision.reason
+    assert decision.content == text(l2="u3").encode()
 
 
 def test_real_customization_is_never_taken_from_upstream(tmp_path: Path) -> None:

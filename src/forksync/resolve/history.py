@@ -35,29 +35,37 @@ class _Facts:
     """What history says about a batch of paths; the costlier facts are read only when asked."""
 
     git: Git
-    span: tuple[str, str]  # (upstream, fork)
+    span: tuple[str, str, str]  # (base, upstream, fork)
     paths: Sequence[str]
     upstream: dict[str, dict[str, str]]  # path -> blob -> upstream commit (base..upstream) that wrote it
-    older: dict[str, dict[str, str]]  # path -> blob -> upstream commit before the base (bounded window)
     fork: dict[str, list[tuple[str, str]]]  # path -> [(fork-only non-merge commit, blob it wrote)]
     at_fork: dict[str, str]  # path -> blob in the fork commit (a renamed path's content is elsewhere)
     shallow: bool
     _evil: tuple[dict[str, str] | None] | None = None
+    _older: dict[str, dict[str, str]] | None = None
     _upstreamed: tuple[set[str] | None] | None = None
 
     @property
     def evil(self) -> dict[str, str] | None:
         """Path -> fork-only merge whose result has content of neither parent (None: unknown)."""
         if self._evil is None:
-            self._evil = (_evil_merges(self.git, *self.span, self.paths),)
+            self._evil = (_evil_merges(self.git, self.span[1], self.span[2], self.paths),)
         return self._evil[0]
 
     @property
     def upstreamed(self) -> set[str] | None:
         """Fork-only commits whose patch upstream already has (None: unknown)."""
         if self._upstreamed is None:
-            self._upstreamed = (_upstreamed(self.git, *self.span, self.paths),)
+            commits = {c for changes in self.fork.values() for c, _ in changes}
+            self._upstreamed = (_upstreamed(self.git, self.span[0], self.span[1], commits, self.paths),)
         return self._upstreamed[0]
+
+    @property
+    def older(self) -> dict[str, dict[str, str]]:
+        """Path -> blob -> upstream commit before the base that wrote it (a bounded window)."""
+        if self._older is None:
+            self._older = _written(self.git, [f"--max-count={WINDOW}", self.span[0]], self.paths) or {}
+        return self._older
 
 
 class HistoryResolver:
@@ -81,18 +89,19 @@ class HistoryResolver:
         # blob at that path (after a rename, the fork's content has another path's history).
         if facts.shallow or facts.at_fork.get(v.path) != fork_blob:
             return None
-        if fork_blob is not None:
-            commit = facts.older.get(v.path, {}).get(fork_blob)
-            if commit and fork_blob not in {b for _, b in facts.fork.get(v.path, [])}:
-                why = f"the fork's copy is a stale upstream version ({commit[:10]}), brought by merges only"
-                return _take("history:fork-is-upstream-version", 1.0, why, v)
         evil = facts.evil
         if evil is None or v.path in evil:
             return None
-        commits = [c for c, _ in facts.fork.get(v.path, [])]
-        if not commits:
+        changes = facts.fork.get(v.path, [])
+        if not changes:
             why = "no fork-authored commit touched this path; only merges did"
             return _take("history:no-fork-customization", 0.95, why, v)
+        commits = [c for c, _ in changes]
+        if fork_blob is not None and fork_blob not in {b for _, b in changes}:
+            commit = facts.older.get(v.path, {}).get(fork_blob)
+            if commit:
+                why = f"the fork's copy is a stale upstream version ({commit[:10]}), brought by merges only"
+                return _take("history:fork-is-upstream-version", 1.0, why, v)
         if facts.upstreamed is not None and all(c in facts.upstreamed for c in commits):
             names = ", ".join(c[:10] for c in dict.fromkeys(commits))
             why = f"every fork commit on this path is already upstream ({names})"
@@ -145,12 +154,11 @@ def _collect(ctx: Context, paths: Sequence[str]) -> _Facts | None:
     upstream = _written(git, [f"{base}..{up}"], paths)
     if upstream is None:
         return None
-    older = _written(git, [f"--max-count={WINDOW}", base], paths) or {}
     forked = _written_list(git, ["--no-merges", "--full-history", up + ".." + fork], paths)
     if forked is None:
         return None
     shallow = git.out("rev-parse", "--is-shallow-repository", check=False) == "true"
-    return _Facts(git, (up, fork), paths, upstream, older, forked, _blobs_at(git, fork, paths), shallow)
+    return _Facts(git, (base, up, fork), paths, upstream, forked, _blobs_at(git, fork, paths), shallow)
 
 
 def _blobs_at(git: Git, commit: str, paths: Sequence[str]) -> dict[str, str]:
@@ -234,22 +242,47 @@ def _evil_merges(git: Git, up: str, fork: str, paths: Sequence[str]) -> dict[str
     return out
 
 
-def _upstreamed(git: Git, up: str, fork: str, paths: Sequence[str]) -> set[str] | None:
-    """Fork-only commits whose patch (limited to these paths) upstream has too (cherry-picks)."""
+def _upstreamed(git: Git, base: str, up: str, commits: set[str], paths: Sequence[str]) -> set[str] | None:
+    """Fork-only commits whose whole patch upstream also has (a cherry-pick keeps author and patch-id).
+
+    Only upstream commits by the same authors that touched these paths are compared: patch-ids
+    of a handful of commits instead of every upstream commit since the base."""
+    if not commits:
+        return set()
+    res = git.run("log", "--no-walk=unsorted", "--format=%H %ae", *sorted(commits), "--", check=False)
+    emails = {line.split(" ", 1)[1] for line in res.out.splitlines() if " " in line}
+    if res.returncode != 0 or not emails:
+        return None
+    authors = [f"--author=<{e}>" for e in sorted(emails)]
     res = git.run(
-        "log",
-        "--cherry-mark",
-        "--right-only",
-        "--no-merges",
-        "--format=%m%H",
-        f"{up}...{fork}",
-        "--",
-        *paths,
-        check=False,
+        "log", "--no-merges", "--format=%H", "-F", *authors, f"{base}..{up}", "--", *paths, check=False
     )
     if res.returncode != 0:
         return None
-    return {line[1:] for line in res.out.splitlines() if line.startswith("=")}
+    candidates = res.out.split()
+    if not candidates:
+        return set()
+    ids = _patch_ids(git, [*sorted(commits), *candidates])
+    if ids is None:
+        return None
+    upstream_ids = {ids[c] for c in candidates if c in ids}
+    return {c for c in commits if c in ids and ids[c] in upstream_ids}
+
+
+def _patch_ids(git: Git, commits: Sequence[str]) -> dict[str, str] | None:
+    res = git.run(
+        "log", "--no-walk=unsorted", "-p", "--no-renames", "--format=commit %H", *commits, "--", check=False
+    )
+    if res.returncode != 0:
+        return None
+    ids = git.run("patch-id", "--stable", input=res.stdout, check=False)
+    if ids.returncode != 0:
+        return None
+    out: dict[str, str] = {}
+    for line in ids.out.splitlines():
+        pid, _, commit = line.partition(" ")
+        out[commit] = pid
+    return out
 
 
 def _unquote(raw: bytes) -> str | None:
