@@ -420,3 +420,17 @@ def test_openapi_checker_catches_wrong_shapes() -> None:
     assert api.request_errors("PUT", "/repos/a/b/pulls", {}) == [
         "PUT /repos/a/b/pulls: not an operation of the GitHub API"
     ]
+
+
+def test_sync_pr_into_another_branch_is_not_superseded(gh: GitHubStandIn, tmp_path: Path) -> None:
+    gh.repos["acme/fork"].refs["release-1.x"] = "e" * 40
+    other_line = gh.open_pull(
+        "acme/fork", "upstream-sync/1.9.9", base="release-1.x", labels=("automated-sync",)
+    )
+    chain_a = gh.open_pull("acme/fork", "upstream-sync/1.0.0", labels=("automated-sync",))
+    chain_b = gh.open_pull(
+        "acme/fork", "upstream-sync/1.1.0", base="upstream-sync/1.0.0", labels=("automated-sync",)
+    )
+    result = make(gh, tmp_path).publish(spec())
+    assert sorted(p.number for p in result.superseded) == sorted([chain_a["number"], chain_b["number"]])
+    assert other_line["state"] == "open"

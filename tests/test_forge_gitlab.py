@@ -174,3 +174,10 @@ def test_upstream_releases_on_the_configured_gitlab(gl: GitLabStandIn, tmp_path:
         config, "https://127.0.0.1/octo/upstream.git", retry=RetryPolicy(sleep=lambda s: None)
     )
     assert [(r.tag, r.body) for r in found] == [("v1.0.0", "notes for v1.0.0")]
+
+
+def test_sync_mr_into_another_branch_is_not_superseded(gl: GitLabStandIn, tmp_path: Path) -> None:
+    gl.projects["acme/platform/fork"].branches["release-2.x"] = "e" * 40
+    other = gl.open_mr("acme/platform/fork", "upstream-sync/2.8.9", ["automated-sync"], target="release-2.x")
+    result = make(gl, tmp_path).publish(spec())
+    assert result.superseded == [] and other["state"] == "opened"

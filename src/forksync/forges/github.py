@@ -251,9 +251,12 @@ class GitHubForge:
         title = secrets.redact(spec.title)
         pulls = self._open_pulls()
         mine = next((p for p in pulls if _head(p) == spec.head and _head_repo(p) in (self.repo, "")), None)
+        synced = [p for p in pulls if p is not mine and spec.sync_label in _labels(p)]
+        # Only syncs of the same production branch (directly, or stacked on one another) are older
+        # versions of this one; a sync PR into another branch is left alone.
+        heads = {_head(p) for p in synced}
         older = sorted(
-            (p for p in pulls if p is not mine and spec.sync_label in _labels(p)),
-            key=lambda p: int(p["number"]),
+            (p for p in synced if _base(p) == spec.base or _base(p) in heads), key=lambda p: int(p["number"])
         )
         warnings: list[str] = []
         stacked_on = None
@@ -357,6 +360,10 @@ def _head(pull: dict[str, Any]) -> str:
     return str((pull.get("head") or {}).get("ref", ""))
 
 
+def _base(pull: dict[str, Any]) -> str:
+    return str((pull.get("base") or {}).get("ref", ""))
+
+
 def _head_repo(pull: dict[str, Any]) -> str:
     repo = (pull.get("head") or {}).get("repo") or {}
     return str(repo.get("full_name", "")) if isinstance(repo, dict) else ""
@@ -372,7 +379,7 @@ def _pull(data: Any) -> PullRequest:
         number=int(data["number"]),
         url=str(data.get("html_url", "")),
         head=_head(data),
-        base=str((data.get("base") or {}).get("ref", "")),
+        base=_base(data),
         title=str(data.get("title", "")),
         state=state,
         draft=bool(data.get("draft")),

@@ -198,8 +198,10 @@ class GitLabForge:
         title = secrets.redact(spec.title)
         mrs = self._open_mrs()
         mine = next((m for m in mrs if m.get("source_branch") == spec.head), None)
+        synced = [m for m in mrs if m is not mine and spec.sync_label in _labels(m)]
+        heads = {m.get("source_branch") for m in synced}  # same production branch, or stacked on one
         older = sorted(
-            (m for m in mrs if m is not mine and spec.sync_label in _labels(m)), key=lambda m: m["iid"]
+            (m for m in synced if m.get("target_branch") in (spec.base, *heads)), key=lambda m: m["iid"]
         )
         warnings: list[str] = []
         stacked_on = None
