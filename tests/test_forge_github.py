@@ -434,3 +434,19 @@ def test_sync_pr_into_another_branch_is_not_superseded(gh: GitHubStandIn, tmp_pa
     result = make(gh, tmp_path).publish(spec())
     assert sorted(p.number for p in result.superseded) == sorted([chain_a["number"], chain_b["number"]])
     assert other_line["state"] == "open"
+
+
+def test_make_forge_dispatches_and_secrets_never_reach_the_forge(
+    gh: GitHubStandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from forksync.forges import make_forge
+
+    canary = "canary-" + "9f8e7d6c5b4a"
+    monkeypatch.setenv("DEPLOY_SECRET", canary)
+    config = parse_config({"forge": {"kind": "github", "repo": "acme/fork", "api-url": gh.url}}, "t")
+    forge = make_forge(config, tmp_path)
+    assert isinstance(forge, GitHubForge)
+    forge.publish(spec(title=f"Sync {canary}", body=f"log: {canary} and {TOKEN}", comment=f"again {canary}"))
+    forge.publish(spec(body="second", comment=f"again {canary}"))
+    sent = b"".join(r.raw for r in gh.requests)
+    assert canary.encode() not in sent and TOKEN.encode() not in sent and b"[REDACTED]" in sent
