@@ -450,3 +450,18 @@ def test_make_forge_dispatches_and_secrets_never_reach_the_forge(
     forge.publish(spec(body="second", comment=f"again {canary}"))
     sent = b"".join(r.raw for r in gh.requests)
     assert canary.encode() not in sent and TOKEN.encode() not in sent and b"[REDACTED]" in sent
+
+
+def test_fit_body_folds_the_largest_subsection_and_keeps_the_merge_advice() -> None:
+    body = (
+        "## Upstream sync: v2.0.0\n\n**Recommendation: needs-review**\n\n### Conflict resolution\n\n"
+        + "| a | b |\n" * 200
+        + "\n### Skipped releases\n\n#### v1.9.0\n\n"
+        + "note line\n" * 9000
+        + "\n### How to merge\n\nUse a merge commit, never squash.\n"
+    )
+    fitted = fit_body(body, BODY_LIMIT)
+    assert len(body) > BODY_LIMIT >= len(fitted)
+    assert fitted.endswith("### How to merge\n\nUse a merge commit, never squash.\n")
+    assert "| a | b |\n" * 200 in fitted  # the smaller table is untouched
+    assert "#### v1.9.0\n\n<details><summary>Shortened:" in fitted

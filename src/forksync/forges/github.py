@@ -30,6 +30,7 @@ DEFAULT_API = "https://api.github.com"
 BODY_LIMIT = 65_536  # GitHub rejects longer PR bodies with a 422
 POINTER = "the full text is in the run's report artifact"
 _HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+_HEADING = re.compile(r"#{2,4} ")
 _REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 
@@ -50,11 +51,11 @@ def label_colour(name: str, config: Config) -> str:
 
 # -- the PR body ---------------------------------------------------------------------------
 def fit_body(body: str, limit: int, pointer: str = POINTER) -> str:
-    """The body within ``limit`` characters: the largest ``## `` sections are shortened first,
+    """The body within ``limit`` characters: the largest sections (``##`` to ``####``) are shortened first,
     each folded into ``<details>`` with a note saying how much was cut and where the rest is."""
     if len(body) <= limit:
         return body
-    parts = re.split(r"(?m)^(?=## )", body)
+    parts = re.split(r"(?m)^(?=#{2,4} )", body)
     for _ in range(len(parts)):
         excess = sum(map(len, parts)) - limit
         if excess <= 0:
@@ -69,7 +70,7 @@ def fit_body(body: str, limit: int, pointer: str = POINTER) -> str:
 
 
 def _fold(section: str, budget: int, pointer: str) -> str:
-    title, _, content = section.partition("\n") if section.startswith("## ") else ("", "", section)
+    title, _, content = section.partition("\n") if _HEADING.match(section) else ("", "", section)
     head = f"{title}\n\n" if title else ""
     summary = (
         f"<details><summary>Shortened: {{kept:,}} of {len(content):,} characters shown; {pointer}</summary>"
