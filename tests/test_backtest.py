@@ -104,6 +104,7 @@ def test_each_file_is_scored_against_the_committed_merge(built: tuple[Repo, dict
     }
     wrong = [f for mm in bt.merges for f in mm.files if f.verdict == "wrong"]
     assert wrong[0].rule == "history:fork-is-upstream-version"
+    assert wrong[0].delta == 2  # "v2" taken where "v1" was kept
     s = summary(bt)
     assert s["conflicted_files"] == 6 and s["scored_files"] == 5
     assert s["percent"] == {"exact": 40.0, "ws-equal": 20.0, "unresolved": 20.0, "wrong": 20.0, "error": 0.0}
@@ -151,6 +152,9 @@ def test_command_json_and_errors(
     (merge,) = data["merges"]
     assert merge["sha"] == m["m1"] and len(merge["files"]) == 5
     assert data["summary"]["conflicted_files"] == 5
+    assert run_backtest(repo.path, None, 5, [m["m3"] + ":p2"], as_json=True) == 0
+    (merge,) = json.loads(capsys.readouterr().out)["merges"]
+    assert merge["fork_side"] == "p2" and merge["files"][0]["path"] == "g.py"
     with pytest.raises(UsageError):
         run_backtest(repo.path, None, 5, [m["m1"] + "^"], as_json=False)
     with pytest.raises(GitError):

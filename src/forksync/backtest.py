@@ -44,6 +44,7 @@ class FileOutcome:
     verdict: Verdict
     rule: str
     reason: str
+    delta: int = 0  # for a wrong result: lines in one of (result, committed) and not the other
 
 
 @dataclass
@@ -208,7 +209,9 @@ def _score(
     if truth is not None:
         mode, oid = truth
         want = oid.encode() if mode == "160000" else blobs[oid]
-    return FileOutcome(v.path, v.kind, verdict(res.content, want), rule, res.reason)
+    got = verdict(res.content, want)
+    delta = line_delta(res.content or b"", want or b"") if got == "wrong" else 0
+    return FileOutcome(v.path, v.kind, got, rule, res.reason, delta)
 
 
 def verdict(got: bytes | None, want: bytes | None) -> Verdict:
@@ -220,6 +223,12 @@ def verdict(got: bytes | None, want: bytes | None) -> Verdict:
     if is_binary(got) or is_binary(want):
         return "binary"
     return "ws-equal" if ws_normal(got) == ws_normal(want) else "wrong"
+
+
+def line_delta(a: bytes, b: bytes) -> int:
+    """How far a wrong result is from the committed one: lines present on one side only."""
+    ca, cb = Counter(a.splitlines()), Counter(b.splitlines())
+    return sum((ca - cb).values()) + sum((cb - ca).values())
 
 
 def ws_normal(data: bytes) -> list[str]:
@@ -274,7 +283,8 @@ def render(bt: Backtest, n_worst: int = 20) -> str:
     if cases:
         lines.append("worst cases:")
         for sha, f in cases:
-            lines.append(f"  {f.verdict:<10} {sha[:10]} {f.path}  [{f.rule or '-'}] {f.reason}")
+            delta = f" (differs by {f.delta} lines)" if f.verdict == "wrong" else ""
+            lines.append(f"  {f.verdict:<10} {sha[:10]} {f.path}  [{f.rule or '-'}] {f.reason}{delta}")
     return "\n".join(lines)
 
 

@@ -43,10 +43,12 @@ def run(repo: Path, config_path: Path | None, limit: int, merges: list[str], as_
     return 0
 
 
-def _spec(git: Git, rev: str) -> MergeSpec:
+def _spec(git: Git, arg: str) -> MergeSpec:
+    """`<rev>` or `<rev>:p2` when the merge's second parent is the fork (a sync branch cut from upstream)."""
+    rev, _, side = arg.rpartition(":") if arg.endswith((":p1", ":p2")) else (arg, "", "p1")
     sha = git.rev_parse(rev) if not rev.startswith("-") else None
     if sha is None:
         raise GitError(f"--merge {rev!r} is not a commit in this repository")
     if len(parents(git, sha)) != 2:
         raise UsageError(f"--merge {rev!r} is not a two-parent merge commit")
-    return MergeSpec(sha)
+    return MergeSpec(sha, "p2" if side == "p2" else "p1")
