@@ -1,6 +1,6 @@
 """Backtest the engine on CartoDB/litellm's 299 conflicted merges (real fork syncs).
 
-    python bench/litellm.py --repo /path/to/CartoDB-litellm.git [--tsv FILE] [--limit N] [--kind K]
+    python bench/litellm.py --repo /path/to/CartoDB-litellm.git [--tsv FILE] [--limit N] [--kind K] [--config F]
 
 Each merge listed in the TSV (`../shared/bench/cartodb-litellm-merges.tsv`) is replayed from
 blobs with the TSV's fork side; every conflicted file is scored against the committed merge.
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from forksync.backtest import SCORED, Backtest, MergeOutcome, MergeSpec, replay, summary
-from forksync.config import Config
+from forksync.config import Config, load_config_text
 from forksync.git import Git
 
 HERE = Path(__file__).resolve().parent
@@ -114,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
 
-    bt = replay(git, Config(), specs, progress=progress)
+    config = load_config_text(args.config.read_text(), args.config.name) if args.config else Config()
+    bt = replay(git, config, specs, progress=progress)
     print("\n".join(table(bt)))
     print(f"\n{len(bt.merges)} merges in {time.perf_counter() - started:.1f}s")
     print("\nfiles settled per rule (exact / ws-equal / wrong / error):")
