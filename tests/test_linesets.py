@@ -58,11 +58,15 @@ def test_requirements_union_fork_pin_and_upstream_bumps() -> None:
     assert "fork-auth: added by the fork (fork-auth==1.2)" in d.details
 
 
-def test_both_repinned_same_package_fork_pin_wins() -> None:
-    d = resolve(REQS, REQS.replace("httpx==0.26", "httpx==0.27"), REQS.replace("httpx==0.26", "httpx==0.28"))
-    assert b"httpx==0.27\n" in d.content and b"0.28" not in d.content
+def test_both_repinned_same_package_fork_pin_wins_unless_it_downgrades() -> None:
+    d = resolve(REQS, REQS.replace("httpx==0.26", "httpx==0.28"), REQS.replace("httpx==0.26", "httpx==0.27"))
+    assert b"httpx==0.28\n" in d.content and b"0.27" not in d.content
     assert d.confidence == 0.95
-    assert any("kept fork pin httpx==0.27 (fork changed it" in line for line in d.details)
+    assert any("kept fork pin httpx==0.28 (fork changed it" in line for line in d.details)
+    d = resolve(REQS, REQS.replace("httpx==0.26", "httpx==0.27"), REQS.replace("httpx==0.26", "httpx==0.28"))
+    assert d.confidence == 0.0 and "the fork's 0.27 is older than upstream's 0.28" in d.reason
+    d = resolve(REQS, REQS.replace("click>=8", "click>=8,<8.2"), REQS.replace("click>=8", "click>=8.1"))
+    assert b"click>=8,<8.2\n" in d.content  # ranges: the fork's constraint stands
 
 
 def test_deletions_respected_and_delete_versus_repin_declines() -> None:
@@ -74,7 +78,7 @@ def test_deletions_respected_and_delete_versus_repin_declines() -> None:
 
 def test_hash_continuations_and_duplicate_packages_decline() -> None:
     hashed = REQS.replace("click>=8", "click==8.1 \\\n    --hash=sha256:abc")
-    assert resolve(REQS, hashed, REQS).confidence == 0.0
+    assert resolve(REQS, hashed, REQS.replace("0.26", "0.27")).confidence == 0.0
     d = resolve(REQS, REQS + "requests>=2\n", REQS.replace("0.26", "0.27"))
     assert d.confidence == 0.0 and "requests is listed twice" in d.reason
 
@@ -163,7 +167,7 @@ def test_property_additions_survive_and_fork_pins_win(data: st.DataObject, base:
     try:
         merged = parsed(merge_lines(text(base), text(fork), text(upstream), Notes(), requirements=True))
     except Decline as exc:
-        assert "removed by" in str(exc)  # only a delete/re-pin collision may decline
+        assert "removed by" in str(exc) or "is older than" in str(exc)  # delete/re-pin, or a downgrade
         return
     for name, pin in fork.items():
         if base.get(name) != pin:

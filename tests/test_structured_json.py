@@ -82,7 +82,7 @@ def test_duplicate_keys_and_invalid_json_decline() -> None:
     dup = BASE.replace('"name": "app",', '"name": "app",\n    "name": "other",')
     d = resolve(BASE, dup, BASE.replace("1.0.0", "2.0.0"))
     assert d.confidence == 0.0 and "duplicate key 'name'" in d.reason
-    d = resolve(BASE, "{not json", BASE)
+    d = resolve(BASE, "{not json", BASE.replace("1.0.0", "2.0.0"))
     assert d.confidence == 0.0 and "not valid JSON" in d.reason
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from .model import Context, Decision, Versions
-from .threeway import MISSING, Decline, Notes, decision, declined, pick, weave
+from .threeway import MISSING, Decline, Notes, decision, declined, downgrade, one_sided, pick, weave
 
 RULE = "lineset"
 Key = tuple[str, ...]
@@ -60,6 +60,9 @@ class LineSetResolver:
 
 
 def merge_lines(base: bytes, fork: bytes, upstream: bytes, notes: Notes, *, requirements: bool) -> bytes:
+    settled = one_sided(base, fork, upstream, notes)
+    if settled is not None:
+        return settled
     sides = {}
     for name, data in (("base", base), ("fork", fork), ("upstream", upstream)):
         try:
@@ -101,6 +104,9 @@ def _decide(base: Line | None, fork: Line | None, upstream: Line | None, notes: 
     if fork is None or upstream is None:
         gone, kept = ("the fork", "upstream") if fork is None else ("upstream", "the fork")
         raise Decline(f"{label}: removed by {gone} but changed by {kept}")
+    older = downgrade(str(f), str(u))
+    if older:
+        raise Decline(older)
     notes.add(label, f"kept fork pin {f} (fork changed it; upstream has {u})", confidence=0.95)
     return fork
 

@@ -14,7 +14,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .model import Context, Decision, Versions
-from .threeway import MISSING, Decline, Notes, decision, declined, dotted, merge_appends, pick, same, weave
+from .threeway import (
+    MISSING,
+    Decline,
+    Notes,
+    decision,
+    declined,
+    dotted,
+    merge_appends,
+    one_sided,
+    pick,
+    same,
+    weave,
+)
 
 RULE = "json"
 
@@ -37,6 +49,9 @@ class JsonResolver:
 
 def merge_json(base: bytes | None, fork: bytes, upstream: bytes, notes: Notes) -> bytes:
     """The merged file; raises Decline when a key changed differently on both sides."""
+    settled = one_sided(base, fork, upstream, notes)
+    if settled is not None:
+        return settled
     fork_text = _text(fork, "fork")
     up_text = _text(upstream, "upstream")
     fork_value = _load(fork_text, "fork")

@@ -17,10 +17,23 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from .model import Context, Decision, Versions
-from .threeway import MISSING, Decline, Notes, decision, declined, dotted, merge_appends, pick, same, weave
+from .threeway import (
+    MISSING,
+    Decline,
+    Notes,
+    decision,
+    declined,
+    dotted,
+    downgrade,
+    merge_appends,
+    one_sided,
+    pick,
+    same,
+    weave,
+)
 
 RULE = "toml"
-VERSION_KEYS = {("project", "version"), ("tool", "poetry", "version")}
+VERSION_KEYS = {("project", "version"), ("tool", "poetry", "version"), ("tool", "commitizen", "version")}
 
 
 def _dependency_array(path: tuple[str, ...]) -> bool:
@@ -66,6 +79,9 @@ def merge_toml(
     new_version: str | None = None,
 ) -> bytes:
     """Upstream's document with the fork's changes applied; Decline when they collide."""
+    settled = one_sided(base, fork, upstream, notes)
+    if settled is not None:
+        return settled
     import tomlkit
 
     base_text = _text(base, "base") if base is not None else ""
@@ -140,7 +156,7 @@ class _Merge:
         keys += [k for k in base if k not in keys]
         for key in keys:
             p = (*path, str(key))
-            b, f, u = (x.get(key, MISSING) for x in (base, fork, target))
+            b, f, u = (_item(x, key) for x in (base, fork, target))
             if self.pyproject and p in VERSION_KEYS and u is not MISSING:
                 self.version(f, u, target, key, p)
             elif _is_table(f) and _is_table(u) and (b is MISSING or _is_table(b)):
@@ -148,7 +164,7 @@ class _Merge:
                     self.notes.add(dotted(p), "table added on both sides: merged key by key", confidence=0.95)
                 self.table({} if b is MISSING else b, f, u, p)
             else:
-                self.value(b, f, u, target, key, fork, p)
+                self.value(b, f, u, target, key, fork, base, p)
 
     def version(self, fork: Any, upstream: Any, target: Any, key: str, path: tuple[str, ...]) -> None:
         wanted = self.new_version or _plain(upstream)
@@ -159,7 +175,9 @@ class _Merge:
         why = "version from the sync" if self.new_version else "upstream's version (the sync sets none)"
         self.notes.add(dotted(path), f"{wanted} ({why})", rule="version")
 
-    def value(self, b: Any, f: Any, u: Any, target: Any, key: str, fork: Any, path: tuple[str, ...]) -> None:
+    def value(
+        self, b: Any, f: Any, u: Any, target: Any, key: str, fork: Any, base: Any, path: tuple[str, ...]
+    ) -> None:
         where = dotted(path)
         side = pick(_plain(b), _plain(f), _plain(u))
         if side == "upstream":
@@ -173,7 +191,7 @@ class _Merge:
                     f"{where}: the fork changed it and upstream re-wrote its text (comment or layout)"
                 )
             self.notes.add(where, _change(b, f, "the fork"))
-            self.put(target, key, f, fork)
+            self.put(target, key, f, fork, base)
             return
         if (
             self.pyproject
@@ -185,7 +203,7 @@ class _Merge:
             return
         if self.pyproject and _dependency_table(path[:-1]) and f is not MISSING and u is not MISSING:
             self.notes.add(where, f"kept fork pin {_shown(_plain(f))} (fork changed it)", confidence=0.95)
-            self.put(target, key, f, fork)
+            self.put(target, key, f, fork, base)
             return
         if all(_is_array(x) for x in (b, f, u)):
             try:
@@ -200,7 +218,7 @@ class _Merge:
             f"{where}: changed differently on both sides (fork {_shown(_plain(f))}, upstream {_shown(_plain(u))})"
         )
 
-    def put(self, target: Any, key: str, item: Any, fork: Any) -> None:
+    def put(self, target: Any, key: str, item: Any, fork: Any, base: Any) -> None:
         """Set, delete or insert ``key`` in ``target``; a new key goes after its predecessor in the fork."""
         if item is MISSING:
             del target[key]
@@ -215,10 +233,14 @@ class _Merge:
         body = getattr(target, "value", target)  # a Table wraps a Container; a document is one
         from tomlkit.items import Table
 
-        if isinstance(new, Table) and at < len(order) - 1 and not new.as_string().endswith("\n\n"):
+        if isinstance(new, Table):
             import tomlkit
 
-            new.add(tomlkit.nl())
+            if at < len(order) - 1 and not new.as_string().endswith("\n\n"):
+                new.add(tomlkit.nl())  # keep a blank line before the table that follows
+            before = _item(target, order[at - 1]) if at else MISSING
+            if isinstance(before, Table) and not before.as_string().endswith("\n\n"):
+                before.add(tomlkit.nl())
         try:
             if at == 0:
                 body._insert_at(0, key, new)
@@ -226,6 +248,14 @@ class _Merge:
                 body._insert_after(order[at - 1], key, new)
         except Exception:  # tomlkit's placement helpers are private; appending is still a correct merge
             target[key] = new
+
+
+def _item(mapping: Any, key: str) -> Any:
+    """The tomlkit item (not its Python value, which ``get`` returns for booleans)."""
+    if key not in mapping:
+        return MISSING
+    getter = getattr(mapping, "item", None)
+    return getter(key) if getter is not None else mapping[key]
 
 
 def _is_array(item: Any) -> bool:
@@ -283,6 +313,9 @@ def _merge_dependencies(base: Any, fork: Any, target: Any, where: str, notes: No
             if fv is MISSING or uv is MISSING:
                 gone = "the fork" if fv is MISSING else "upstream"
                 raise Decline(f"{where}: {name} removed by {gone} and re-pinned by the other side")
+            older = downgrade(str(fv), str(uv))
+            if older:
+                raise Decline(f"{where}: {older}")
             notes.add(where, f"kept fork pin {fv} (fork changed it; upstream has {uv})", confidence=0.95)
             side = "fork"
         elif side == "fork":
@@ -299,7 +332,10 @@ def _merge_dependencies(base: Any, fork: Any, target: Any, where: str, notes: No
         elif not same(chosen[key], u[key]):
             target[i] = chosen[key]
     order = weave(
-        [k for k in u if k in chosen], list(f), [k for k in f if k in chosen and k not in u], key=lambda k: k
+        [k for k in u if k in chosen],
+        list(f),
+        [k for k in f if k in chosen and k not in u],
+        key=lambda k: k,
     )
     for at, key in enumerate(order):
         if key not in u:

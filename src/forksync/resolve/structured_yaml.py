@@ -25,6 +25,7 @@ from .threeway import (
     dotted,
     merge_appends,
     merge_set,
+    one_sided,
     pick,
     same,
     weave,
@@ -109,6 +110,9 @@ def _style(text: str) -> Any:
 
 def merge_yaml(base: bytes | None, fork: bytes, upstream: bytes, notes: Notes) -> bytes:
     """Upstream's text with the fork's key-level changes spliced in; Decline when they collide."""
+    settled = one_sided(base, fork, upstream, notes)
+    if settled is not None:
+        return settled
     up_text, fork_text = _text(upstream, "upstream"), _text(fork, "fork")
     base_text = _text(base, "base") if base is not None else ""
     y = _style(up_text)
@@ -117,24 +121,36 @@ def merge_yaml(base: bytes | None, fork: bytes, upstream: bytes, notes: Notes) -
         notes.add("", "file added on both sides: merged as two sets of keys", confidence=0.95)
     if not all(_is_map(x) for x in (f, u)) or not (b is None or _is_map(b)):
         raise Decline("the top level is not a mapping on every side")
-    b = b if b is not None else {}
-    replay = copy.deepcopy(b) if _is_map(b) else _empty_map()
+    b = b if b is not None else _empty_map()
+    replay = copy.deepcopy(b)
     _Merge(Notes()).mapping(b, f, replay, ())
     if _dump(y, replay) != _dump(y, f):
         raise Decline("the fork changed comments or layout that a key-level merge cannot carry")
     fresh = _dump(y, u)
     expected = _Merge(notes).mapping(b, f, u, ())
     merged = _dump(y, u)
-    if fresh == up_text:
-        result = merged
-    else:
-        doc = merge_file(fresh.encode(), up_text.encode(), merged.encode())
-        if doc.hunks:
-            raise Decline("the merged keys sit next to text that ruamel re-emits differently")
-        result = doc.render()
+    result = merged if fresh == up_text else _splice(fresh, up_text, merged)
     if not same(_plain(_load(_yaml(INDENTS[0]), result, "merged")), expected):
         raise Decline("splicing the merge into upstream's text changed its meaning")
     return result.encode("utf-8")
+
+
+def _splice(fresh: str, original: str, merged: str) -> str:
+    """Apply the re-dump's edits (``fresh`` → ``merged``) to upstream's ``original`` text.
+    Edits next to lines that only the re-dump changed are settled line by line."""
+    doc = merge_file(fresh.encode(), original.encode(), merged.encode())
+    resolved: dict[int, tuple[str, ...]] = {}
+    for hunk in doc.hunks:
+        base, kept, edited = hunk.base, hunk.fork, hunk.upstream
+        if not len(base) == len(kept) == len(edited):
+            raise Decline("the merged keys sit next to text that ruamel re-emits differently")
+        lines = []
+        for b, k, e in zip(base, kept, edited, strict=True):
+            if b != k and b != e:
+                raise Decline("the merged keys sit on lines that ruamel re-emits differently")
+            lines.append(e if b == k else k)
+        resolved[hunk.index] = tuple(lines)
+    return doc.render(resolved)
 
 
 def _empty_map() -> Any:
@@ -195,7 +211,7 @@ class _Merge:
                     )
                 self.mapping({} if b is MISSING else b, f, u, p)
             else:
-                self.value(b, f, u, target, key, fork, p)
+                self.value(b, f, u, target, key, fork, base, p)
             if key in target and key in fork:
                 self.comment(base, fork, target, key, p)
         return _plain(target)
@@ -213,7 +229,9 @@ class _Merge:
             else:
                 target.ca.items.pop(key, None)
 
-    def value(self, b: Any, f: Any, u: Any, target: Any, key: Any, fork: Any, path: tuple[str, ...]) -> None:
+    def value(
+        self, b: Any, f: Any, u: Any, target: Any, key: Any, fork: Any, base: Any, path: tuple[str, ...]
+    ) -> None:
         where = dotted(path)
         side = pick(_plain(b), _plain(f), _plain(u))
         if side == "upstream":
@@ -223,7 +241,7 @@ class _Merge:
             return
         if side == "fork":
             self.notes.add(where, _change(b, f, "the fork"))
-            _put(target, key, f, fork)
+            _put(target, key, f, fork, base)
             return
         if _scalars(f, u) and (b is MISSING or _scalars(b)):
             merged = merge_set([_plain(x) for x in ([] if b is MISSING else b)], _plain(f), _plain(u))
@@ -260,7 +278,7 @@ def _freeze(x: Any) -> Any:
     return (type(x).__name__, x)
 
 
-def _put(target: Any, key: Any, item: Any, fork: Any) -> None:
+def _put(target: Any, key: Any, item: Any, fork: Any, base: Any) -> None:
     """Set, delete or insert ``key``, carrying the fork's comment on it; new keys go after
     their predecessor in the fork's order."""
     if item is MISSING:

@@ -75,7 +75,9 @@ def pick(base: object, fork: object, upstream: object) -> Side | None:
 
 def weave(result: list[T], fork: Sequence[T], added: Iterable[T], key: Callable[[T], Hashable]) -> list[T]:
     """Insert the fork's ``added`` items into ``result``, each right after its nearest
-    predecessor in the fork's order that ``result`` holds (at the start when none does)."""
+    predecessor in the fork's order that ``result`` holds (at the start when none does).
+    Measured on litellm's merges, this matches people's resolutions more often than
+    placing them after what upstream added at the same spot."""
     out = list(result)
     wanted = {key(x) for x in added}
     for i, item in enumerate(fork):
@@ -125,6 +127,26 @@ def merge_appends(base: list[T], fork: list[T], upstream: list[T]) -> tuple[list
     raise Decline("both sides changed the array differently")
 
 
+def downgrade(fork: str, upstream: str) -> str | None:
+    """Why the fork's pin must not win: both sides re-pinned one package exactly and the
+    fork's version is older than upstream's (keeping it would downgrade upstream)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        reqs = [Requirement(text.split(" #", 1)[0].strip()) for text in (fork, upstream)]
+        specs = [list(r.specifier) for r in reqs]
+        if not all(len(s) == 1 and s[0].operator in ("==", "===") for s in specs):
+            return None
+        old, new = (Version(s[0].version) for s in specs)
+    except (InvalidRequirement, InvalidVersion):
+        return None
+    if old < new:
+        name = reqs[0].name
+        return f"both sides re-pinned {name}: the fork's {old} is older than upstream's {new}"
+    return None
+
+
 @dataclass
 class Notes:
     """Per-key explanations of a structured merge, and what lowers its confidence."""
@@ -144,6 +166,20 @@ class Notes:
         if len(lines) > MAX_DETAILS:
             lines = [*lines[:MAX_DETAILS], f"... and {len(lines) - MAX_DETAILS} more keys"]
         return tuple(lines)
+
+
+def one_sided(base: bytes | None, fork: bytes, upstream: bytes, notes: Notes) -> bytes | None:
+    """The answer when only one side changed the file, or both made the same change."""
+    if fork == upstream:
+        notes.add("", "same file on both sides")
+        return upstream
+    if fork == base:
+        notes.add("", "only upstream changed the file")
+        return upstream
+    if upstream == base:
+        notes.add("", "only the fork changed the file")
+        return fork
+    return None
 
 
 def decision(rule: str, content: bytes, notes: Notes, what: str) -> Decision:
