@@ -33,6 +33,9 @@ SYNC_MERGES = [  # CartoDB/litellm: (fork side, upstream release) of its "sync: 
     ("31e39aceaf", "61ed8f9e03"),  # v1.81.3-stable
     ("88d167369a", "a09d3e9162"),  # v1.81.9-stable
     ("89375ff4a9", "ba0d541b19"),  # v1.81.12-stable
+    # "fix: resolve upstream sync conflicts for PR #92": fork main moved on while the sync branch waited
+    ("b2fb6712f5", "89375ff4a9"),
+    ("58c369987b", "d8a2e317e4"),  # the same for PR #49
 ]
 
 
@@ -49,6 +52,9 @@ class _Offline:
     model = "bench"
 
 
+ENGINE_FIRST = True  # measure only what the deterministic engine leaves (as the pipeline does)
+
+
 def measure(ctx: Context, versions: list[Versions]) -> dict[str, int]:
     from forksync.llm.session import Session
 
@@ -57,7 +63,7 @@ def measure(ctx: Context, versions: list[Versions]) -> dict[str, int]:
     for v in versions:
         if v.kind not in ("content", "add/add"):
             continue
-        res = resolve_versions(ctx, v, Chain([], []))
+        res = resolve_versions(ctx, v, Chain.default(ctx) if ENGINE_FIRST else Chain([], []))
         found = resolver.pending(ctx, v, res)
         if found is None or res.content is None:
             continue
@@ -186,6 +192,9 @@ def replay(mirror: Path, fork: str, upstream: str) -> dict[str, int]:
     versions = []
     for path in names:
         blobs = [git.show_file(rev, path) if rev else None for rev in (base, fork, upstream)]
+        listed = [bool(rev) and git.ok("cat-file", "-e", f"{rev}:{path}") for rev in (base, fork, upstream)]
+        if any(b is None and there for b, there in zip(blobs, listed, strict=True)):
+            continue  # the mirror lacks that blob (large files are not mirrored)
         versions.append(
             Versions(
                 path,
@@ -195,7 +204,22 @@ def replay(mirror: Path, fork: str, upstream: str) -> dict[str, int]:
                 upstream_mode="100644" if blobs[2] is not None else None,
             )
         )
-    ctx = Context(mirror, git, parse_config({}, "bench"), fork, upstream, base, "")
+    # As CartoDB's own sync did ("auto-resolve build artifacts"): the built UI bundle is generated.
+    cfg = parse_config(
+        {
+            "resolve": {
+                "policies": [
+                    {
+                        "path": "litellm/proxy/_experimental/out/**",
+                        "policy": "take-upstream",
+                        "reason": "built UI bundle",
+                    },
+                ]
+            }
+        },
+        "bench",
+    )
+    ctx = Context(mirror, git, cfg, fork, upstream, base, "")
     return measure(ctx, versions)
 
 
@@ -212,7 +236,10 @@ def report(name: str, t: dict[str, int]) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mirror", type=Path, default=Path("/work/.mirror/CartoDB+litellm/repo"))
+    ap.add_argument("--all-hunks", action="store_true", help="skip the engine: send every conflict hunk")
     args = ap.parse_args()
+    global ENGINE_FIRST
+    ENGINE_FIRST = not args.all_hunks
     print(f"{'merge':34} {'files':>5} {'hunks':>6} {'hunk tok/h':>12} {'whole tok/h':>12} {'ratio':>8}")
     grand = {"files": 0, "hunks": 0, "hunk_tokens": 0, "whole_tokens": 0}
     with tempfile.TemporaryDirectory() as tmp:

@@ -55,17 +55,16 @@ def blame_commits(git: Git, rev: str, path: str, start: int, count: int) -> list
     return shas
 
 
-def fork_side_commits(
-    git: Git, fork: str, base: str | None, path: str, start: int, count: int
-) -> list[CommitNote]:
-    """The fork's own commits behind those lines (commits already in the base are upstream's)."""
+def side_commits(git: Git, rev: str, base: str | None, path: str, start: int, count: int) -> list[CommitNote]:
+    """The commits on one side behind those lines (commits already in the base are shared history).
+    When blame has nothing (the side deleted the lines), that side's latest commits on the file."""
     shas = [
-        s for s in blame_commits(git, fork, path, start, count) if not base or not git.is_ancestor(s, base)
+        s for s in blame_commits(git, rev, path, start, count) if not base or not git.is_ancestor(s, base)
     ]
     if shas:
         return _notes(git, ["--no-walk=unsorted", *shas[:MAX_COMMITS]])
-    if base:  # lines deleted by the fork: blame has nothing; the fork's commits on the file do
-        return _notes(git, [f"-{MAX_COMMITS}", f"{base}..{fork}", "--", path])
+    if base:
+        return _notes(git, [f"-{MAX_COMMITS}", "--no-merges", f"{base}..{rev}", "--", path])
     return []
 
 

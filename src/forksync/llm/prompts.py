@@ -124,6 +124,7 @@ class HunkView:
     after: Sequence[str]
     enclosing: str = ""
     fork_commits: list[CommitNote] = field(default_factory=list)
+    upstream_commits: list[CommitNote] = field(default_factory=list)
 
 
 @dataclass
@@ -132,7 +133,6 @@ class FileView:
     fork_branch: str
     upstream_version: str
     hunks: list[HunkView]
-    upstream_commits: list[CommitNote] = field(default_factory=list)
     conventions: str = ""
     conventions_name: str = ""
     features: list[str] = field(default_factory=list)
@@ -153,10 +153,8 @@ def fence(lines: Sequence[str] | str) -> str:
     return f"{ticks}\n{data(text)}{ticks}"
 
 
-def _commits(title: str, notes: Sequence[CommitNote]) -> list[str]:
-    if not notes:
-        return []
-    return [title, *(f"- {data(n.line())}" for n in notes)]
+def _who(side: str, notes: Sequence[CommitNote]) -> list[str]:
+    return [f"{side} side written by: {', '.join(n.sha for n in notes)}"] if notes else []
 
 
 def hunk_prompt(view: FileView) -> str:
@@ -176,7 +174,13 @@ def hunk_prompt(view: FileView) -> str:
             "## Fork features (from the feature manifest) that concern this file",
             *(f"- {data(f)}" for f in view.features),
         ]
-    out += _commits("## Upstream commits that changed this file since the base", view.upstream_commits)
+    # Each commit once (hunks of one file often share them); hunks refer to them by sha.
+    notes = {n.sha: n for h in view.hunks for n in (*h.fork_commits, *h.upstream_commits)}
+    if notes:
+        out += [
+            "## Commits behind the fork and upstream sides",
+            *(f"- {data(n.line())}" for n in notes.values()),
+        ]
     if view.whole_file is not None:
         out += ["## The whole file with conflict markers", fence(view.whole_file)]
     for h in view.hunks:
@@ -196,7 +200,7 @@ def hunk_prompt(view: FileView) -> str:
                 "context after (unchanged):",
                 fence(h.after),
             ]
-        out += _commits("fork commits that wrote the fork side:", h.fork_commits)
+        out += _who("fork", h.fork_commits) + _who("upstream", h.upstream_commits)
     out.append("</repository-content>")
     return "\n".join(out)
 

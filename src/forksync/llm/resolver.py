@@ -125,6 +125,7 @@ class AgentResolver:
             return None
         marker = ctx.config.fork.marker
         fork_lines = split_lines(decode(v.fork))
+        upstream_lines = split_lines(decode(v.upstream))
         out: list[Pending] = []
         seen: list[str] = []
         inside = False
@@ -149,8 +150,18 @@ class AgentResolver:
             )
             if ctx.fork_commit:
                 start = history.locate(fork_lines, part.fork, hr.fork_start) or hr.fork_start
-                view.fork_commits = history.fork_side_commits(
+                view.fork_commits = history.side_commits(
                     ctx.git, ctx.fork_commit, ctx.base_commit, v.path, start, len(part.fork)
+                )
+            if ctx.upstream_commit:
+                start = history.locate(upstream_lines, part.upstream, hr.fork_start) or 0
+                view.upstream_commits = history.side_commits(
+                    ctx.git,
+                    ctx.upstream_commit,
+                    ctx.base_commit,
+                    v.path,
+                    start,
+                    len(part.upstream) if start else 0,
                 )
             out.append(Pending(hr, part, view, marked_required(view, inside, marker)))
             seen.extend(part.fork)
@@ -161,15 +172,11 @@ class AgentResolver:
         conv_name = ctx.config.agent.conventions_file
         conventions = conventions_text(ctx.repo, conv_name)
         text = "".join("".join((*p.hunk.fork, *p.hunk.upstream)) for p in pending)
-        ups = []
-        if ctx.upstream_commit:
-            ups = history.upstream_commits(ctx.git, ctx.upstream_commit, ctx.base_commit, v.path)
         return FileView(
             v.path,
             ctx.config.fork.branch,
             ctx.upstream_version or "",
             [p.view for p in pending],
-            ups,
             conventions,
             conv_name,
             feature_notes(ctx, v.path, text),
