@@ -189,3 +189,45 @@ def test_fix_checks_can_be_switched_off(tmp_path: Path, standin: LLMStandIn) -> 
     bot = make_agent(agent_config(standin, fix_checks=False), tmp_path / "artifacts")
     assert bot is not None
     assert bot.fix_checks(wt, [failing(rerun)], rerun) == [] and standin.requests == []
+
+
+def test_edit_and_finish_in_one_turn(tmp_path: Path, standin: LLMStandIn) -> None:
+    repo, wt = worktree(tmp_path)
+    rerun = check_runner(wt, {"tests": [sys.executable, "check.py"]})
+    standin.add(
+        Reply(
+            tool_calls=[
+                ("apply_edit", {"path": "calc.py", "old_text": "a - b", "new_text": "a + b"}),
+                ("finish", {"rationale": "sum, not difference"}),
+            ]
+        )
+    )
+    bot = make_agent(agent_config(standin), tmp_path / "artifacts")
+    assert bot is not None
+    (sha,) = bot.fix_checks(wt, [failing(rerun)], rerun)
+    assert repo.git("-C", str(wt), "log", "-1", "--format=%s", sha) == "fix(tests): sum, not difference"
+
+
+def test_turn_cap_is_enforced(tmp_path: Path, standin: LLMStandIn) -> None:
+    _, wt = worktree(tmp_path)
+    rerun = check_runner(wt, {"tests": [sys.executable, "check.py"]})
+    looping = Reply(tool_calls=[("read_file", {"path": "calc.py"})])
+    standin.add(looping, looping, looping, looping)
+    bot = make_agent(agent_config(standin, max_turns=2), tmp_path / "artifacts")
+    assert bot is not None
+    assert bot.fix_checks(wt, [failing(rerun)], rerun) == []
+    assert len(standin.requests) == 2
+    assert any("stopped after 2 turns" in w for w in bot.warnings)
+
+
+def test_a_second_agent_appends_to_the_audit_trail(tmp_path: Path, standin: LLMStandIn) -> None:
+    _, wt = worktree(tmp_path)
+    rerun = check_runner(wt, {"tests": [sys.executable, "check.py"]})
+    standin.add(Reply(text="no idea"), Reply(text="still no idea"))
+    artifacts = tmp_path / "artifacts"
+    for _ in range(2):
+        bot = make_agent(agent_config(standin), artifacts)
+        assert bot is not None
+        bot.fix_checks(wt, [failing(rerun)], rerun)
+    saved = sorted(p.name for p in (artifacts / "llm").glob("*.json"))
+    assert saved == ["001-fix_tests_turn1.json", "002-fix_tests_turn1.json"]

@@ -110,6 +110,7 @@ class Agent:
         shas = []
         for failure in failures:
             ws = Workspace(worktree, [f.name for f in failures], rerun)
+            already = set(ws.status_paths())  # e.g. caches the failing check left behind
             prompt = fix_prompt(failure.name, failure.command, failure.output_tail, [], conventions)
             left = max(0.0, self.budget.max_cost_usd - self.budget.cost_usd)
             request = Request(FIX_SYSTEM, (Message("user", prompt),), max_output_tokens=4096)
@@ -124,9 +125,9 @@ class Agent:
                 break
             except ProviderError as exc:
                 fixer.notes.append(f"fix of {failure.name}: {exc}")
-                undo(ws, ws.status_paths())
+                undo(ws, [p for p in ws.status_paths() if p not in already])
                 continue
-            changed = ws.status_paths()
+            changed = [p for p in ws.status_paths() if p not in already]
             if not changed:
                 fixer.notes.append(f"fix of {failure.name}: no edit made")
                 continue

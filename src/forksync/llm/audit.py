@@ -31,12 +31,13 @@ def redact_tree(value: Any) -> Any:
 class Auditor:
     def __init__(self, artifacts_dir: Path) -> None:
         self.dir = artifacts_dir / "llm"
-        self.count = 0
+        self.count = len(list(self.dir.glob("*.json"))) if self.dir.is_dir() else 0  # a resumed run appends
 
     def save(self, purpose: str, record: dict[str, Any]) -> Path:
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.count += 1
         slug = re.sub(r"[^A-Za-z0-9._-]+", "_", purpose)[:60]
-        path = self.dir / f"{self.count:03d}-{slug}.json"
+        self.count += 1
+        while (path := self.dir / f"{self.count:03d}-{slug}.json").exists():
+            self.count += 1
         path.write_text(json.dumps(redact_tree(record), indent=2, ensure_ascii=False), encoding="utf-8")
         return path

@@ -61,16 +61,19 @@ class CheckFixer:
                     Request(FIX_SYSTEM, tuple(messages), FIX_TOOLS, None, 4096),
                 )
                 messages.append(Message("assistant", answer.text, tuple(answer.tool_calls)))
-                finish = next((c for c in answer.tool_calls if c.name == "finish"), None)
-                if finish is not None or not answer.tool_calls:
-                    rationale = str(finish.arguments.get("rationale", "")) if finish else answer.text
-                    break
                 results = []
+                finish = None
                 for call in answer.tool_calls:
+                    if call.name == "finish":
+                        finish = call
+                        continue
                     try:
                         results.append(ToolResult(call.id, ws.call(call.name, call.arguments)))
                     except ToolError as exc:
                         results.append(ToolResult(call.id, str(exc), True))
+                if finish is not None or not answer.tool_calls:
+                    rationale = str(finish.arguments.get("rationale", "")) if finish else answer.text
+                    break
                 messages.append(Message("user", tool_results=tuple(results)))
             else:
                 self.notes.append(f"fix of {failure.name}: stopped after {self.max_turns} turns")
@@ -86,7 +89,7 @@ class CheckFixer:
         return self.commit(ws, failure.name, rationale)
 
     def commit(self, ws: Workspace, check: str, rationale: str) -> str | None:
-        changed = ws.changed or ws.status_paths()
+        changed = ws.changed  # only what the tools edited: files a check run produced are not the fix
         if not changed:
             self.notes.append(f"fix of {check}: no edit made")
             return None

@@ -7,6 +7,7 @@ retried once with the reason; after that the hunk stays for review with the reas
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -276,9 +277,13 @@ class AgentResolver:
         for call in calls:
             if call.name != SUBMIT.name:
                 continue
-            for item in (
-                call.arguments.get("hunks", []) if isinstance(call.arguments.get("hunks"), list) else []
-            ):
+            items = call.arguments.get("hunks")
+            if isinstance(items, str):  # some OpenAI-compatible servers encode nested JSON twice
+                try:
+                    items = json.loads(items)
+                except json.JSONDecodeError:
+                    items = None
+            for item in items if isinstance(items, list) else []:
                 if isinstance(item, dict) and isinstance(item.get("hunk"), int):
                     entries[item["hunk"]] = item
         return entries
