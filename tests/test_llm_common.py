@@ -109,7 +109,9 @@ class Merge:
         )
         self.repo.git("checkout", "-q", "main")
         self.fork = self.repo.commit(
-            fork, "Audit every greeting for compliance", author="Fiona Fork <fiona@fork.example>"
+            fork,
+            "Audit every greeting for compliance\n\nRequired by SOC2 control CC7.2.",
+            author="Fiona Fork <fiona@fork.example>",
         )
         self.repo.git("merge", "-q", "--no-edit", "upstream", check=False)
         self.git = Git(self.repo.path)

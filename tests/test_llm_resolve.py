@@ -59,8 +59,10 @@ def test_good_answer_resolves_the_hunk_and_is_audited(
         "every greeting is audited",
         "def greet(name):",
         "Hello {name}{punctuation}",
+        "Required by SOC2 control CC7.2",  # the commit message, not only its title
     ):
         assert needle in prompt, needle
+    assert "initial import" not in prompt  # lines older than the base are shared history
     assert saved["response"]["tool_calls"][0]["name"] == "submit_resolution"
     (seen,) = standin.requests
     assert seen.api == provider

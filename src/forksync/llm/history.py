@@ -40,38 +40,41 @@ def _notes(git: Git, args: list[str]) -> list[CommitNote]:
     return out
 
 
-def blame_commits(git: Git, rev: str, path: str, start: int, count: int) -> list[str]:
-    """Full shas of the commits that last touched lines start..start+count-1 at ``rev``."""
-    if count <= 0:
+def blame_commits(git: Git, rev: str, base: str | None, path: str, start: int, count: int) -> list[str]:
+    """Full shas of the commits after ``base`` that last touched lines start..start+count-1 at ``rev``
+    (one `git blame base..rev`: lines older than the base come out as boundary and are dropped)."""
+    if count <= 0 or start < 1:
         return []
-    res = git.run("blame", "--porcelain", "-L", f"{start},{start + count - 1}", rev, "--", path, check=False)
+    target = f"{base}..{rev}" if base else rev
+    res = git.run("blame", "--porcelain", "-L", f"{start},+{count}", target, "--", path, check=False)
     if res.returncode != 0:
         return []
-    shas: list[str] = []
+    order: list[str] = []
+    boundary: set[str] = set()
+    current = ""
     for line in res.out.splitlines():
+        if line.startswith("\t"):
+            current = ""
+            continue
         head = line.split(" ", 1)[0]
-        if len(head) == 40 and all(c in "0123456789abcdef" for c in head) and head not in shas:
-            shas.append(head)
-    return shas
+        if not current and len(head) in (40, 64) and all(c in "0123456789abcdef" for c in head):
+            current = head
+            if head not in order:
+                order.append(head)
+        elif current and line == "boundary":
+            boundary.add(current)
+    return [sha for sha in order if sha not in boundary]
 
 
 def side_commits(git: Git, rev: str, base: str | None, path: str, start: int, count: int) -> list[CommitNote]:
-    """The commits on one side behind those lines (commits already in the base are shared history).
-    When blame has nothing (the side deleted the lines), that side's latest commits on the file."""
-    shas = [
-        s for s in blame_commits(git, rev, path, start, count) if not base or not git.is_ancestor(s, base)
-    ]
+    """The commits on one side behind those lines, with their messages. When blame has nothing
+    (the side deleted the lines), that side's latest commits on the file."""
+    shas = blame_commits(git, rev, base, path, start, count)
     if shas:
         return _notes(git, ["--no-walk=unsorted", *shas[:MAX_COMMITS]])
     if base:
         return _notes(git, [f"-{MAX_COMMITS}", "--no-merges", f"{base}..{rev}", "--", path])
     return []
-
-
-def upstream_commits(git: Git, upstream: str, base: str | None, path: str) -> list[CommitNote]:
-    if not base:
-        return []
-    return _notes(git, [f"-{MAX_COMMITS}", "--no-merges", f"{base}..{upstream}", "--", path])
 
 
 def locate(lines: list[str], block: tuple[str, ...], hint: int) -> int | None:
