@@ -41,6 +41,7 @@ from .report import (
     VersionUpdate,
 )
 from .resolve.conflicts import has_markers
+from .notify.base import EventKind
 from .resolve.model import Context, FileResult, Versions
 from .ui import Progress
 
@@ -931,6 +932,7 @@ class Sync:
             comment=f"forksync re-ran this sync ({r.run_id}): recommendation `{r.recommendation}`.",
         )
         result = forge.publish(spec)
+        r.warnings.extend(result.warnings)
         pr = result.pull_request
         r.pull_request = PullRequestRecord(
             pr.url, pr.number, result.action, draft, pr.title, [p.url for p in result.superseded]
@@ -938,38 +940,28 @@ class Sync:
         self.ui.stage("pr", f"pull request {result.action}: {pr.url}")
 
     def _notify_safely(self) -> None:
-        try:
-            from .notify.base import Event, make_notifiers
-        except ImportError:
+        """Tell Slack / webhooks once per run; a failed notification is recorded, never raised."""
+        if getattr(self, "_notified", False):
             return
+        self._notified = True
+        from .notify.base import Event, make_notifiers
+        from .notify.registry import notify_all, problems
+
+        r = self.report
+        r.warnings.extend(problems(self.config))
         notifiers = make_notifiers(self.config)
         if not notifiers:
             return
-        r = self.report
-        kind = (
-            "up-to-date"
-            if r.status == "up-to-date"
-            else "failed"
-            if r.status == "failed"
-            else "conflicts"
-            if r.status == "conflicts-left"
-            else "checks-failed"
-            if r.status == "checks-failed"
-            else "pr-updated"
-            if r.pull_request and r.pull_request.action == "updated"
-            else "pr-created"
-        )
-        event = Event(kind, r, self.opts.run_url)  # type: ignore[arg-type]
-        from .report import NotificationRecord
-
-        for n in notifiers:
-            try:
-                n.send(event)
-                r.notifications.append(NotificationRecord(n.channel, True))
-            except Exception as exc:  # a notification never fails the sync
-                from .secrets import redact
-
-                r.notifications.append(NotificationRecord(n.channel, False, redact(str(exc))[:300]))
+        kind: EventKind
+        if r.status in ("up-to-date", "failed", "checks-failed"):
+            kind = r.status
+        elif r.status == "conflicts-left":
+            kind = "conflicts"
+        elif r.pull_request and r.pull_request.action in ("updated", "unchanged"):
+            kind = "pr-updated"
+        else:
+            kind = "pr-created"
+        r.notifications.extend(notify_all(notifiers, Event(kind, r, self.opts.run_url)))
 
     # -- cleanup ------------------------------------------------------------------------
     def _rollback(self) -> None:
