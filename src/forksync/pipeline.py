@@ -30,6 +30,7 @@ from . import releases as releases_mod
 from .config import Config
 from .errors import ConfigError, ExitCode, ForgeError, ForksyncError, GitError, UpstreamError
 from .git import Git, check_ref_name
+from .notify.base import EventKind
 from .report import (
     CheckRecord,
     ConflictRecord,
@@ -41,7 +42,6 @@ from .report import (
     VersionUpdate,
 )
 from .resolve.conflicts import has_markers
-from .notify.base import EventKind
 from .resolve.model import Context, FileResult, Versions
 from .ui import Progress
 
