@@ -83,6 +83,14 @@ def test_hash_continuations_and_duplicate_packages_decline() -> None:
     assert d.confidence == 0.0 and "requests is listed twice" in d.reason
 
 
+def test_credentials_in_requirement_urls_never_reach_the_details() -> None:
+    fork = REQS + "corp-lib @ git+https://bot:s3cr3t-value-123@git.example.com/corp-lib.git\n"
+    d = resolve(REQS, fork, REQS.replace("0.26", "0.27"))
+    assert d.confidence == 1.0 and b"s3cr3t-value-123" in d.content  # the file itself is the fork's to keep
+    assert any("corp-lib" in line for line in d.details)
+    assert not any("s3cr3t-value-123" in line for line in (*d.details, d.reason))
+
+
 def test_gitignore_union_keeps_comments_order_and_crlf() -> None:
     base = "# build\nbuild/\ndist/\n\n*.pyc\n"
     fork = "# build\nbuild/\nfork-out/\ndist/\n\n*.pyc\n.fork-cache/\n"

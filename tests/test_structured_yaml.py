@@ -80,6 +80,49 @@ def test_disjoint_keys_keep_every_untouched_line() -> None:
     )
 
 
+WORKFLOW = """name: test
+on:
+  push:
+    branches:
+    - main
+  pull_request:
+
+env:
+  PYTHON: "3.11"
+
+jobs:
+  lint:
+    runs-on: ubuntu-latest
+    steps:
+    - uses: actions/checkout@v4
+    - name: Lint
+      run: |
+        pip install ruff
+        ruff check .
+  test:
+    runs-on: ubuntu-latest
+    steps:
+    - uses: actions/checkout@v4
+    - run: >-
+        pytest -q
+        --maxfail=1
+"""
+
+
+def test_block_scalars_and_blank_lines_survive_a_workflow_merge() -> None:
+    fork = WORKFLOW.replace("    - main\n", "    - main\n    - carto/main\n").replace(
+        '  PYTHON: "3.11"\n', '  PYTHON: "3.11"\n  CARTO: "1"  # fork flag\n'
+    )
+    upstream = WORKFLOW.replace("ruff check .", "ruff check . --fix").replace(
+        "    - main\n", "    - main\n    - 'release/**'\n"
+    )
+    d = resolve(WORKFLOW, fork, upstream)
+    assert d.content.decode() == upstream.replace("    - main\n", "    - main\n    - carto/main\n").replace(
+        '  PYTHON: "3.11"\n', '  PYTHON: "3.11"\n  CARTO: "1"  # fork flag\n'
+    )
+    assert not any("comment" in line for line in d.details)  # a blank line that ruamel moved is no news
+
+
 def test_fork_comment_edit_is_carried() -> None:
     fork = CI.replace("# hosted runner", "# hosted runner, fork: self-hosted later")
     upstream = CI.replace("name: ci", "name: CI")

@@ -252,10 +252,13 @@ class _Merge:
 
 def _item(mapping: Any, key: str) -> Any:
     """The tomlkit item (not its Python value, which ``get`` returns for booleans)."""
-    if key not in mapping:
-        return MISSING
     getter = getattr(mapping, "item", None)
-    return getter(key) if getter is not None else mapping[key]
+    if getter is None:
+        return mapping.get(key, MISSING)
+    try:
+        return getter(key)  # a lookup, not `in`: tomlkit rebuilds out-of-order tables on each access
+    except KeyError:
+        return MISSING
 
 
 def _is_array(item: Any) -> bool:

@@ -223,7 +223,8 @@ class _Merge:
         if side is None:
             raise Decline(f"{dotted(path)}: both sides changed the comment next to it")
         if side == "fork" and hasattr(target, "ca"):
-            self.notes.add(dotted(path), "comment changed by the fork")
+            if "".join(f).split() != "".join(u).split():  # blank lines move with ruamel's model: not news
+                self.notes.add(dotted(path), "comment changed by the fork")
             if key in fork.ca.items:
                 target.ca.items[key] = copy.deepcopy(fork.ca.items[key])
             else:
