@@ -46,8 +46,10 @@ def test_sync_with_the_agent_resolving_what_the_engine_left(
     (fork / ".forksync.toml").write_text(
         config + f"[resolve]\ndisable = {json.dumps(ENGINE)}\n"
         f'[agent]\nprovider = "anthropic"\nbase-url = "{standin.url}"\napi-key-env = "{KEY_ENV}"\n'
-        'model = "claude-sonnet-4-6"\nfix-checks = false\n'
+        'model = "claude-sonnet-4-6"\nfix-checks = false\nconventions-file = "ACME_NOTES.md"\n'
     )
+    (fork / "ACME_NOTES.md").write_text(f"Deploys use the token {canary}; keep the audit switch.\n")
+    git(fork, "add", "ACME_NOTES.md")
     git(fork, "commit", "-qam", "agent on, engine off")
     standin.add(*[keep_fork_side] * 10)
     report = execute(fork, None, quiet=True)
@@ -65,6 +67,7 @@ def test_sync_with_the_agent_resolving_what_the_engine_left(
     for call in report.llm_calls:
         assert Path(call.artifact).is_file() and canary not in Path(call.artifact).read_text()
     assert canary not in standin.all_text()
+    assert "Deploys use the token [REDACTED]" in standin.all_text()  # the conventions did go, redacted
     # The fork's side really landed in the merge commit.
     router = git(fork, "show", f"{report.merge_commit}:tinyproxy/router.py")
     assert "<<<<<<<" not in router
