@@ -258,3 +258,16 @@ def test_merge_driver_leaves_role_named_conflict(tmp_path: Path) -> None:
     text = repo.read("g.txt")
     assert "<<<<<<< fork (main)\nb = 20\n||||||| base\nb = 2\n=======\nb = 200\n>>>>>>> upstream\n" in text
     assert unmerged(repo) == {"g.txt"}
+
+
+def test_fork_copy_that_does_not_parse_is_not_merged_into(tmp_path: Path) -> None:
+    # The fork's own file is broken; a merge into it cannot be checked, so a person looks.
+    base = "def f():\n    a = 1\n    b = 2\n    return a\n"
+    fork = "def f():\n    a = 10\n        b = 2\n    return a\n"
+    up = "def f():\n    a = 1\n    b = 3\n    return a\n"
+    repo = conflict_repo(tmp_path, {"p.py": base}, {"p.py": fork}, {"p.py": up})
+    result = resolve(repo, "--json")
+    assert result.exit_code == 1
+    [entry] = json.loads(result.output)["files"]
+    assert "does not parse" in entry["reason"]
+    assert unmerged(repo) == {"p.py"}

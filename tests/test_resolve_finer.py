@@ -82,3 +82,21 @@ def test_merge_with_no_change_returns_the_change(base: list[str], side: list[str
 def test_merge_is_symmetric(base: list[str], fork: list[str], up: list[str]) -> None:
     # No side is favoured: edits either clash (None both ways) or land at their own places.
     assert merge3(base, fork, up) == merge3(base, up, fork)
+
+
+def test_interleaved_edits_stay_open(tmp_path: Path) -> None:
+    # The fork inserted lines on both sides of a line upstream rewrote: one thought, not two.
+    base = "start\nmiddle\nend\n"
+    fork = "start\nfork before\nmiddle\nfork after\nend\n"
+    up = "start\nMIDDLE\nend\n"
+    repo = conflict_repo(tmp_path, {"i.txt": base}, {"i.txt": fork}, {"i.txt": up})
+    assert resolve(repo).exit_code == 1
+
+
+def test_large_hunk_is_not_realigned(tmp_path: Path) -> None:
+    body = [f"line {i}\n" for i in range(20)]
+    fork = ["fork top\n", *body[:-1], "fork tail\n"]
+    up = [*body[:5], "upstream\n", *body[5:-1], "upstream tail\n"]
+    repo = conflict_repo(tmp_path, {"b.txt": "".join(body)}, {"b.txt": "".join(fork)}, {"b.txt": "".join(up)})
+    result = resolve(repo, "--json")
+    assert "finer:lines" not in [h["rule"] for f in json.loads(result.output)["files"] for h in f["hunks"]]

@@ -133,3 +133,12 @@ def test_additions_keep_every_item(base: list[str], fork_extra: list[str], up_ex
     assert set(items) == set(base) | set(fork) | set(up)  # nothing only one side added is lost
     assert len(items) == len(set(items))  # and nothing twice
     assert merge_additions(base, fork, base) == (fork, False)  # with no change upstream: the fork
+
+
+def test_file_created_on_both_sides_is_not_merged_by_items(tmp_path: Path) -> None:
+    repo = conflict_repo(
+        tmp_path, {"keep.txt": "k\n"}, {"new.py": "import os\n\nA = 1\n"}, {"new.py": "import sys\n\nB = 2\n"}
+    )
+    result = resolve(repo, "--json")
+    assert result.exit_code == 1
+    assert all(h["rule"] != "python-syntax" for f in json.loads(result.output)["files"] for h in f["hunks"])

@@ -8,14 +8,16 @@ conflict exactly as git left it; the merge driver follows git's contract: the re
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 from typing import Any, cast
 
 import click
 
-from ..config import load_config
-from ..errors import GitError
+from ..config import CONFIG_FILE, Config, load_config, parse_config
+from ..errors import ForksyncError, GitError
 from ..git import Git
+from ..resolve.conflicts import has_markers
 from ..resolve.engine import (
     Chain,
     apply_results,
@@ -41,8 +43,8 @@ def _context(repo: Path, config_path: Path | None, fork_side: ForkSide) -> Conte
         raise GitError(
             f"no merge in progress in {top}", hint="run it after a `git merge` that stopped on conflicts"
         )
-    config, _source = load_config(top, config_path)
     fork, upstream = (head, merge_head) if fork_side == "ours" else (merge_head, head)
+    config = _load_config(git, top, config_path, fork)
     described = git.run("describe", "--tags", "--exact-match", upstream, check=False)
     version = described.out.strip() if described.returncode == 0 else None
     return Context(
@@ -54,6 +56,25 @@ def _context(repo: Path, config_path: Path | None, fork_side: ForkSide) -> Conte
         base_commit=git.merge_base(head, merge_head),
         upstream_version=version,
     )
+
+
+def _load_config(git: Git, top: Path, config_path: Path | None, fork_commit: str) -> Config:
+    """The config; a pyproject.toml that is itself conflicted is read from the fork's commit."""
+    pyproject = top / "pyproject.toml"
+    if (
+        config_path is None
+        and not (top / CONFIG_FILE).is_file()
+        and pyproject.is_file()
+        and has_markers(pyproject.read_bytes())
+    ):
+        blob = git.show_file(fork_commit, "pyproject.toml") or b""
+        try:
+            section = tomllib.loads(blob.decode("utf-8", "replace")).get("tool", {}).get("forksync")
+        except tomllib.TOMLDecodeError:
+            section = None
+        source = "pyproject.toml [tool.forksync] (fork's commit)"
+        return parse_config(section, source) if isinstance(section, dict) else Config()
+    return load_config(top, config_path)[0]
 
 
 def run(repo: Path, config_path: Path | None, fork_side: str, dry_run: bool, as_json: bool) -> int:
@@ -146,7 +167,10 @@ def merge_driver(base: Path, current: Path, other: Path, path: str, fork_side: s
         (data["current"], data["other"]) if fork_side == "ours" else (data["other"], data["current"])
     )
     repo = Path.cwd()
-    config, _source = load_config(repo)
+    try:
+        config, _source = load_config(repo)
+    except ForksyncError:  # e.g. pyproject.toml itself mid-merge: the defaults still resolve safely
+        config = Config()
     ctx = Context(repo=repo, git=Git(repo), config=config)
     v = Versions(path or current.name, data["base"], fork, upstream)
     result = resolve_versions(ctx, v, Chain.default(ctx))

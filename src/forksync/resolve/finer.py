@@ -20,6 +20,14 @@ from .model import Context, Decision, Hunk, Versions
 T = TypeVar("T")
 
 _WORDS = re.compile(r"\w+|\s+|[^\w\s]")
+# difflib is quadratic at worst: minified bundles (one 200 kB line) and huge hunks are left to
+# other rules rather than stall the run.
+MAX_LINES = 2000
+MAX_LINE_CHARS = 1000
+# Re-aligning a large hunk finds anchors in blank lines, brackets and docstring quotes that
+# split one rewrite into "independent" pieces; measured on real history, only small hunks
+# whose fork and upstream edits do not interleave are merged with confidence.
+MAX_HUNK_LINES = 12
 
 
 @dataclass(frozen=True)
@@ -97,7 +105,9 @@ class FinerResolver:
         base, fork, up = hunk.base, hunk.fork, hunk.upstream
         if not base or base in (fork, up):
             return None  # pure insertions on both sides have no finer structure; one-sided is trivial
-        merged = merge3(base, fork, up)
+        if len(base) + len(fork) + len(up) > MAX_LINES:
+            return None
+        merged = merge3(base, fork, up) if self._small_and_apart(base, fork, up) else None
         if merged is not None:
             return Decision(
                 "finer:lines",
@@ -117,6 +127,18 @@ class FinerResolver:
         return None
 
     @staticmethod
+    def _small_and_apart(base: tuple[str, ...], fork: tuple[str, ...], up: tuple[str, ...]) -> bool:
+        if max(len(base), len(fork), len(up)) > MAX_HUNK_LINES:
+            return False
+        fe, ue = edits(base, fork), edits(base, up)
+        fe, ue = [e for e in fe if e not in ue], [e for e in ue if e not in fe]
+        if not fe or not ue:
+            return True
+        return max(e.end for e in fe) <= min(e.start for e in ue) or max(e.end for e in ue) <= min(
+            e.start for e in fe
+        )
+
+    @staticmethod
     def _by_words(
         base: tuple[str, ...], fork: tuple[str, ...], up: tuple[str, ...]
     ) -> tuple[str, ...] | None:
@@ -129,6 +151,8 @@ class FinerResolver:
                 out.append(f)
             elif f == b:
                 out.append(u)
+            elif max(len(b), len(f), len(u)) > MAX_LINE_CHARS:
+                return None
             else:
                 merged = _strict_merge3(_words(b), _words(f), _words(u))
                 if merged is None:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from .conflicts import decode, split_lines
-from .finer import edits
+from .finer import MAX_LINES, edits
 from .model import Context, Decision, Hunk, Versions
 
 _LEAD = r"(?:#+|//+|/\*+|--|;+|%|<!--|\{#|\*)"
@@ -102,6 +102,8 @@ class ForkMarkersResolver:
         if not marker:
             return None
         base, fork, up = hunk.base, hunk.fork, hunk.upstream
+        if len(base) + len(fork) + len(up) > MAX_LINES:
+            return None
         marks = _fork_marks(ctx, v, hunk, marker)
         if marks is None or not any(marks):
             return None

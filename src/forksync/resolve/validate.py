@@ -1,4 +1,4 @@
-"""Does a merged file still parse? Only asked when both sides parsed before the merge."""
+"""Does a merged file still parse? A result that does not is rejected when a side did."""
 
 from __future__ import annotations
 
@@ -43,11 +43,13 @@ def parses(path: str, data: bytes) -> str | None:
 
 
 def validation_error(v: Versions, merged: bytes) -> str | None:
-    """Reject a merge that breaks parsing, unless a side already failed to parse."""
+    """Reject a merge that does not parse, unless neither side parsed either.
+
+    A fork whose own copy is broken still gets a person's eye: merging into broken code
+    cannot be checked, and real history holds such commits."""
     problem = parses(v.path, merged)
     if problem is None:
         return None
-    for side in (v.fork, v.upstream):
-        if side is not None and parses(v.path, side) is not None:
-            return None
+    if all(side is None or parses(v.path, side) is not None for side in (v.fork, v.upstream)):
+        return None
     return f"result does not parse ({problem})"
