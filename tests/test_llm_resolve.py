@@ -300,3 +300,35 @@ def test_a_huge_hunk_is_left_without_a_call(tmp_path: Path, standin: LLMStandIn)
     (res,) = bot.resolve_remaining(ctx, versions, results)
     assert res.outcome == "unresolved" and "too large for the agent (1200 lines)" in res.hunks[0].reason
     assert standin.requests == []
+
+
+def test_crlf_file_gets_crlf_answer_lines(tmp_path: Path, standin: LLMStandIn) -> None:
+    from tests.test_llm_common import BASE_PY, FORK_PY, UPSTREAM_PY, Merge
+
+    crlf = [{"app.py": t.replace("\n", "\r\n").encode()} for t in (BASE_PY, FORK_PY, UPSTREAM_PY)]
+    merge = Merge(tmp_path, *crlf)  # type: ignore[arg-type]
+    cfg = agent_config(standin)
+    ctx = merge.context(cfg)
+    versions, results = merge.engine(ctx)
+    standin.add(submit((1, GOOD, "merged")))  # the model answers with plain newlines
+    bot = make_agent(cfg, tmp_path / "artifacts")
+    assert bot is not None
+    (res,) = bot.resolve_remaining(ctx, versions, results)
+    assert res.outcome == "resolved"
+    assert GOOD.replace("\n", "\r\n").encode() in res.content
+    assert b"\n" not in res.content.replace(b"\r\n", b"")
+
+
+def test_non_utf8_file_is_left_without_a_call(tmp_path: Path, standin: LLMStandIn) -> None:
+    from tests.test_llm_common import Merge
+
+    sides = [{"latin.py": f"NAME = '{w}'\n".encode("latin-1")} for w in ("base", "forké", "upstreamé")]
+    merge = Merge(tmp_path, *sides)  # type: ignore[arg-type]
+    cfg = agent_config(standin)
+    ctx = merge.context(cfg)
+    versions, results = merge.engine(ctx)
+    bot = make_agent(cfg, tmp_path / "artifacts")
+    assert bot is not None
+    (res,) = bot.resolve_remaining(ctx, versions, results)
+    assert res.outcome == "unresolved" and res.hunks[0].reason == "not UTF-8 text: left for review"
+    assert standin.requests == []

@@ -49,6 +49,15 @@ class Verdict:
     reason: str
 
 
+def _utf8(v: Versions) -> bool:
+    try:
+        for side in (v.base, v.fork, v.upstream):
+            (side or b"").decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _size(p: Pending, base: bool = True) -> int:
     sides = (*p.hunk.fork, *p.hunk.upstream, *(p.hunk.base if base else ()))
     return sum(len(line) for line in sides)
@@ -192,6 +201,10 @@ class AgentResolver:
         doc, pending = found
         by_number = {p.result.index: p for p in pending}
         verdicts: dict[int, Verdict] = {}
+        if not _utf8(v):  # the model would see replacement characters and write them back
+            for n in by_number:
+                verdicts[n] = Verdict(None, "not UTF-8 text: left for review")
+            return self._result(v, res, doc, by_number, verdicts)
         fits = []
         for p in pending:
             if _size(p) > MAX_HUNK_CHARS:
