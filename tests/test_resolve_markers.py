@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from forksync.resolve.markers import marked_lines
+from forksync.config import Config
+from forksync.git import Git
+from forksync.resolve.engine import Chain, resolve_versions
+from forksync.resolve.markers import ForkMarkersResolver, marked_lines
+from forksync.resolve.model import Context, Versions
 from tests.test_engine import ISOLATE, conflict_repo, resolve, unmerged
 
 
@@ -111,3 +115,15 @@ def test_marked_lines_kinds() -> None:
         True,
         False,
     ]
+
+
+def test_one_context_serves_many_merges_of_a_path(tmp_path: Path) -> None:
+    # A backtest replays many merges with one Context: caches must follow the fork blob, not the path.
+    ctx = Context(tmp_path, Git(tmp_path), Config())
+    chain = Chain([], [ForkMarkersResolver()])
+    first = resolve_versions(ctx, Versions("h.py", BASE.encode(), FORK.encode(), UP.encode()), chain)
+    other_fork = FORK.replace("audit every request", "log requests").replace("audit(req)", "log(req)")
+    second = resolve_versions(ctx, Versions("h.py", BASE.encode(), other_fork.encode(), UP.encode()), chain)
+    assert first.outcome == second.outcome == "resolved"
+    assert first.content is not None and b"audit(req)" in first.content
+    assert second.content is not None and b"log(req)" in second.content and b"audit" not in second.content

@@ -76,12 +76,17 @@ def marked_lines(lines: Sequence[str], marker: str) -> list[bool]:
 def _fork_marks(ctx: Context, v: Versions, hunk: Hunk, marker: str) -> list[bool] | None:
     """Marks of the hunk's fork lines, judged in the whole fork file (a block may open above)."""
     key = f"markers:{v.path}:{marker}"
-    lines = ctx.memo(key + ":lines", lambda: split_lines(decode(v.fork or b"")))
-    marks = ctx.memo(key, lambda: marked_lines(lines, marker))  # type: ignore[arg-type]
+    cached = ctx.cache.get(key)
+    # Keyed on the fork blob itself: one Context may serve many merges of the same path (backtest).
+    if not (isinstance(cached, tuple) and cached[0] is v.fork):
+        lines = split_lines(decode(v.fork or b""))
+        cached = (v.fork, lines, marked_lines(lines, marker))
+        ctx.cache[key] = cached
+    _blob, lines, marks = cached
     start = hunk.fork_start - 1
-    if tuple(lines[start : start + len(hunk.fork)]) != hunk.fork:  # type: ignore[index]
+    if tuple(lines[start : start + len(hunk.fork)]) != hunk.fork:
         return None
-    return list(marks[start : start + len(hunk.fork)])  # type: ignore[index]
+    return list(marks[start : start + len(hunk.fork)])
 
 
 def _base_to_upstream(base: Sequence[str], up: Sequence[str]) -> dict[int, int]:

@@ -127,7 +127,12 @@ def _container(ctx: Context, v: Versions, hunk: Hunk) -> str | None:
     if not rows:
         return None
     first, last = rows[0], rows[-1]
-    tree: Any = ctx.memo(f"python-syntax:tree:{v.path}", lambda: _parse(v.fork or b""))
+    key = f"python-syntax:tree:{v.path}"
+    cached = ctx.cache.get(key)
+    if not (isinstance(cached, tuple) and cached[0] is v.fork):  # one Context may see many merges
+        cached = (v.fork, _parse(v.fork or b""))
+        ctx.cache[key] = cached
+    tree: Any = cached[1]
     if tree is None:
         return None
     node = tree.root_node
