@@ -259,3 +259,25 @@ def test_property_different_changes_to_one_key_are_never_resolved(
     upstream = {**base, "m1": {**base.get("m1", {}), key: f"upstream {other}"}}
     with pytest.raises(Decline):
         merge_yaml(dump(base, (2, 2, 0)), dump(fork, (2, 2, 0)), dump(upstream, (2, 2, 0)), Notes())
+
+
+def test_sync_branch_cut_from_upstream_merging_the_fork_in(tmp_path: Path) -> None:
+    """`--fork theirs`: the fork's side is the one being merged in; roles, not stages, decide."""
+    repo = Repo(tmp_path / "r")
+    path = ".github/workflows/ci.yml"
+    repo.commit({path: CI}, "base")
+    repo.git("checkout", "-q", "-b", "upstream")
+    repo.commit({path: CI.replace("[main]", "[main, release]").replace("name: ci", "name: CI")}, "upstream")
+    repo.git("checkout", "-q", "main")
+    repo.commit(
+        {path: CI.replace("[main]", "[main, corp-main]").replace("# hosted runner", "# corp runner")}, "fork"
+    )
+    repo.git("checkout", "-q", "-b", "sync", "upstream")
+    assert "CONFLICT" in repo.git("merge", "main", check=False)
+    ctx = Context(repo=repo.path, git=Git(repo.path), config=Config())
+    [result] = resolve_all(ctx, read_conflicts(ctx.git, fork_side="theirs"))
+    assert (result.outcome, result.rule) == ("resolved", "yaml")
+    apply_results(ctx, results=[result])
+    text = repo.read(path)
+    assert load(text.encode())["on"]["push"]["branches"] == ["main", "corp-main", "release"]
+    assert text.startswith("# Continuous integration.\nname: CI\n") and "# corp runner" in text

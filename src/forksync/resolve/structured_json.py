@@ -61,7 +61,10 @@ def merge_json(base: bytes | None, fork: bytes, upstream: bytes, notes: Notes) -
         base_value = {}
         notes.add("", "file added on both sides: merged as two sets of keys", confidence=0.95)
     merged = _merge(base_value, fork_value, up_value, (), notes)
-    return splice(up_text, merged, fork_text).encode("utf-8")
+    result = splice(up_text, merged, fork_text)
+    if json.dumps(_load(result, "merged")) != json.dumps(merged):  # order- and type-exact
+        raise Decline("splicing the merge into upstream's text changed its meaning")
+    return result.encode("utf-8")
 
 
 def _text(data: bytes, side: str) -> str:
