@@ -230,6 +230,7 @@ def report(name: str, t: dict[str, int]) -> None:
     per_hunk, per_whole = t["hunk_tokens"] / t["hunks"], t["whole_tokens"] / t["hunks"]
     print(
         f"{name:34} {t['files']:5} {t['hunks']:6} {per_hunk:12.0f} {per_whole:12.0f} {per_whole / per_hunk:7.1f}x"
+        f" {t['hunk_tokens']:10} {t['whole_tokens']:10}"
     )
 
 
@@ -240,7 +241,10 @@ def main() -> int:
     args = ap.parse_args()
     global ENGINE_FIRST
     ENGINE_FIRST = not args.all_hunks
-    print(f"{'merge':34} {'files':>5} {'hunks':>6} {'hunk tok/h':>12} {'whole tok/h':>12} {'ratio':>8}")
+    print(
+        f"{'merge':34} {'files':>5} {'hunks':>6} {'hunk tok/h':>12} {'whole tok/h':>12} {'ratio':>8}"
+        f" {'hunk tot':>10} {'whole tot':>10}"
+    )
     grand = {"files": 0, "hunks": 0, "hunk_tokens": 0, "whole_tokens": 0}
     with tempfile.TemporaryDirectory() as tmp:
         report("embedded demo (tinyproxy v1.1.0)", embedded_demo(Path(tmp)))
