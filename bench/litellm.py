@@ -101,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--out", type=Path, default=None, help="JSON output (default: bench/results/litellm-*.json)"
     )
+    ap.add_argument("--config", type=Path, default=None, help="a .forksync.toml to use (default: none)")
     args = ap.parse_args(argv)
     specs = load_specs(args.tsv, set(args.kind) if args.kind else None, args.limit)
     git = Git(args.repo)
