@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from .model import Context, Decision, Versions
-from .threeway import MISSING, Decline, Notes, decision, declined, downgrade, one_sided, pick, weave
+from .threeway import MISSING, Decline, Notes, attempt, downgrade, one_sided, pick, weave
 
 RULE = "lineset"
 Key = tuple[str, ...]
@@ -50,13 +50,13 @@ class LineSetResolver:
         if v.fork is None or v.upstream is None:
             return None
         notes = Notes()
-        try:
-            content = merge_lines(
-                v.base or b"", v.fork, v.upstream, notes, requirements=is_requirements(v.path)
-            )
-        except Decline as exc:
-            return declined(RULE, f"line-set merge declined: {exc}", notes)
-        return decision(RULE, content, notes, "line set")
+        fork, upstream, reqs = v.fork, v.upstream, is_requirements(v.path)
+        return attempt(
+            RULE,
+            "line-set",
+            notes,
+            lambda: merge_lines(v.base or b"", fork, upstream, notes, requirements=reqs),
+        )
 
 
 def merge_lines(base: bytes, fork: bytes, upstream: bytes, notes: Notes, *, requirements: bool) -> bytes:

@@ -18,8 +18,7 @@ from .threeway import (
     MISSING,
     Decline,
     Notes,
-    decision,
-    declined,
+    attempt,
     dotted,
     merge_appends,
     one_sided,
@@ -40,11 +39,8 @@ class JsonResolver:
         if v.fork is None or v.upstream is None:
             return None
         notes = Notes()
-        try:
-            content = merge_json(v.base, v.fork, v.upstream, notes)
-        except Decline as exc:
-            return declined(RULE, f"JSON merge declined: {exc}", notes)
-        return decision(RULE, content, notes, "JSON")
+        fork, upstream = v.fork, v.upstream
+        return attempt(RULE, "JSON", notes, lambda: merge_json(v.base, fork, upstream, notes))
 
 
 def merge_json(base: bytes | None, fork: bytes, upstream: bytes, notes: Notes) -> bytes:

@@ -21,8 +21,7 @@ from .threeway import (
     MISSING,
     Decline,
     Notes,
-    decision,
-    declined,
+    attempt,
     dotted,
     downgrade,
     merge_appends,
@@ -60,13 +59,12 @@ class TomlResolver:
             return None
         notes = Notes()
         pyproject = PurePosixPath(v.path).name == "pyproject.toml"
-        try:
-            content = merge_toml(
-                v.base, v.fork, v.upstream, notes, pyproject=pyproject, new_version=ctx.new_version
-            )
-        except Decline as exc:
-            return declined(RULE, f"TOML merge declined: {exc}", notes)
-        return decision(RULE, content, notes, "TOML")
+        fork, upstream = v.fork, v.upstream
+
+        def merge() -> bytes:
+            return merge_toml(v.base, fork, upstream, notes, pyproject=pyproject, new_version=ctx.new_version)
+
+        return attempt(RULE, "TOML", notes, merge)
 
 
 def merge_toml(

@@ -20,8 +20,7 @@ from .threeway import (
     MISSING,
     Decline,
     Notes,
-    decision,
-    declined,
+    attempt,
     dotted,
     merge_appends,
     merge_set,
@@ -45,11 +44,8 @@ class YamlResolver:
         if v.fork is None or v.upstream is None:
             return None
         notes = Notes()
-        try:
-            content = merge_yaml(v.base, v.fork, v.upstream, notes)
-        except Decline as exc:
-            return declined(RULE, f"YAML merge declined: {exc}", notes)
-        return decision(RULE, content, notes, "YAML")
+        fork, upstream = v.fork, v.upstream
+        return attempt(RULE, "YAML", notes, lambda: merge_yaml(v.base, fork, upstream, notes))
 
 
 def _yaml(indent: tuple[int, int, int]) -> Any:

@@ -197,5 +197,17 @@ def declined(rule: str, why: str, notes: Notes | None = None) -> Decision:
     return Decision(rule, 0.0, redact(why), details=details)
 
 
+def attempt(rule: str, what: str, notes: Notes, merge: Callable[[], bytes]) -> Decision:
+    """Run one structured merge: a Decline becomes a reasoned refusal, and so does a crash
+    (a bug in a parser or in this code must leave the conflict open, never sink the run)."""
+    try:
+        content = merge()
+    except Decline as exc:
+        return declined(rule, f"{what} merge declined: {exc}", notes)
+    except Exception as exc:  # reported, not raised: the hunk resolvers still get their turn
+        return declined(rule, f"{what} merge failed: {type(exc).__name__}: {exc}", notes)
+    return decision(rule, content, notes, what)
+
+
 def dotted(path: Sequence[object]) -> str:
     return ".".join(str(p) for p in path)
