@@ -8,7 +8,7 @@ from typing import Any
 from .providers import MAX_RETRIES, Completion, Request, ToolCall, api_message, one_line
 
 
-def to_payload(model: str, request: Request) -> dict[str, Any]:
+def to_payload(model: str, request: Request, base_url: str = "") -> dict[str, Any]:
     messages: list[dict[str, Any]] = [{"role": "system", "content": request.system}]
     for m in request.messages:
         for r in m.tool_results:
@@ -33,7 +33,11 @@ def to_payload(model: str, request: Request) -> dict[str, Any]:
             messages.append(entry)
         elif m.text:
             messages.append({"role": "user", "content": m.text})
-    payload: dict[str, Any] = {"model": model, "messages": messages, "max_tokens": request.max_output_tokens}
+    # OpenAI's own API (and Azure) want max_completion_tokens (reasoning models reject max_tokens);
+    # compatible servers (vLLM, Ollama, LM Studio) know max_tokens.
+    native = not base_url or "openai.com" in base_url or "azure" in base_url
+    cap_key = "max_completion_tokens" if native else "max_tokens"
+    payload: dict[str, Any] = {"model": model, "messages": messages, cap_key: request.max_output_tokens}
     if request.tools:
         payload["tools"] = [
             {
@@ -67,13 +71,14 @@ class OpenAIProvider:
         self._client = openai.OpenAI(
             api_key=key, base_url=base_url or None, timeout=timeout, max_retries=MAX_RETRIES
         )
+        self.base_url = str(self._client.base_url)  # OPENAI_BASE_URL counts too
 
     def complete(self, request: Request) -> Completion:
         from .providers import ProviderError
 
         sdk = self._sdk
         try:
-            resp = self._client.chat.completions.create(**to_payload(self.model, request))
+            resp = self._client.chat.completions.create(**to_payload(self.model, request, self.base_url))
         except (sdk.AuthenticationError, sdk.PermissionDeniedError) as exc:
             raise ProviderError(
                 f"openai endpoint rejected the API key (HTTP {exc.status_code})",
