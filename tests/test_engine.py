@@ -271,3 +271,15 @@ def test_fork_copy_that_does_not_parse_is_not_merged_into(tmp_path: Path) -> Non
     [entry] = json.loads(result.output)["files"]
     assert "does not parse" in entry["reason"]
     assert unmerged(repo) == {"p.py"}
+
+
+def test_fork_start_counts_lines_of_the_fork_file() -> None:
+    # Upstream's clean change above the conflict shifts git's merged text, not the fork's file.
+    base = "".join(f"l{i}\n" for i in range(10)).encode()
+    fork = base.replace(b"l0\n", b"").replace(b"l8\n", b"fork\n")
+    up = base.replace(b"l3\n", b"l3\nnew1\nnew2\nnew3\n").replace(b"l8\n", b"upstream\n")
+    doc = merge_file(base, fork, up)
+    [hunk] = doc.hunks
+    fork_lines = split_lines(fork.decode())
+    assert fork_lines[hunk.fork_start - 1] == "fork\n" and hunk.fork_start == 8
+    assert doc.render().startswith("l1\nl2\nl3\nnew1\nnew2\nnew3\nl4\n")

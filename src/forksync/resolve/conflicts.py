@@ -7,10 +7,11 @@ that stay unresolved. Text is decoded with ``surrogateescape`` so any bytes roun
 
 from __future__ import annotations
 
+import difflib
 import re
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .model import Hunk
@@ -132,7 +133,9 @@ def merge_file(
         )
     if proc.returncode < 0 or proc.returncode > 127:
         raise RuntimeError(f"git merge-file failed: {proc.stderr.decode(errors='replace').strip()}")
-    return parse_merged(decode(proc.stdout), size, labels)
+    doc = parse_merged(decode(proc.stdout), size, labels)
+    locate_in_fork(doc, split_lines(decode(fork)))
+    return doc
 
 
 def parse_merged(
@@ -207,6 +210,44 @@ def _attach_context(parts: list[list[str] | Hunk]) -> None:
         before = tuple(prev[-CONTEXT:]) if isinstance(prev, list) else ()
         after = tuple(nxt[:CONTEXT]) if isinstance(nxt, list) else ()
         parts[i] = Hunk(part.index, part.base, part.fork, part.upstream, part.fork_start, before, after)
+
+
+def locate_in_fork(doc: MergedDoc, fork_lines: list[str]) -> None:
+    """Set each hunk's ``fork_start`` to its line in the fork's own file (0 when it cannot be told).
+
+    The merged text also holds upstream's cleanly merged changes, so counting its lines is only
+    right where upstream changed nothing above the hunk: align the two when they differ."""
+    view: list[str] = []
+    starts: list[int] = []
+    for part in doc.parts:
+        if isinstance(part, Hunk):
+            starts.append(len(view))
+            view.extend(part.fork)
+        else:
+            view.extend(part)
+    if not starts or view == fork_lines:
+        return
+    found: list[int] = []
+    for autojunk in (True, False):  # the fast alignment first; the exact one if it misplaces a hunk
+        where: dict[int, int] = {}
+        matcher = difflib.SequenceMatcher(None, view, fork_lines, autojunk=autojunk)
+        for a, b, n in matcher.get_matching_blocks():
+            for k in range(n):
+                where[a + k] = b + k
+        found = []
+        for start, hunk in zip(starts, doc.hunks, strict=True):
+            if hunk.fork:
+                pos = where.get(start)
+                ok = pos is not None and fork_lines[pos : pos + len(hunk.fork)] == list(hunk.fork)
+            else:
+                prev = where.get(start - 1) if start > 0 else -1
+                pos = prev + 1 if prev is not None else where.get(start)
+                ok = pos is not None
+            found.append(pos + 1 if ok and pos is not None else 0)
+        if all(found):
+            break
+    by_index = dict(zip((h.index for h in doc.hunks), found, strict=True))
+    doc.parts = [replace(p, fork_start=by_index[p.index]) if isinstance(p, Hunk) else p for p in doc.parts]
 
 
 def has_markers(data: bytes) -> bool:

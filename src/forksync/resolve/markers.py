@@ -84,7 +84,7 @@ def _fork_marks(ctx: Context, v: Versions, hunk: Hunk, marker: str) -> list[bool
         ctx.cache[key] = cached
     _blob, lines, marks = cached
     start = hunk.fork_start - 1
-    if tuple(lines[start : start + len(hunk.fork)]) != hunk.fork:
+    if start < 0 or tuple(lines[start : start + len(hunk.fork)]) != hunk.fork:
         return None
     return list(marks[start : start + len(hunk.fork)])
 

@@ -124,7 +124,7 @@ def merge_additions(base: list[str], fork: list[str], up: list[str]) -> tuple[li
 def _container(ctx: Context, v: Versions, hunk: Hunk) -> str | None:
     """The syntax node whose children the fork's hunk lines cover exactly (tree-sitter), if any."""
     rows = [hunk.fork_start - 1 + k for k, line in enumerate(hunk.fork) if line.strip()]
-    if not rows:
+    if not rows or hunk.fork_start < 1:
         return None
     first, last = rows[0], rows[-1]
     key = f"python-syntax:tree:{v.path}"
