@@ -19,7 +19,7 @@ from .audit import Auditor
 from .budget import Budget
 from .fixer import CheckFixer, commit_fix, undo
 from .pricing import PriceTable
-from .prompts import FIX_SYSTEM, fix_prompt
+from .prompts import CLAUDE_FIX_SYSTEM, fix_prompt
 from .providers import Completion, Message, Provider, ProviderError, Request, make_provider
 from .resolver import AgentResolver, conventions_text
 from .session import Session
@@ -27,7 +27,7 @@ from .tools import Workspace
 
 
 def make_agent(config: Config, artifacts_dir: Path) -> Agent | None:
-    """None when no provider is configured; ProviderError for a missing key or CLI."""
+    """None when no provider is configured; ConfigError for a missing key or `claude` CLI."""
     provider = make_provider(config.agent)
     if provider is None:
         return None
@@ -113,7 +113,7 @@ class Agent:
             already = set(ws.status_paths())  # e.g. caches the failing check left behind
             prompt = fix_prompt(failure.name, failure.command, failure.output_tail, [], conventions)
             left = max(0.0, self.budget.max_cost_usd - self.budget.cost_usd)
-            request = Request(FIX_SYSTEM, (Message("user", prompt),), max_output_tokens=4096)
+            request = Request(CLAUDE_FIX_SYSTEM, (Message("user", prompt),), max_output_tokens=4096)
 
             def run(r: Request, prompt: str = prompt, left: float = left) -> Completion:
                 return provider.fix(worktree, prompt, r.system, self.config.agent.max_turns, left)
