@@ -77,7 +77,7 @@ def wrong_by_rule(bt: Backtest) -> dict[str, list[str]]:
             if f.verdict in ("wrong", "error"):
                 tag = " (UI bundle)" if f.path.startswith(UI_BUNDLE) else ""
                 by[f"{f.verdict}: {f.rule or '-'}"].append(
-                    f"{m.sha[:10]} {m.label} {f.path}{tag}: {f.reason}"
+                    f"{m.sha[:10]} {m.label} {f.path}{tag}: {f.reason} [{f.delta} lines off]"
                 )
     return dict(sorted(by.items(), key=lambda kv: -len(kv[1])))
 
