@@ -89,6 +89,8 @@ def rules_used(bt: Backtest) -> dict[str, dict[str, int]]:
         for f in m.files:
             if f.verdict in SCORED and f.verdict != "unresolved":
                 out[f.rule or "-"][f.verdict] += 1
+                if f.verdict == "wrong" and f.delta == 0:
+                    out[f.rule or "-"]["wrong-same-lines-other-order"] += 1
     return {k: dict(v) for k, v in sorted(out.items())}
 
 
@@ -119,7 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     bt = replay(git, config, specs, progress=progress)
     print("\n".join(table(bt)))
     print(f"\n{len(bt.merges)} merges in {time.perf_counter() - started:.1f}s")
-    print("\nfiles settled per rule (exact / ws-equal / wrong / error):")
+    print(
+        "\nfiles settled per rule (wrong-same-lines-other-order: wrong, but only the order of lines differs):"
+    )
     for rule, counts in rules_used(bt).items():
         print(f"  {rule:<48} " + "  ".join(f"{k}={v}" for k, v in sorted(counts.items())))
     print("\nwrong results by rule:")
