@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from packaging.version import Version
 
@@ -44,6 +44,9 @@ from .report import (
 from .resolve.conflicts import has_markers
 from .resolve.model import Context, FileResult, Versions
 from .ui import Progress
+
+if TYPE_CHECKING:
+    from .llm.agent import Agent
 
 BOT_NAME = "forksync[bot]"
 BOT_EMAIL = "forksync-bot@users.noreply.github.com"
@@ -507,6 +510,7 @@ class Sync:
             new_results: list[FileResult] = list(agent.resolve_remaining(ctx, versions, results))
         finally:
             self.report.llm_calls.extend(agent.calls)
+            self._agent_notes(agent)
         changed = {
             r.path
             for r in new_results
@@ -515,6 +519,17 @@ class Sync:
         }
         self._agent = agent
         return new_results, changed
+
+    def _agent_notes(self, agent: Agent) -> None:
+        """The agent's own notes (budget reached, hunks it declined) belong in the report, once."""
+        notes = list(agent.warnings)
+        if agent.exhausted:
+            notes.append(f"LLM budget reached: {agent.exhausted}")
+        for note in notes:
+            if note not in self.report.warnings:
+                self.report.warnings.append(note)
+        if agent.exhausted and "LLM budget reached" not in " ".join(self.report.reasons):
+            self.report.reasons.append("LLM budget reached before the agent finished")
 
     @staticmethod
     def _record(r: FileResult, by_agent: bool) -> ConflictRecord:
@@ -759,6 +774,7 @@ class Sync:
                     commits = agent.fix_checks(worktree, failed, rerun)
                 finally:
                     self.report.llm_calls.extend(agent.calls[calls_before:])
+                    self._agent_notes(agent)
                 if commits:
                     self._adopt_worktree_head()
                     self.report.checks = [checks_mod.run_check(worktree, n, a, t) for n, a, t in commands]
