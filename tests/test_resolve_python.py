@@ -142,3 +142,20 @@ def test_file_created_on_both_sides_is_not_merged_by_items(tmp_path: Path) -> No
     result = resolve(repo, "--json")
     assert result.exit_code == 1
     assert all(h["rule"] != "python-syntax" for f in json.loads(result.output)["files"] for h in f["hunks"])
+
+
+def test_same_call_added_with_different_arguments_stays_open(tmp_path: Path) -> None:
+    base = "def f(data):\n    prepare(data)\n    return data\n"
+    fork = "def f(data):\n    prepare(data)\n    move(data=data, name=n)\n    return data\n"
+    up = "def f(data):\n    prepare(data)\n    move(data=data, name=n, user=u)\n    return data\n"
+    code, rules, _text = _run(tmp_path, base, fork, up)
+    assert code == 1 and "python-syntax" not in rules
+
+
+def test_missing_comma_would_concatenate_strings(tmp_path: Path) -> None:
+    base = 'URLS = [\n    "a",\n]\n'
+    fork = 'URLS = [\n    "a",\n    "fork",\n]\n'
+    up = 'URLS = [\n    "a",\n    "upstream"\n]\n'  # upstream's last item has no comma
+    code, rules, text = _run(tmp_path, base, fork, up)
+    assert code == 1 and "python-syntax" not in rules
+    assert '"upstream"\n    "fork"' not in text

@@ -30,7 +30,24 @@ _NAME = re.compile(
     r"|^\s*([A-Za-z_][\w.]*)\s*(?::[^=]*)?=(?!=)"  # assignments, keyword arguments
     r"|^\s*(['\"][^'\"]*['\"])\s*:"  # dict entries with string keys
     r"|^\s*(?:from\s+([\w.]+)\s+)?import\s+([\w., ]+?)\s*(?:#.*)?$"  # import lines
+    r"|^\s*(?:await\s+)?([A-Za-z_][\w.]*)\s*\("  # calls: the callee
 )
+# Syntax nodes whose children are separated by commas: an item followed by another needs one.
+_COMMA_LISTS = {
+    "list",
+    "dictionary",
+    "set",
+    "tuple",
+    "argument_list",
+    "import_from_statement",
+    "parameters",
+    "expression_list",
+    "subscript",
+    "pattern_list",
+    "type_parameter",
+}
+# Two additions at one place this alike are two versions of one change, not two changes.
+_ALIKE = 0.8
 _FROM_IMPORT = re.compile(
     r"^([ \t]*)from[ \t]+([\w.]+)[ \t]+import[ \t]+(\(?)[ \t]*([^()#\r\n]*?)[ \t]*(,?)[ \t]*(\)?)"
     r"([ \t]*#[^\r\n]*)?(\r?\n)?\Z"
@@ -83,6 +100,36 @@ def item_name(item: str) -> str | None:
     return None
 
 
+def _alike(a: str, b: str) -> bool:
+    a, b = a.strip(), b.strip()
+    if not a or not b:
+        return False
+    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio() >= _ALIKE
+
+
+def _commas_ok(items: list[str]) -> bool:
+    """Every item that another item follows ends with a comma (else `"a"` `"b"` would silently concatenate)."""
+    code = [item for item in items if item.strip()]
+    for item in code[:-1]:
+        last = next(line for line in reversed(item.splitlines()) if line.strip())
+        if not _strip_comment(last).rstrip().endswith(","):
+            return False
+    return True
+
+
+def _strip_comment(line: str) -> str:
+    quote: str | None = None
+    for i, ch in enumerate(line):
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "#":
+            return line[:i]
+    return line
+
+
 def _additions(base: list[str], side: list[str]) -> dict[int, list[str]] | None:
     """Items the side inserted, by base gap; None when it changed or removed a base item."""
     out: dict[int, list[str]] = {}
@@ -113,6 +160,8 @@ def merge_additions(base: list[str], fork: list[str], up: list[str]) -> tuple[li
             name = item_name(item)
             if name and name in up_names and up_names[name] != item:
                 return None  # the same name added twice with different content
+            if name is None and any(item_name(other) is None and _alike(item, other) for other in ups):
+                return None  # unnamed (e.g. a bare expression): judge by likeness
             added.append(item)
         shared = shared or bool(ups and added and any(i.strip() for i in added))
         out.extend([*ups, *added] if UPSTREAM_FIRST else [*added, *ups])
@@ -190,7 +239,7 @@ class PythonSyntaxResolver:
         if _moved(base, fork, hunk.upstream, v.upstream) or _moved(base, up, hunk.fork, v.fork):
             return None
         kind = _container(ctx, v, hunk)
-        if kind is None:
+        if kind is None or (kind in _COMMA_LISTS and not _commas_ok(items)):
             return None
         what = {
             "module": "top-level statements",
