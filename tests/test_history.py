@@ -234,3 +234,18 @@ def test_fork_change_under_an_old_name_is_not_lost_after_an_upstream_rename(tmp_
     v = versions["g.py"]
     assert v.fork == text(l2="FORK: custom").encode()  # git followed the rename
     assert HistoryResolver().resolve_file(ctx, v) is None
+
+
+def test_hand_merge_is_seen_on_paths_git_quotes(tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "r")
+    name = "módulo con espacio.py"
+    repo.commit({name: text(), "other.txt": "x\n"}, "base")
+    repo.git("branch", "upstream")
+    repo.commit({"other.txt": "fork\n"}, "fork work elsewhere")
+    on_upstream(repo, {name: text(l2="u1")}, "upstream 1")
+    repo.git("merge", "--no-ff", "--no-commit", "-q", "upstream")
+    (repo.path / name).write_text(text(l2="u1 and the fork's twist"))
+    repo.git("commit", "-q", "-a", "-m", "sync 1 with a hand edit")
+    on_upstream(repo, {name: text(l2="u2")}, "upstream 2")
+    ctx, versions = conflicts(repo)
+    assert HistoryResolver().resolve_file(ctx, versions[name]) is None

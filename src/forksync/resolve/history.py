@@ -224,6 +224,7 @@ def _evil_merges(git: Git, up: str, fork: str, paths: Sequence[str]) -> dict[str
 
     `--cc` drops hunks where the merge took one parent's text, so clean merges show nothing."""
     out: dict[str, str] = {}
+    wanted = set(paths)
     for chunk in _chunks(paths, 400):
         res = git.run(
             "log", "--merges", "--cc", "-U0", "--format=%x01%H", f"{up}..{fork}", "--", *chunk, check=False
@@ -236,8 +237,8 @@ def _evil_merges(git: Git, up: str, fork: str, paths: Sequence[str]) -> dict[str
                 commit = line[1:].decode().strip()
             elif line.startswith(b"diff --cc "):
                 name = _unquote(line[len(b"diff --cc ") :])
-                if name is None:
-                    return None
+                if name is None or name not in wanted:
+                    return None  # a path we cannot read back: no evidence either way
                 out.setdefault(name, commit)
     return out
 
