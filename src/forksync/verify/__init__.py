@@ -1,0 +1,72 @@
+"""Did the fork's customizations survive the sync? Static checks plus the fork's own tests.
+
+A merge that compiles and passes upstream's tests can still silently break the fork: a call
+site in an automatically merged file passing a removed argument, a fork helper that lost its
+only caller, a hunk dropped by a resolution in either direction. Each check is one module;
+this entry point runs them on the four snapshots and returns the findings as report data.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..config import Config
+from ..errors import GitError
+from ..git import Git
+from ..report import Finding
+from ..secrets import redact
+from .callsites import broken_calls
+from .context import Sides
+from .fork_tests import TIMEOUT, TestOutcome, fork_added_tests, fork_test_findings
+from .fork_tests import run_tests as run_tests_in
+from .lost_changes import lost_fork_changes, lost_upstream_changes
+from .manifest import check_features, load_features
+from .orphans import orphans
+from .trees import WORKTREE
+
+__all__ = ["WORKTREE", "verify"]
+
+
+def _commit(git: Git, rev: str, what: str) -> str:
+    sha = git.rev_parse(rev)
+    if sha is None:
+        raise GitError(f"cannot verify: {what} {rev!r} is not a commit in {git.cwd}")
+    return sha
+
+
+def verify(
+    repo: Path,
+    config: Config,
+    *,
+    fork_before: str,
+    upstream: str,
+    merged: str = "HEAD",
+    base: str | None = None,
+    run_tests: bool = True,
+) -> list[Finding]:
+    """Findings about the merge ``merged`` (a commit, or WORKTREE for the checked-out files)."""
+    git = Git(repo)
+    fork_sha = _commit(git, fork_before, "fork commit")
+    upstream_sha = _commit(git, upstream, "upstream commit")
+    merged_rev = WORKTREE if merged == WORKTREE else _commit(git, merged, "merged commit")
+    base_sha = _commit(git, base, "merge base") if base else git.merge_base(fork_sha, upstream_sha)
+    if base_sha is None:
+        raise GitError("cannot verify: the fork and upstream commits share no history")
+    sides = Sides.build(git, config, base_sha, fork_sha, upstream_sha, merged_rev)
+    sides.features = load_features(config, sides.fork.tree)
+
+    findings: list[Finding] = []
+    findings += broken_calls(sides)
+    findings += orphans(sides)
+    findings += lost_fork_changes(sides)
+    findings += lost_upstream_changes(sides)
+    kept, removed = fork_added_tests(sides)
+    outcomes: dict[str, TestOutcome] = {}
+    if run_tests:
+        nodes = list(dict.fromkeys([*(n for f in sides.features for n in f.tests), *kept]))
+        outcomes = run_tests_in(repo, nodes, timeout=min(TIMEOUT, config.checks.timeout))
+    findings = check_features(sides, outcomes) + findings
+    findings += fork_test_findings(sides, kept if run_tests else [], removed, outcomes)
+    for finding in findings:
+        finding.message = redact(finding.message)
+    return findings

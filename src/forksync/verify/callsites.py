@@ -1,0 +1,112 @@
+"""Broken call sites: calls whose arguments no longer fit the definition after the merge.
+
+The case that motivated it: upstream removed a parameter in a conflicted file, and a call in a
+file git merged automatically kept passing it (a TypeError at run time). Only definitions
+whose signature the merge changed, and calls the merge changed, are checked, and a mismatch
+that either side already had is not reported: near zero false alarms on purpose.
+"""
+
+from __future__ import annotations
+
+from ..report import Finding
+from .context import Sides
+from .project import Project
+from .pyindex import Call, Signature, is_bound, mismatch
+from .trees import changed_paths
+
+CallKey = tuple[str, str, tuple[str, str] | None, int, tuple[str, ...], bool, bool]
+
+
+def _key(path: str, call: Call) -> CallKey:
+    return (
+        path,
+        call.caller,
+        call.target,
+        call.positional,
+        tuple(sorted(call.keywords)),
+        call.star,
+        call.starstar,
+    )
+
+
+def _signature(project: Project, path: str, qualname: str) -> Signature | None:
+    info = project.file(path)
+    found = info.defs.get(qualname) if info else None
+    return found.signature if found else None
+
+
+def _problem(project: Project, call: Call) -> tuple[str, str, str] | None:
+    """(path, qualname, reason) when ``call`` does not fit what it resolves to in ``project``."""
+    if not call.is_call or call.target is None:
+        return None
+    where = project.locate(call.target)
+    if where is None:
+        return None
+    path, qualname = where
+    info = project.file(path)
+    definition = info.defs.get(qualname) if info else None
+    if definition is None or definition.signature is None:
+        return None
+    reason = mismatch(definition.signature, call, is_bound(definition, call.via))
+    return (path, qualname, reason) if reason else None
+
+
+def _problems_at(project: Project, path: str) -> set[CallKey]:
+    info = project.file(path)
+    if info is None:
+        return set()
+    return {_key(path, c) for c in info.calls if _problem(project, c)}
+
+
+def broken_calls(sides: Sides) -> list[Finding]:
+    git, merged_rev = sides.git, sides.merged.tree.rev
+    touched = sorted(
+        set(changed_paths(git, sides.fork.tree.rev, merged_rev, ["*.py"]))
+        | set(changed_paths(git, sides.upstream.tree.rev, merged_rev, ["*.py"]))
+    )
+    changed_defs: set[tuple[str, str]] = set()
+    for info in sides.merged.files(touched):
+        for qualname, definition in info.defs.items():
+            if definition.signature is None:
+                continue
+            before = {_signature(p, info.path, qualname) for p in (sides.fork, sides.upstream)}
+            if before - {definition.signature, None}:
+                changed_defs.add((info.path, qualname))
+    names = sorted(
+        {q.rsplit(".", 1)[-1] for _, q in changed_defs} | {q for _, q in changed_defs if "." not in q}
+    )
+    candidates = sorted(set(touched) | set(sides.merged.tree.grep_files(names) if names else []))
+
+    findings: list[Finding] = []
+    for info in sides.merged.files(candidates):
+        path = info.path
+        side_calls: set[CallKey] | None = None
+        for call in info.calls:
+            problem = _problem(sides.merged, call)
+            if problem is None:
+                continue
+            def_path, qualname, reason = problem
+            key = _key(path, call)
+            if side_calls is None:
+                side_calls = {_key(path, c) for p in (sides.fork, sides.upstream) for c in _calls(p, path)}
+            if (def_path, qualname) not in changed_defs and key in side_calls:
+                continue  # neither the definition nor the call changed in the merge
+            if key in _problems_at(sides.fork, path) | _problems_at(sides.upstream, path):
+                continue  # already broken before the merge: not this merge's doing
+            commit = sides.blame(merged_rev, path, call.line)
+            findings.append(
+                Finding(
+                    kind="broken-call",
+                    message=f"call to {qualname} ({def_path}) {reason}",
+                    feature=sides.feature_for(path, commit) or sides.feature_for(def_path),
+                    path=path,
+                    line=call.line,
+                    commit=commit,
+                )
+            )
+    return findings
+
+
+def _calls(project: Project, path: str) -> list[Call]:
+    info = project.file(path)
+    return info.calls if info else []

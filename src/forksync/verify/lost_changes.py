@@ -1,0 +1,125 @@
+"""Lost changes, both directions: hunks of one side whose added lines are gone after the merge.
+
+Fork hunks (base -> fork) and upstream hunks (base -> release) are checked against the merged
+tree. A loss is not reported when the other side carries the same lines (the same change made
+upstream, reported from that side if lost), when the hunk's commit is patch-equivalent to a
+commit of the other side (`git cherry`), or when a path policy says that side's copy is
+deliberately not kept (keep-fork / take-upstream / regenerate).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from ..report import Finding
+from ..resolve.model import Context
+from ..resolve.policy import policy_for
+from .context import Sides
+from .project import Project
+from .trees import DiffHunk, diff_hunks
+
+_TRIVIAL = {"else:", "try:", "finally:", "pass", "return", "continue", "break", '"""', "'''", "...", "# noqa"}
+_ALNUM = re.compile(r"[A-Za-z0-9]")
+_DROPPED_BY = {"lost-fork-change": {"take-upstream", "regenerate"}, "lost-upstream-change": {"keep-fork"}}
+
+
+def normal(line: str) -> str:
+    return " ".join(line.split())
+
+
+def significant(line: str) -> bool:
+    text = normal(line)
+    return bool(_ALNUM.search(text)) and text not in _TRIVIAL
+
+
+def _lines(project: Project, path: str) -> Counter[str] | None:
+    text = project.tree.text(path)
+    return None if text is None else Counter(normal(line) for line in text.splitlines())
+
+
+def _equivalent_commits(sides: Sides, side: str) -> set[str]:
+    """Commits of ``side`` (fork or upstream) whose patch the other side also has."""
+    own, other = (sides.fork, sides.upstream) if side == "fork" else (sides.upstream, sides.fork)
+    res = sides.git.run("cherry", other.tree.rev, own.tree.rev, sides.base.tree.rev, check=False)
+    return {line[2:].strip() for line in res.out.splitlines() if line.startswith("- ")}
+
+
+def _missing(hunk: DiffHunk, merged: Counter[str]) -> tuple[list[str], int]:
+    """The hunk's added lines that the merged file lacks, and how many lines were checked."""
+    old = Counter(normal(line) for line in hunk.old_lines)
+    wanted = Counter(normal(line) for line in hunk.new_lines if significant(line)) - old
+    missing = [line for line, n in wanted.items() if merged[line] < n]
+    return missing, sum(wanted.values())
+
+
+def _relocated(sides: Sides, lines: list[str]) -> Counter[str] | None:
+    """When the path is gone from the merged tree: the file now holding the longest line."""
+    longest = max(lines, key=len)
+    hits = sides.merged.tree.grep_files([longest], pathspec="*") if len(longest) >= 12 else []
+    if len(hits) != 1:
+        return None
+    return _lines(sides.merged, hits[0])
+
+
+def _side_losses(sides: Sides, side: str) -> list[Finding]:
+    own, other = (sides.fork, sides.upstream) if side == "fork" else (sides.upstream, sides.fork)
+    kind = f"lost-{side}-change"
+    ctx = Context(sides.git.cwd, sides.git, sides.config)
+    version_file = sides.config.version.file
+    hunks = diff_hunks(sides.git, sides.base.tree.rev, own.tree.rev)
+    equivalent: set[str] | None = None
+    merged_cache: dict[str, Counter[str] | None] = {}
+    other_cache: dict[str, Counter[str] | None] = {}
+    findings: list[Finding] = []
+    for hunk in hunks:
+        if not any(significant(line) for line in hunk.new_lines):
+            continue
+        rule = policy_for(ctx, hunk.path)
+        if rule is not None and rule.policy in _DROPPED_BY[kind]:
+            continue
+        if hunk.path not in merged_cache:
+            merged_cache[hunk.path] = _lines(sides.merged, hunk.path)
+        merged = merged_cache[hunk.path]
+        if merged is None:
+            wanted = [normal(x) for x in hunk.new_lines if significant(x)]
+            merged = _relocated(sides, wanted) or Counter()
+        missing, checked = _missing(hunk, merged)
+        if hunk.path == version_file:
+            missing = [line for line in missing if "version" not in line.lower()]
+        if not missing or len(missing) * 2 < checked:
+            continue
+        if hunk.path not in other_cache:
+            other_cache[hunk.path] = _lines(other, hunk.path)
+        theirs = other_cache[hunk.path]
+        if theirs is not None and all(theirs[line] > 0 for line in missing):
+            continue  # the other side has the same lines: its own check covers them
+        commit = sides.blame(own.tree.rev, hunk.path, hunk.new_start)
+        if equivalent is None:
+            equivalent = _equivalent_commits(sides, side)
+        if commit in equivalent:
+            continue
+        end = hunk.new_start + len(hunk.new_lines) - 1
+        where = f"{hunk.path}:{hunk.new_start}" + (f"-{end}" if end > hunk.new_start else "")
+        findings.append(
+            Finding(
+                kind=kind,
+                message=(
+                    f"{side} change at {where} is missing after the merge ({len(missing)} of {checked} added "
+                    f"lines absent, e.g. {missing[0][:80]!r})"
+                ),
+                feature=sides.feature_for(hunk.path, commit),
+                path=hunk.path,
+                line=hunk.new_start,
+                commit=commit,
+            )
+        )
+    return findings
+
+
+def lost_fork_changes(sides: Sides) -> list[Finding]:
+    return _side_losses(sides, "fork")
+
+
+def lost_upstream_changes(sides: Sides) -> list[Finding]:
+    return _side_losses(sides, "upstream")

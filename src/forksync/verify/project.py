@@ -1,0 +1,65 @@
+"""Parsed Python files of one snapshot, parsed on demand and cached."""
+
+from __future__ import annotations
+
+from .pyindex import Definition, PyFile, module_map, parse
+from .trees import Tree
+
+
+class Project:
+    def __init__(self, tree: Tree) -> None:
+        self.tree = tree
+        self._parsed: dict[str, PyFile | None] = {}
+        self._modules: dict[str, str] | None = None
+
+    @property
+    def modules(self) -> dict[str, str]:
+        if self._modules is None:
+            self._modules = module_map([p for p in self.tree.files() if p.endswith(".py")])
+        return self._modules
+
+    def file(self, path: str) -> PyFile | None:
+        if path not in self._parsed:
+            text = self.tree.text(path) if path.endswith(".py") else None
+            self._parsed[path] = parse(path, text) if text is not None else None
+        return self._parsed[path]
+
+    def files(self, paths: list[str]) -> list[PyFile]:
+        self.tree.prefetch(p for p in paths if p.endswith(".py") and p not in self._parsed)
+        return [f for f in (self.file(p) for p in paths) if f is not None]
+
+    def module_file(self, module: str) -> PyFile | None:
+        path = self.modules.get(module)
+        return self.file(path) if path else None
+
+    def definition(self, module: str, qualname: str) -> tuple[str, Definition] | None:
+        info = self.module_file(module)
+        if info is None:
+            return None
+        found = info.defs.get(qualname)
+        return (info.path, found) if found else None
+
+    def locate(self, target: tuple[str, str]) -> tuple[str, str] | None:
+        """(path, qualname) of the definition a resolved call target names, if it is in the tree."""
+        module, name = self.canonical(target)
+        path = self.modules.get(module)
+        return (path, name) if path else None
+
+    def canonical(self, target: tuple[str, str]) -> tuple[str, str]:
+        """Follow re-exports (``from .impl import f`` in a package) to the defining module."""
+        module, name = target
+        for _ in range(3):
+            info = self.module_file(module)
+            if name in (info.defs if info else {}):
+                break
+            head, _, rest = name.partition(".")
+            if rest and f"{module}.{head}" in self.modules:  # `from pkg import mod; mod.f`
+                module, name = f"{module}.{head}", rest
+                continue
+            if info is None:
+                break
+            src_module, src_name = info.imports.get(head, ("", ""))
+            if not src_name:
+                break
+            module, name = src_module, src_name + ("." + rest if rest else "")
+        return module, name

@@ -1,0 +1,346 @@
+"""What one Python file defines and calls, by static analysis with `ast`.
+
+Calls are resolved only where imports make the target certain (a name defined or imported
+in the file, ``module.name`` through an import, ``self.method`` within a class); anything
+else stays unresolved, so that checks built on this raise no false alarms.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+# Decorators that leave a function's call signature as written.
+_PLAIN_DECORATORS = {
+    "staticmethod",
+    "classmethod",
+    "abstractmethod",
+    "override",
+    "cache",
+    "lru_cache",
+    "cached_property",
+    "property",
+}
+
+
+def module_names(path: str) -> list[str]:
+    """Dotted names a file can be imported as (``src/`` and ``lib/`` layouts included)."""
+    if not path.endswith((".py", ".pyi")):
+        return []
+    parts = path.rsplit(".", 1)[0].split("/")
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    if not parts:
+        return []
+    names = [".".join(parts)]
+    if parts[0] in ("src", "lib") and len(parts) > 1:
+        names.append(".".join(parts[1:]))
+    return names
+
+
+def module_map(paths: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for path in paths:
+        for name in module_names(path):
+            out.setdefault(name, path)
+    return out
+
+
+@dataclass(frozen=True)
+class Signature:
+    positional: tuple[str, ...]  # positional-only and positional-or-keyword names, in order
+    posonly: int
+    required_positional: int  # how many leading positional params have no default
+    kwonly: tuple[str, ...]
+    kwonly_required: tuple[str, ...]
+    varargs: bool
+    varkw: bool
+
+    def bound(self) -> Signature:
+        """The signature seen through an instance or class (first parameter supplied)."""
+        if not self.positional:
+            return self
+        return Signature(
+            self.positional[1:],
+            max(self.posonly - 1, 0),
+            max(self.required_positional - 1, 0),
+            self.kwonly,
+            self.kwonly_required,
+            self.varargs,
+            self.varkw,
+        )
+
+    def render(self) -> str:
+        parts = list(self.positional)
+        if self.varargs:
+            parts.append("*args")
+        elif self.kwonly:
+            parts.append("*")
+        parts += self.kwonly
+        if self.varkw:
+            parts.append("**kwargs")
+        return "(" + ", ".join(parts) + ")"
+
+
+@dataclass(frozen=True)
+class Definition:
+    qualname: str  # "func", "Class", "Class.method"
+    kind: str  # function | class | method
+    line: int
+    end_line: int
+    signature: Signature | None  # None when decorators or inheritance make it unknowable
+    binding: str = ""  # "" | "static" | "class" (for methods)
+
+
+@dataclass(frozen=True)
+class Call:
+    target: tuple[str, str] | None  # (module, qualname) when resolved
+    name: str  # the called name as written (last component)
+    line: int
+    caller: str  # qualname of the enclosing function ("" at module level)
+    positional: int
+    keywords: tuple[str, ...]
+    star: bool  # *args in the call
+    starstar: bool  # **kwargs in the call
+    via: str  # "instance" (self.m), "class" (C.m, cls.m) or "" (plain name or module attribute)
+    is_call: bool = True  # False: a bare reference (callback, registration)
+
+
+@dataclass
+class PyFile:
+    path: str
+    module: str
+    defs: dict[str, Definition] = field(default_factory=dict)
+    calls: list[Call] = field(default_factory=list)
+    imports: dict[str, tuple[str, str]] = field(default_factory=dict)  # local name -> (module, name)
+
+
+def parse(path: str, text: str) -> PyFile | None:
+    """The file's definitions and resolved calls; None when it does not parse."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return None
+    names = module_names(path)
+    info = PyFile(path, names[-1] if names else path)
+    _collect_defs(tree, info)
+    visitor = _Calls(info, path.endswith("__init__.py"))
+    visitor.visit(tree)
+    info.imports = visitor.aliases
+    return info
+
+
+def _decorator_name(node: ast.expr) -> str:
+    if isinstance(node, ast.Call):
+        node = node.func
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    if isinstance(node, ast.Name):
+        return node.id
+    return "?"
+
+
+def signature_of(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> Signature | None:
+    if any(_decorator_name(d) not in _PLAIN_DECORATORS for d in fn.decorator_list):
+        return None
+    a = fn.args
+    positional = tuple(p.arg for p in [*a.posonlyargs, *a.args])
+    kw_required = tuple(p.arg for p, d in zip(a.kwonlyargs, a.kw_defaults, strict=True) if d is None)
+    return Signature(
+        positional,
+        len(a.posonlyargs),
+        len(positional) - len(a.defaults),
+        tuple(p.arg for p in a.kwonlyargs),
+        kw_required,
+        a.vararg is not None,
+        a.kwarg is not None,
+    )
+
+
+def _binding(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+    names = {_decorator_name(d) for d in fn.decorator_list}
+    return "static" if "staticmethod" in names else "class" if "classmethod" in names else ""
+
+
+def _collect_defs(tree: ast.Module, info: PyFile) -> None:
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            end = node.end_lineno or node.lineno
+            info.defs[node.name] = Definition(node.name, "function", node.lineno, end, signature_of(node))
+        elif isinstance(node, ast.ClassDef):
+            init_sig: Signature | None = None
+            plain = not node.decorator_list and not node.keywords
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+                    qual = f"{node.name}.{item.name}"
+                    sig = signature_of(item)
+                    info.defs[qual] = Definition(
+                        qual, "method", item.lineno, item.end_lineno or item.lineno, sig, _binding(item)
+                    )
+                    if item.name == "__init__" and sig is not None and plain:
+                        init_sig = sig.bound()
+            info.defs[node.name] = Definition(
+                node.name, "class", node.lineno, node.end_lineno or node.lineno, init_sig
+            )
+
+
+class _Calls(ast.NodeVisitor):
+    """Collects calls and references with the targets that imports make certain."""
+
+    def __init__(self, info: PyFile, is_package: bool) -> None:
+        self.info = info
+        self.package = info.module if is_package else info.module.rpartition(".")[0]
+        self.aliases: dict[str, tuple[str, str]] = {}  # local name -> (module, qualname) or (module, "")
+        self.scope: list[str] = []
+        self.classes: list[str] = []
+        self.in_call: set[int] = set()
+
+    # -- imports -----------------------------------------------------------------------
+    def _absolute(self, module: str | None, level: int) -> str:
+        if level == 0:
+            return module or ""
+        base = self.package.split(".") if self.package else []
+        if level > 1:
+            base = base[: len(base) - (level - 1)]
+        return ".".join([*base, module] if module else base)
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            if alias.asname:
+                self.aliases[alias.asname] = (alias.name, "")
+            else:
+                top = alias.name.split(".")[0]
+                self.aliases[top] = (top, "")
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        module = self._absolute(node.module, node.level)
+        for alias in node.names:
+            if alias.name != "*":
+                self.aliases[alias.asname or alias.name] = (module, alias.name)
+
+    # -- scopes ------------------------------------------------------------------------
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        for d in [*node.decorator_list, *node.bases]:
+            self.visit(d)
+        self.classes.append(node.name)
+        self.scope.append(node.name)
+        for item in node.body:
+            self.visit(item)
+        self.scope.pop()
+        self.classes.pop()
+
+    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        for d in node.decorator_list:
+            self.visit(d)
+        self.scope.append(node.name)
+        self.visit(node.args)
+        for item in node.body:
+            self.visit(item)
+        self.scope.pop()
+
+    visit_FunctionDef = _function
+    visit_AsyncFunctionDef = _function
+
+    # -- targets -----------------------------------------------------------------------
+    def _dotted(self, node: ast.expr) -> list[str] | None:
+        parts: list[str] = []
+        while isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        if not isinstance(node, ast.Name):
+            return None
+        parts.append(node.id)
+        return parts[::-1]
+
+    def _resolve(self, node: ast.expr) -> tuple[tuple[str, str] | None, str]:
+        """(module, qualname) of what ``node`` names, and how a method is reached."""
+        parts = self._dotted(node)
+        if not parts:
+            return None, ""
+        head, rest = parts[0], parts[1:]
+        if head in ("self", "cls") and self.classes and len(rest) == 1 and len(self.scope) >= 2:
+            return (
+                self.info.module,
+                f"{self.classes[-1]}.{rest[0]}",
+            ), "instance" if head == "self" else "class"
+        if head in self.aliases:
+            module, name = self.aliases[head]
+            if name and not rest:
+                return (module, name), ""
+            if name and len(rest) == 1:  # Class.method via an imported class
+                return (module, f"{name}.{rest[0]}"), "class"
+            if not name and rest:
+                # `import x as m; m.f` / `m.C.f`; `import a.b` binds `a`, so `a.b.f` is f in a.b
+                if module != head:
+                    return (module, ".".join(rest)), "class" if len(rest) == 2 else ""
+                return (".".join([module, *rest[:-1]]), rest[-1]), ""
+            return None, ""
+        if head in self.info.defs:
+            if not rest:
+                return (self.info.module, head), ""
+            if len(rest) == 1:
+                return (self.info.module, f"{head}.{rest[0]}"), "class"
+        return None, ""
+
+    def visit_Call(self, node: ast.Call) -> None:
+        target, via = self._resolve(node.func)
+        name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+        self.in_call.add(id(node.func))
+        star = any(isinstance(a, ast.Starred) for a in node.args)
+        keywords = tuple(k.arg for k in node.keywords if k.arg is not None)
+        starstar = any(k.arg is None for k in node.keywords)
+        positional = sum(1 for a in node.args if not isinstance(a, ast.Starred))
+        self.info.calls.append(
+            Call(target, name, node.lineno, ".".join(self.scope), positional, keywords, star, starstar, via)
+        )
+        self.generic_visit(node)
+
+    def _reference(self, node: ast.Name | ast.Attribute) -> None:
+        if id(node) in self.in_call or not isinstance(node.ctx, ast.Load):
+            return
+        target, via = self._resolve(node)
+        name = node.attr if isinstance(node, ast.Attribute) else node.id
+        self.info.calls.append(
+            Call(target, name, node.lineno, ".".join(self.scope), 0, (), False, False, via, is_call=False)
+        )
+
+    def visit_Name(self, node: ast.Name) -> None:
+        self._reference(node)
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        self._reference(node)
+        self.in_call.add(id(node.value))  # `a.b.c`: only the full chain is a reference
+        self.visit(node.value)
+
+
+def is_bound(definition: Definition, via: str) -> bool:
+    """Does the call supply the first parameter implicitly (self / cls)?"""
+    if definition.kind != "method":
+        return False
+    if definition.binding == "static":
+        return False
+    return definition.binding == "class" or via == "instance"
+
+
+def mismatch(sig: Signature, call: Call, bound: bool) -> str | None:
+    """Why ``call`` cannot bind to ``sig`` (one line), or None when it can or it cannot be told."""
+    s = sig.bound() if bound else sig
+    if not call.star and not s.varargs and call.positional > len(s.positional):
+        return (
+            f"passes {call.positional} positional arguments; {s.render()} takes at most {len(s.positional)}"
+        )
+    keyword_ok = set(s.positional[s.posonly :]) | set(s.kwonly)
+    if not s.varkw:
+        for kw in call.keywords:
+            if kw not in keyword_ok:
+                return f"passes keyword '{kw}' that {s.render()} does not accept"
+    if call.star or call.starstar:
+        return None
+    filled = set(s.positional[: call.positional]) | set(call.keywords)
+    for name in s.positional[: s.required_positional]:
+        if name not in filled:
+            return f"does not pass required argument '{name}' of {s.render()}"
+    for name in s.kwonly_required:
+        if name not in filled:
+            return f"does not pass required keyword '{name}' of {s.render()}"
+    return None

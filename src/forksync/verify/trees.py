@@ -1,0 +1,156 @@
+"""One snapshot of the repository, a commit or the working tree, read through git.
+
+Verification compares up to four snapshots (base, fork, upstream, merged); this keeps
+every read cached and batched, so that only the files that matter are ever read.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from ..git import Git, cat_blobs
+
+WORKTREE = "WORKTREE"
+TEST_FILE = re.compile(r"(^|/)(tests?/|test_[^/]*\.py$|[^/]*_test\.py$|conftest\.py$)")
+
+
+def is_test_file(path: str) -> bool:
+    return TEST_FILE.search(path) is not None
+
+
+class Tree:
+    """Files of one revision (``WORKTREE`` = the checked-out files, uncommitted edits included)."""
+
+    def __init__(self, git: Git, rev: str) -> None:
+        self.git = git
+        self.rev = rev
+        self._cache: dict[str, bytes | None] = {}
+        self._files: list[str] | None = None
+
+    @property
+    def is_worktree(self) -> bool:
+        return self.rev == WORKTREE
+
+    def files(self) -> list[str]:
+        if self._files is None:
+            if self.is_worktree:
+                out = self.git.run("ls-files", "-z", "-c", "-o", "--exclude-standard").stdout
+            else:
+                out = self.git.run("ls-tree", "-r", "-z", "--name-only", self.rev).stdout
+            names = [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
+            self._files = sorted(dict.fromkeys(names))
+        return self._files
+
+    def prefetch(self, paths: Iterable[str]) -> None:
+        wanted = [p for p in dict.fromkeys(paths) if p not in self._cache]
+        if not wanted:
+            return
+        if self.is_worktree:
+            for path in wanted:
+                self.read(path)
+            return
+        blobs = cat_blobs(self.git, [f"{self.rev}:{p}" for p in wanted])
+        for path in wanted:
+            self._cache[path] = blobs.get(f"{self.rev}:{path}")
+
+    def read(self, path: str) -> bytes | None:
+        if path not in self._cache:
+            if self.is_worktree:
+                target = self.git.cwd / path
+                try:
+                    self._cache[path] = target.read_bytes() if target.is_file() else None
+                except OSError:
+                    self._cache[path] = None
+            else:
+                self.prefetch([path])
+        return self._cache[path]
+
+    def text(self, path: str) -> str | None:
+        data = self.read(path)
+        return None if data is None else data.decode("utf-8", "surrogateescape")
+
+    def grep_files(self, words: Sequence[str], pathspec: str = "*.py") -> list[str]:
+        """Files containing any of ``words`` as a whole word (git grep: no parsing of the tree)."""
+        found: set[str] = set()
+        words = sorted({w for w in words if w})
+        for i in range(0, len(words), 200):
+            args = ["grep", "-l", "-w", "-F", "-I"]
+            for word in words[i : i + 200]:
+                args += ["-e", word]
+            if self.is_worktree:
+                args += ["--untracked", "--", pathspec]
+            else:
+                args += [self.rev, "--", pathspec]
+            res = self.git.run(*args, check=False)
+            for line in res.out.splitlines():
+                if not self.is_worktree and line.startswith(self.rev + ":"):
+                    line = line[len(self.rev) + 1 :]
+                if line:
+                    found.add(line)
+        return sorted(found)
+
+
+@dataclass(frozen=True)
+class DiffHunk:
+    """One hunk of a zero-context diff: old lines replaced by new lines."""
+
+    path: str
+    old_start: int
+    old_lines: tuple[str, ...]
+    new_start: int
+    new_lines: tuple[str, ...]
+
+
+_HEADER = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+
+
+def changed_paths(git: Git, a: str, b: str, pathspec: Sequence[str] = ()) -> list[str]:
+    """Paths that differ between two revisions (``b`` may be WORKTREE)."""
+    args = ["diff", "--name-only", "-z", "--no-renames", a]
+    if b != WORKTREE:
+        args.append(b)
+    out = git.run(*args, "--", *pathspec).stdout
+    return sorted(p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p)
+
+
+def diff_hunks(git: Git, a: str, b: str, pathspec: Sequence[str] = ()) -> list[DiffHunk]:
+    """Zero-context hunks from ``a`` to ``b``, text files only."""
+    args = ["diff", "-U0", "--no-renames", "--no-color", "--no-ext-diff", "--text", a]
+    if b != WORKTREE:
+        args.append(b)
+    text = git.run(*args, "--", *pathspec).stdout.decode("utf-8", "surrogateescape")
+    hunks: list[DiffHunk] = []
+    path = ""
+    cur: tuple[int, int] | None = None
+    old: list[str] = []
+    new: list[str] = []
+
+    def flush() -> None:
+        if cur is not None and path:
+            hunks.append(DiffHunk(path, cur[0], tuple(old), cur[1], tuple(new)))
+
+    for line in text.split("\n"):
+        if line.startswith("diff --git "):
+            flush()
+            cur, path = None, ""
+        elif line.startswith("+++ ") and cur is None:
+            name = line[4:]
+            if name.startswith("b/"):
+                path = name[2:]
+        elif line.startswith("--- ") and cur is None:
+            name = line[4:]
+            if name.startswith("a/"):
+                path = name[2:]
+        elif line.startswith("@@"):
+            flush()
+            m = _HEADER.match(line)
+            cur = (int(m.group(1)), int(m.group(3))) if m else None
+            old, new = [], []
+        elif cur is not None and line.startswith("-"):
+            old.append(line[1:])
+        elif cur is not None and line.startswith("+"):
+            new.append(line[1:])
+    flush()
+    return hunks
