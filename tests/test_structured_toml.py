@@ -42,10 +42,17 @@ line-length = 100
 
 
 def resolve(
-    base: str | None, fork: str, upstream: str, path: str = "pyproject.toml", new_version: str | None = None
+    base: str | None,
+    fork: str,
+    upstream: str,
+    path: str = "pyproject.toml",
+    new_version: str | None = None,
+    release: str | None = None,
 ) -> Any:
     v = Versions(path, None if base is None else base.encode(), fork.encode(), upstream.encode())
-    ctx = Context(repo=Path("."), git=Git("."), config=Config(), new_version=new_version)
+    ctx = Context(
+        repo=Path("."), git=Git("."), config=Config(), new_version=new_version, upstream_version=release
+    )
     return TomlResolver().resolve_file(ctx, v)
 
 
@@ -82,16 +89,21 @@ def test_fork_pin_older_than_upstreams_new_pin_declines() -> None:
     assert d.confidence == 0.0 and "fork's 0.27.0 is older than upstream's 0.28.1" in d.reason
 
 
-def test_version_without_a_sync_version_is_upstreams() -> None:
-    d = resolve(
-        PYPROJECT,
-        PYPROJECT.replace("1.0.0", "1.0.0-fork").replace("line-length = 100", "line-length = 120"),
-        PYPROJECT.replace("1.0.0", "1.2.0").replace('["pytest>=8"]', '["pytest>=8", "mypy"]'),
-    )
+def test_version_without_a_sync_version_is_the_releases_and_never_a_guess() -> None:
+    fork = PYPROJECT.replace("1.0.0", "1.0.0-fork").replace("line-length = 100", "line-length = 120")
+    upstream = PYPROJECT.replace("1.0.0", "1.2.0").replace('["pytest>=8"]', '["pytest>=8", "mypy"]')
+    d = resolve(PYPROJECT, fork, upstream, release="v1.2.0")
     data = tomllib.loads(d.content.decode())
-    assert data["project"]["version"] == "1.2.0"
+    assert data["project"]["version"] == "1.2.0" and d.rule == "toml:version"
     assert data["tool"]["ruff"]["line-length"] == 120
     assert data["project"]["optional-dependencies"]["dev"] == ["pytest>=8", "mypy"]
+    assert "project.version: 1.2.0 (upstream's version, release v1.2.0)" in d.details
+    # no sync version and no release tag: two different versions are not chosen between
+    d = resolve(PYPROJECT, fork, upstream)
+    assert d.confidence == 0.0 and "project.version: both sides changed the version" in d.reason
+    # only the fork changed it: an ordinary three-way merge keeps the fork's
+    d = resolve(PYPROJECT, fork, PYPROJECT.replace('["pytest>=8"]', '["pytest>=8", "mypy"]'))
+    assert tomllib.loads(d.content.decode())["project"]["version"] == "1.0.0-fork" and d.rule == "toml"
 
 
 def test_same_scalar_changed_differently_declines() -> None:

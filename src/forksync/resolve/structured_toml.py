@@ -62,7 +62,15 @@ class TomlResolver:
         fork, upstream = v.fork, v.upstream
 
         def merge() -> bytes:
-            return merge_toml(v.base, fork, upstream, notes, pyproject=pyproject, new_version=ctx.new_version)
+            return merge_toml(
+                v.base,
+                fork,
+                upstream,
+                notes,
+                pyproject=pyproject,
+                new_version=ctx.new_version,
+                release=ctx.upstream_version,
+            )
 
         return attempt(RULE, "TOML", notes, merge)
 
@@ -75,6 +83,7 @@ def merge_toml(
     *,
     pyproject: bool = False,
     new_version: str | None = None,
+    release: str | None = None,
 ) -> bytes:
     """Upstream's document with the fork's changes applied; Decline when they collide."""
     settled = one_sided(base, fork, upstream, notes)
@@ -90,7 +99,7 @@ def merge_toml(
     if tomlkit.dumps(docs[2]) != up_text:
         raise Decline("upstream's file does not survive a TOML round trip unchanged")
     replay = _parse(base_text, "base")
-    _Merge(Notes(), pyproject=False, new_version=None).table(docs[0], docs[1], replay, ())
+    _Merge(Notes(), pyproject=False).table(docs[0], docs[1], replay, ())
     replayed = tomlkit.dumps(replay)
     if replayed != fork_text:
         if _squash(replayed) != _squash(fork_text):
@@ -98,7 +107,9 @@ def merge_toml(
         notes.add("", "the fork's whitespace-only edits are not carried", confidence=0.95)
     if base is None:
         notes.add("", "file added on both sides: merged as two sets of keys", confidence=0.95)
-    _Merge(notes, pyproject=pyproject, new_version=new_version).table(docs[0], docs[1], docs[2], ())
+    _Merge(notes, pyproject=pyproject, new_version=new_version, release=release).table(
+        docs[0], docs[1], docs[2], ()
+    )
     return tomlkit.dumps(docs[2]).encode("utf-8")
 
 
@@ -144,10 +155,13 @@ def _shown(value: Any) -> str:
 class _Merge:
     """One replay of the fork's changes into a target document (upstream's, or the base's)."""
 
-    def __init__(self, notes: Notes, *, pyproject: bool, new_version: str | None) -> None:
+    def __init__(
+        self, notes: Notes, *, pyproject: bool, new_version: str | None = None, release: str | None = None
+    ) -> None:
         self.notes = notes
         self.pyproject = pyproject
         self.new_version = new_version
+        self.release = release  # the upstream tag being merged, when known
 
     def table(self, base: Any, fork: Any, target: Any, path: tuple[str, ...]) -> None:
         keys = [*target.keys(), *(k for k in fork if k not in target)]
@@ -156,7 +170,7 @@ class _Merge:
             p = (*path, str(key))
             b, f, u = (_item(x, key) for x in (base, fork, target))
             if self.pyproject and p in VERSION_KEYS and u is not MISSING:
-                self.version(f, u, target, key, p)
+                self.version(b, f, u, target, key, p)
             elif _is_table(f) and _is_table(u) and (b is MISSING or _is_table(b)):
                 if b is MISSING and not same(_plain(f), _plain(u)):
                     self.notes.add(dotted(p), "table added on both sides: merged key by key", confidence=0.95)
@@ -164,14 +178,30 @@ class _Merge:
             else:
                 self.value(b, f, u, target, key, fork, base, p)
 
-    def version(self, fork: Any, upstream: Any, target: Any, key: str, path: tuple[str, ...]) -> None:
-        wanted = self.new_version or _plain(upstream)
-        if wanted == _plain(upstream) and same(_plain(fork), wanted):
+    def version(
+        self, base: Any, fork: Any, upstream: Any, target: Any, key: str, path: tuple[str, ...]
+    ) -> None:
+        """The sync's version, else upstream's when a release is being merged; without either,
+        an ordinary three-way choice that never picks between two different new versions."""
+        b, f, u = _plain(base), _plain(fork), _plain(upstream)
+        side = pick(b, f, u)
+        rule: str | None = "version"
+        if self.new_version:
+            wanted, why = self.new_version, "version from the sync"
+        elif self.release:
+            wanted, why = u, f"upstream's version, release {self.release}"
+        elif side is None:
+            raise Decline(f"{dotted(path)}: both sides changed the version and no release is being merged")
+        else:
+            wanted, rule = (f if side == "fork" else u), None
+            why = "changed by the fork" if side == "fork" else "changed by upstream"
+        if same(wanted, u) and (same(f, u) or rule is None):
+            if rule is None and not same(u, b):
+                self.notes.add(dotted(path), f"{wanted} ({why})")
             return
-        if wanted != _plain(upstream):
+        if not same(wanted, u):
             target[key] = wanted
-        why = "version from the sync" if self.new_version else "upstream's version (the sync sets none)"
-        self.notes.add(dotted(path), f"{wanted} ({why})", rule="version")
+        self.notes.add(dotted(path), f"{wanted} ({why})", rule=rule)
 
     def value(
         self, b: Any, f: Any, u: Any, target: Any, key: str, fork: Any, base: Any, path: tuple[str, ...]

@@ -122,6 +122,8 @@ def merge_yaml(base: bytes | None, fork: bytes, upstream: bytes, notes: Notes) -
     _Merge(Notes()).mapping(b, f, replay, ())
     if _dump(y, replay) != _dump(y, f):
         raise Decline("the fork changed comments or layout that a key-level merge cannot carry")
+    if base is not None:
+        _check_replay(_splice(_dump(y, b), base_text, _dump(y, replay)), fork_text, notes)
     fresh = _dump(y, u)
     expected = _Merge(notes).mapping(b, f, u, ())
     merged = _dump(y, u)
@@ -129,6 +131,17 @@ def merge_yaml(base: bytes | None, fork: bytes, upstream: bytes, notes: Notes) -
     if not same(_plain(_load(_yaml(INDENTS[0]), result, "merged")), expected):
         raise Decline("splicing the merge into upstream's text changed its meaning")
     return result.encode("utf-8")
+
+
+def _check_replay(replayed: str, fork_text: str, notes: Notes) -> None:
+    """The fork's own edits, carried onto the base the same way, must give back the fork's file:
+    otherwise ruamel would re-style what the fork wrote (e.g. a flow mapping), and the resolver
+    declines rather than hand a reviewer text that nobody wrote."""
+    if replayed == fork_text:
+        return
+    if replayed.split() != fork_text.split():
+        raise Decline("ruamel.yaml would re-style the fork's edits (the fork's own text cannot be carried)")
+    notes.add("", "the fork's whitespace-only edits are not carried", confidence=0.95)
 
 
 def _splice(fresh: str, original: str, merged: str) -> str:
