@@ -281,3 +281,12 @@ def test_sync_branch_cut_from_upstream_merging_the_fork_in(tmp_path: Path) -> No
     text = repo.read(path)
     assert load(text.encode())["on"]["push"]["branches"] == ["main", "corp-main", "release"]
     assert text.startswith("# Continuous integration.\nname: CI\n") and "# corp runner" in text
+
+
+def test_fork_text_ruamel_would_restyle_declines_instead_of_rewriting_it() -> None:
+    base = "model_list:\n  - model_name: a\nsettings:\n  x: 1\n"
+    fork = base + 'fallbacks: [{"a": ["b"]}]\n'  # ruamel re-emits this as ["a": ["b"]]
+    d = resolve(base, fork, base.replace("x: 1", "x: 2"))
+    assert d.confidence == 0.0 and "re-style the fork's edits" in d.reason
+    plain = resolve(base, base + "fallbacks:\n  - a\n", base.replace("x: 1", "x: 2"))
+    assert plain.content.decode() == base.replace("x: 1", "x: 2") + "fallbacks:\n  - a\n"
