@@ -325,7 +325,7 @@ def _unquote(raw: bytes) -> str | None:
 
 
 def _chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:
-    return [items[i : i + size] for i in range(0, len(items), size)] or [items]
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 # -- who changed what: for the agent and the PR body ---------------------------------------------
