@@ -100,3 +100,11 @@ def test_large_hunk_is_not_realigned(tmp_path: Path) -> None:
     repo = conflict_repo(tmp_path, {"b.txt": "".join(body)}, {"b.txt": "".join(fork)}, {"b.txt": "".join(up)})
     result = resolve(repo, "--json")
     assert "finer:lines" not in [h["rule"] for f in json.loads(result.output)["files"] for h in f["hunks"]]
+
+
+def test_deletion_next_to_an_edit_stays_open(tmp_path: Path) -> None:
+    base = "args = join(parts)\nresult.append(\n    Call(args)\n)\nreturn result\n"
+    fork = "raw = join(parts)\nargs = repair(raw)\nresult.append(\n    Call(args)\n)\nreturn result\n"
+    up = "args = join(parts)\nreturn result\n"  # upstream removed the block (moved it)
+    repo = conflict_repo(tmp_path, {"d.py": base}, {"d.py": fork}, {"d.py": up})
+    assert resolve(repo).exit_code == 1

@@ -134,9 +134,15 @@ class FinerResolver:
         fe, ue = [e for e in fe if e not in ue], [e for e in ue if e not in fe]
         if not fe or not ue:
             return True
-        return max(e.end for e in fe) <= min(e.start for e in ue) or max(e.end for e in ue) <= min(
+        apart = max(e.end for e in fe) <= min(e.start for e in ue) or max(e.end for e in ue) <= min(
             e.start for e in fe
         )
+        # A block one side deleted right next to the other's edit is usually code that moved or
+        # was rewritten there: not independent.
+        touching_delete = any(
+            a.start <= b.end and b.start <= a.end and not (a.new and b.new) for a in fe for b in ue
+        )
+        return apart and not touching_delete
 
     @staticmethod
     def _by_words(
