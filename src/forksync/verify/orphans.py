@@ -12,7 +12,7 @@ from .project import Project
 from .trees import changed_paths, is_test_file
 
 
-def _uses(project: Project, files: list[str], path: str, qualname: str) -> list[tuple[str, int]]:
+def uses(project: Project, files: list[str], path: str, qualname: str) -> list[tuple[str, int]]:
     """Where the definition is called or referenced from, outside itself and outside tests."""
     name = qualname.rsplit(".", 1)[-1]
     method = "." in qualname
@@ -58,8 +58,8 @@ def orphans(sides: Sides) -> list[Finding]:
         still = merged_file.defs.get(qualname) if merged_file else None
         if still is None:
             continue  # gone entirely: a lost fork change, reported as such
-        callers = _uses(sides.fork, fork_files, path, qualname)
-        if not callers or _uses(sides.merged, merged_files, path, qualname):
+        callers = uses(sides.fork, fork_files, path, qualname)
+        if not callers or uses(sides.merged, merged_files, path, qualname):
             continue
         fork_def = sides.fork.file(path)
         line = fork_def.defs[qualname].line if fork_def else still.line

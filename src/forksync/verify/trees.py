@@ -120,7 +120,11 @@ def diff_hunks(git: Git, a: str, b: str, pathspec: Sequence[str] = ()) -> list[D
     args = ["diff", "-U0", "--no-renames", "--no-color", "--no-ext-diff", "--text", a]
     if b != WORKTREE:
         args.append(b)
-    text = git.run(*args, "--", *pathspec).stdout.decode("utf-8", "surrogateescape")
+    return parse_diff(git.run(*args, "--", *pathspec).stdout.decode("utf-8", "surrogateescape"))
+
+
+def parse_diff(text: str) -> list[DiffHunk]:
+    """Hunks of a unified diff as git prints it (``-U0`` keeps them exact)."""
     hunks: list[DiffHunk] = []
     path = ""
     cur: tuple[int, int] | None = None
