@@ -111,6 +111,7 @@ def test_each_file_is_scored_against_the_committed_merge(built: tuple[Repo, dict
     assert s["percent_exact_or_ws"] == 60.0
     assert s["counts"]["missing"] == 1
     out = render(bt)
+    assert "  history:fork-is-upstream-version         exact 2  wrong 1" in out
     cases = out.split("worst cases:\n")[1].splitlines()
     assert [c.split()[0] for c in cases] == ["wrong", "unresolved"]
     assert "d.py  [history:fork-is-upstream-version]" in cases[0]

@@ -12,7 +12,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 from .config import Config
@@ -268,6 +267,16 @@ def worst(bt: Backtest, n: int = 20) -> list[tuple[str, FileOutcome]]:
     return cases[:n]
 
 
+def per_rule(bt: Backtest) -> dict[str, dict[str, int]]:
+    """Rule -> verdict -> files, for the files the engine resolved: which rules earn their keep."""
+    out: dict[str, Counter[str]] = {}
+    for m in bt.merges:
+        for f in m.files:
+            if f.verdict not in ("unresolved", "missing", "error"):
+                out.setdefault(f.rule or "-", Counter())[f.verdict] += 1
+    return {rule: dict(c) for rule, c in sorted(out.items())}
+
+
 def render(bt: Backtest, n_worst: int = 20) -> str:
     s = summary(bt)
     c = s["counts"]
@@ -279,6 +288,11 @@ def render(bt: Backtest, n_worst: int = 20) -> str:
         lines.append(f"  {v:<11} {c[v]:>6}  {s['percent'][v]:5.1f}%")
     if c["binary"] or c["missing"]:
         lines.append(f"  apart: {c['binary']} binary resolved differently, {c['missing']} with missing blobs")
+    by_rule = per_rule(bt)
+    if by_rule:
+        lines.append("resolved files per rule:")
+        for rule, counts in by_rule.items():
+            lines.append(f"  {rule:<40} " + "  ".join(f"{k} {n}" for k, n in sorted(counts.items())))
     cases = worst(bt, n_worst)
     if cases:
         lines.append("worst cases:")
@@ -286,7 +300,3 @@ def render(bt: Backtest, n_worst: int = 20) -> str:
             delta = f" (differs by {f.delta} lines)" if f.verdict == "wrong" else ""
             lines.append(f"  {f.verdict:<10} {sha[:10]} {f.path}  [{f.rule or '-'}] {f.reason}{delta}")
     return "\n".join(lines)
-
-
-def repo_git(path: Path) -> Git:
-    return Git(path)
