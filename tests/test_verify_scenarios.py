@@ -147,6 +147,12 @@ def test_positional_argument_beyond_the_new_signature(tmp_path: Path) -> None:
     assert "3 positional" in findings[0].message
 
 
+def test_call_already_broken_before_the_merge_is_not_blamed_on_it(tmp_path: Path) -> None:
+    sync = build(tmp_path, client_call='send("hi", bogus=1)')
+    merge(sync, CLEAN)
+    assert run(sync, run_tests=False) == []
+
+
 def test_orphaned_fork_helper_and_what_went_with_its_caller(tmp_path: Path) -> None:
     sync = build(tmp_path)
     merge(

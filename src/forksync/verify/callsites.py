@@ -72,15 +72,15 @@ def broken_calls(sides: Sides) -> list[Finding]:
             before = {_signature(p, info.path, qualname) for p in (sides.fork, sides.upstream)}
             if before - {definition.signature, None}:
                 changed_defs.add((info.path, qualname))
-    names = sorted(
-        {q.rsplit(".", 1)[-1] for _, q in changed_defs} | {q for _, q in changed_defs if "." not in q}
-    )
+    names = sorted({q.rsplit(".", 1)[-1] for _, q in changed_defs} - {""})
+    names = [n for n in names if not n.startswith("__")]  # a changed __init__ is searched by its class
     candidates = sorted(set(touched) | set(sides.merged.tree.grep_files(names) if names else []))
 
     findings: list[Finding] = []
     for info in sides.merged.files(candidates):
         path = info.path
         side_calls: set[CallKey] | None = None
+        preexisting: set[CallKey] | None = None
         for call in info.calls:
             problem = _problem(sides.merged, call)
             if problem is None:
@@ -91,7 +91,9 @@ def broken_calls(sides: Sides) -> list[Finding]:
                 side_calls = {_key(path, c) for p in (sides.fork, sides.upstream) for c in _calls(p, path)}
             if (def_path, qualname) not in changed_defs and key in side_calls:
                 continue  # neither the definition nor the call changed in the merge
-            if key in _problems_at(sides.fork, path) | _problems_at(sides.upstream, path):
+            if preexisting is None:
+                preexisting = _problems_at(sides.fork, path) | _problems_at(sides.upstream, path)
+            if key in preexisting:
                 continue  # already broken before the merge: not this merge's doing
             commit = sides.blame(merged_rev, path, call.line)
             findings.append(
