@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any, Literal
 
 # The largest upstream sync of the benchmark TSV: 42 conflicted files, the fork is p2.
 DEFAULT_MERGE = "4a2426ed54acc504b69e9f25cf8f20fc2936eed4"
@@ -118,12 +119,71 @@ def one_run(repo: Path, p1: str, p2: str, fork: str, skip: list[str]) -> dict[st
         shutil.rmtree(wt.parent, ignore_errors=True)
 
 
+class _Timed:
+    """A resolver wrapped to add up the time it takes."""
+
+    def __init__(self, inner: Any, totals: dict[str, float]) -> None:
+        self.inner, self.totals, self.name = inner, totals, inner.name
+
+    def _time(self, method: str, *args: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return getattr(self.inner, method)(*args)
+        finally:
+            self.totals[self.name] = self.totals.get(self.name, 0.0) + time.perf_counter() - t0
+
+    def resolve_file(self, *args: Any) -> Any:
+        return self._time("resolve_file", *args)
+
+    def resolve_hunk(self, *args: Any) -> Any:
+        return self._time("resolve_hunk", *args)
+
+
+def by_resolver(repo: Path, p1: str, p2: str, fork: str, skip: list[str]) -> None:
+    """In-process: seconds spent in each resolver, and in the engine around them."""
+    from forksync.config import Config
+    from forksync.git import Git
+    from forksync.resolve.engine import Chain, read_conflicts_full, resolve_all
+    from forksync.resolve.model import Context
+
+    wt = fresh_worktree(repo, p1, skip)
+    try:
+        subprocess.run(
+            ["git", "merge", "--no-edit", "-q", p2], cwd=wt, env=ENV, capture_output=True, check=False
+        )
+        g = Git(wt)
+        side: Literal["ours", "theirs"] = "ours" if fork == "p1" else "theirs"
+        fork_c, up_c = (p1, p2) if fork == "p1" else (p2, p1)
+        t0 = time.perf_counter()
+        ctx = Context(
+            wt,
+            g,
+            Config(),
+            fork_commit=fork_c,
+            upstream_commit=up_c,
+            base_commit=g.merge_base(p1, p2),
+        )
+        versions, _ = read_conflicts_full(g, side)
+        totals: dict[str, float] = {}
+        chain = Chain.default(ctx)
+        timed = Chain([_Timed(r, totals) for r in chain.files], [_Timed(r, totals) for r in chain.hunks])
+        resolve_all(ctx, versions, timed)
+        total = time.perf_counter() - t0
+        for name, secs in sorted(totals.items(), key=lambda kv: -kv[1]):
+            print(f"  {name:<20} {secs:6.2f}s")
+        print(f"  {'engine, total':<20} {total:6.2f}s for {len(versions)} files (in-process, no start-up)")
+    finally:
+        git(repo, "worktree", "remove", "--force", str(wt), check=False)
+        shutil.rmtree(wt.parent, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repo", type=Path, required=True)
     ap.add_argument("--merge", default=DEFAULT_MERGE)
     ap.add_argument("--fork", choices=["p1", "p2"], default="p2", help="which parent is the fork")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--by-resolver", action="store_true", help="also time each resolver in-process")
     args = ap.parse_args(argv)
     repo = args.repo.resolve()
     p1, p2 = git(repo, "rev-list", "--no-walk", "--parents", args.merge).split()[1:3]
@@ -144,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
         f"resolve/merge {resolve / merge:.2f}x, (merge+resolve)/merge {(merge + resolve) / merge:.2f}x"
     )
     print(f"({len(skip)} paths skipped: their blobs are not in the repository)")
+    if args.by_resolver:
+        print("time per resolver:")
+        by_resolver(repo, p1, p2, args.fork, skip)
     return 0
 
 
