@@ -8,7 +8,10 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from forksync.resolve.finer import merge3
+from forksync.config import Config
+from forksync.git import Git
+from forksync.resolve.finer import FinerResolver, merge3
+from forksync.resolve.model import Context, Hunk, Versions
 from tests.test_engine import conflict_repo, resolve, unmerged
 
 
@@ -108,3 +111,33 @@ def test_deletion_next_to_an_edit_stays_open(tmp_path: Path) -> None:
     up = "args = join(parts)\nreturn result\n"  # upstream removed the block (moved it)
     repo = conflict_repo(tmp_path, {"d.py": base}, {"d.py": fork}, {"d.py": up})
     assert resolve(repo).exit_code == 1
+
+
+def test_rewrite_cut_at_stray_anchors_stays_open(tmp_path: Path) -> None:
+    # The shape of a real CartoDB/litellm hunk: upstream rewrote the block, and difflib finds
+    # anchors in two unchanged argument lines that cut the rewrite into pieces.
+    base = (
+        "c = join(d) or '{}'\n",
+        "out.append(\n",
+        "    Call(\n",
+        "        id=d.id,\n",
+        "        fn=Fn(\n",
+        "            arguments=c,\n",
+        "            name=d.name,\n",
+        "        ),\n",
+        "        type=d.type,\n",
+        "    )\n",
+    )
+    fork = ("raw = join(d)\n", "c = repair(raw)\n", *base[1:])
+    up = (
+        "c = join(d) or '{}'\n",
+        "\n",
+        "# build the function first\n",
+        "fn = Fn(\n",
+        "            arguments=c,\n",
+        "            name=d.name,\n",
+        ")\n",
+    )
+    hunk = Hunk(1, base, fork, up, 1)
+    ctx = Context(tmp_path, Git(tmp_path), Config())
+    assert FinerResolver().resolve_hunk(ctx, Versions("b.py", b"", b"", b""), hunk) is None

@@ -134,6 +134,8 @@ class FinerResolver:
         fe, ue = [e for e in fe if e not in ue], [e for e in ue if e not in fe]
         if not fe or not ue:
             return True
+        if len(fe) > 1 or len(ue) > 1:
+            return False  # several edits in one small hunk: a rewrite that difflib cut at stray anchors
         apart = max(e.end for e in fe) <= min(e.start for e in ue) or max(e.end for e in ue) <= min(
             e.start for e in fe
         )
