@@ -60,16 +60,21 @@ def _problems_at(project: Project, path: str) -> set[CallKey]:
 
 def broken_calls(sides: Sides) -> list[Finding]:
     git, merged_rev = sides.git, sides.merged.tree.rev
-    touched = sorted(
-        set(changed_paths(git, sides.fork.tree.rev, merged_rev, ["*.py"]))
-        | set(changed_paths(git, sides.upstream.tree.rev, merged_rev, ["*.py"]))
-    )
+    differs = {
+        side: set(changed_paths(git, side.tree.rev, merged_rev, ["*.py"]))
+        for side in (sides.fork, sides.upstream)
+    }
+    touched = sorted(differs[sides.fork] | differs[sides.upstream])
+    for side, paths in differs.items():
+        side.tree.prefetch(paths)
     changed_defs: set[tuple[str, str]] = set()
     for info in sides.merged.files(touched):
+        # a side whose copy equals the merged one cannot disagree on a signature: not parsed
+        others = [side for side, paths in differs.items() if info.path in paths]
         for qualname, definition in info.defs.items():
             if definition.signature is None:
                 continue
-            before = {_signature(p, info.path, qualname) for p in (sides.fork, sides.upstream)}
+            before = {_signature(side, info.path, qualname) for side in others}
             if before - {definition.signature, None}:
                 changed_defs.add((info.path, qualname))
     names = sorted({q.rsplit(".", 1)[-1] for _, q in changed_defs} - {""})

@@ -8,7 +8,7 @@ else stays unresolved, so that checks built on this raise no false alarms.
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 # Decorators that leave a function's call signature as written.
 _PLAIN_DECORATORS = {
@@ -106,27 +106,44 @@ class Call:
     is_call: bool = True  # False: a bare reference (callback, registration)
 
 
-@dataclass
 class PyFile:
-    path: str
-    module: str
-    defs: dict[str, Definition] = field(default_factory=dict)
-    calls: list[Call] = field(default_factory=list)
-    imports: dict[str, tuple[str, str]] = field(default_factory=dict)  # local name -> (module, name)
+    """Definitions at once; calls and imports only when first asked for (the costly walk)."""
+
+    def __init__(self, path: str, module: str, text: str) -> None:
+        self.path = path
+        self.module = module
+        self.defs: dict[str, Definition] = {}
+        self._text: str | None = text  # kept instead of the tree: thousands of trees swamp memory and gc
+        self._calls: list[Call] = []
+        self._imports: dict[str, tuple[str, str]] = {}
+
+    def _analyse(self) -> None:
+        if self._text is not None:
+            visitor = _Calls(self, self.path.endswith("__init__.py"))
+            visitor.visit(ast.parse(self._text))
+            self._calls, self._imports, self._text = visitor.calls, visitor.aliases, None
+
+    @property
+    def calls(self) -> list[Call]:
+        self._analyse()
+        return self._calls
+
+    @property
+    def imports(self) -> dict[str, tuple[str, str]]:
+        """Local name -> (module, name); name is "" for a module import."""
+        self._analyse()
+        return self._imports
 
 
 def parse(path: str, text: str) -> PyFile | None:
-    """The file's definitions and resolved calls; None when it does not parse."""
+    """The file's definitions (calls follow lazily); None when it does not parse."""
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
         return None
     names = module_names(path)
-    info = PyFile(path, names[-1] if names else path)
+    info = PyFile(path, names[-1] if names else path, text)
     _collect_defs(tree, info)
-    visitor = _Calls(info, path.endswith("__init__.py"))
-    visitor.visit(tree)
-    info.imports = visitor.aliases
     return info
 
 
@@ -189,6 +206,7 @@ class _Calls(ast.NodeVisitor):
 
     def __init__(self, info: PyFile, is_package: bool) -> None:
         self.info = info
+        self.calls: list[Call] = []
         self.package = info.module if is_package else info.module.rpartition(".")[0]
         self.aliases: dict[str, tuple[str, str]] = {}  # local name -> (module, qualname) or (module, "")
         self.scope: list[str] = []
@@ -233,9 +251,22 @@ class _Calls(ast.NodeVisitor):
         for d in node.decorator_list:
             self.visit(d)
         self.scope.append(node.name)
-        self.visit(node.args)
-        for item in node.body:
-            self.visit(item)
+        # A flat walk of the body: several times faster than visitor dispatch on every node.
+        # Nested functions count as their outer function (the caller is only used to skip recursion).
+        for top in [node.args, *node.body]:
+            for sub in ast.walk(top):
+                kind = type(sub)
+                if kind is ast.Call:
+                    self._call(sub)  # type: ignore[arg-type]
+                elif kind is ast.Name:
+                    self._reference(sub)  # type: ignore[arg-type]
+                elif kind is ast.Attribute:
+                    self._reference(sub)  # type: ignore[arg-type]
+                    self.in_call.add(id(sub.value))  # type: ignore[attr-defined]
+                elif kind is ast.Import:
+                    self.visit_Import(sub)  # type: ignore[arg-type]
+                elif kind is ast.ImportFrom:
+                    self.visit_ImportFrom(sub)  # type: ignore[arg-type]
         self.scope.pop()
 
     visit_FunctionDef = _function
@@ -283,6 +314,10 @@ class _Calls(ast.NodeVisitor):
         return None, ""
 
     def visit_Call(self, node: ast.Call) -> None:
+        self._call(node)
+        self.generic_visit(node)
+
+    def _call(self, node: ast.Call) -> None:
         target, via = self._resolve(node.func)
         name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
         self.in_call.add(id(node.func))
@@ -290,17 +325,16 @@ class _Calls(ast.NodeVisitor):
         keywords = tuple(k.arg for k in node.keywords if k.arg is not None)
         starstar = any(k.arg is None for k in node.keywords)
         positional = sum(1 for a in node.args if not isinstance(a, ast.Starred))
-        self.info.calls.append(
+        self.calls.append(
             Call(target, name, node.lineno, ".".join(self.scope), positional, keywords, star, starstar, via)
         )
-        self.generic_visit(node)
 
     def _reference(self, node: ast.Name | ast.Attribute) -> None:
         if id(node) in self.in_call or not isinstance(node.ctx, ast.Load):
             return
         target, via = self._resolve(node)
         name = node.attr if isinstance(node, ast.Attribute) else node.id
-        self.info.calls.append(
+        self.calls.append(
             Call(target, name, node.lineno, ".".join(self.scope), 0, (), False, False, via, is_call=False)
         )
 
