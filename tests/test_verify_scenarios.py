@@ -237,3 +237,23 @@ def test_manifest_presence_checks(tmp_path: Path, missing: str) -> None:
     assert any("no longer called" in m for m in messages)
     assert any("pattern" in m for m in messages)
     assert any("file pkg/text.py is gone" in m for m in messages) == (missing == "file")
+
+
+def test_file_the_fork_deleted_loses_upstream_changes_once(tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "r")
+    body = "".join(f"def f{i}():\n    return {i}\n\n\n" for i in range(12))
+    repo.commit({"old.py": body, "keep.py": "x = 1\n"}, "upstream: initial")
+    repo.git("branch", "upstream")
+    fork = repo.commit({"old.py": None}, "Drop old.py")
+    repo.git("checkout", "-q", "upstream")
+    upstream = repo.commit(
+        {"old.py": body.replace("return 1\n", "return 100\n").replace("return 11\n", "return 1100\n")},
+        "upstream: change old.py twice",
+    )
+    repo.git("checkout", "-q", "-b", "sync", fork)
+    repo.git("merge", "--no-ff", "-q", "upstream", check=False)
+    repo.git("rm", "-q", "old.py")
+    repo.git("commit", "-q", "--no-edit")
+    findings = verify(repo.path, Config(), fork_before=fork, upstream=upstream, run_tests=False)
+    assert [(f.kind, f.path, f.commit) for f in findings] == [("lost-upstream-change", "old.py", upstream)]
+    assert "2 upstream change(s)" in findings[0].message

@@ -72,18 +72,25 @@ def _side_losses(sides: Sides, side: str) -> list[Finding]:
     merged_cache: dict[str, Counter[str] | None] = {}
     other_cache: dict[str, Counter[str] | None] = {}
     findings: list[Finding] = []
+    hunks = [h for h in hunks if any(significant(line) for line in h.new_lines)]
+    sides.merged.tree.prefetch(h.path for h in hunks)  # one git process for every file to compare
+    gone: dict[str, tuple[Finding, int]] = {}
     for hunk in hunks:
-        if not any(significant(line) for line in hunk.new_lines):
-            continue
         rule = policy_for(ctx, hunk.path)
         if rule is not None and rule.policy in _DROPPED_BY[kind]:
             continue
         if hunk.path not in merged_cache:
             merged_cache[hunk.path] = _lines(sides.merged, hunk.path)
         merged = merged_cache[hunk.path]
+        if merged is None and hunk.path in gone:
+            gone[hunk.path] = (gone[hunk.path][0], gone[hunk.path][1] + 1)
+            continue
+        file_gone = merged is None
         if merged is None:
             wanted = [normal(x) for x in hunk.new_lines if significant(x)]
-            merged = _relocated(sides, wanted) or Counter()
+            merged = _relocated(sides, wanted)
+            file_gone = merged is None
+            merged = merged or Counter()
         missing, checked = _missing(hunk, merged)
         if hunk.path == version_file:
             missing = [line for line in missing if "version" not in line.lower()]
@@ -101,6 +108,10 @@ def _side_losses(sides: Sides, side: str) -> list[Finding]:
             continue
         end = hunk.new_start + len(hunk.new_lines) - 1
         where = f"{hunk.path}:{hunk.new_start}" + (f"-{end}" if end > hunk.new_start else "")
+        if file_gone:  # one finding per file, not one per hunk
+            first = Finding(kind, "", sides.feature_for(hunk.path, commit), hunk.path, hunk.new_start, commit)
+            gone[hunk.path] = (first, 1)
+            continue
         findings.append(
             Finding(
                 kind=kind,
@@ -114,6 +125,9 @@ def _side_losses(sides: Sides, side: str) -> list[Finding]:
                 commit=commit,
             )
         )
+    for path, (finding, count) in gone.items():
+        finding.message = f"{path} is not in the merged tree, and with it {count} {side} change(s) to it"
+        findings.append(finding)
     return findings
 
 
