@@ -233,7 +233,9 @@ def test_merge_driver_through_gitattributes(tmp_path: Path) -> None:
     env = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     out = repo.git("merge", "-q", "--no-edit", "upstream", env=env)
     assert "CONFLICT" not in out
-    assert repo.read("m.py") == "import os\nimport re\nimport json\nimport sys\n"
+    assert (
+        repo.read("m.py") == "import os\nimport json\nimport re\nimport sys\n"
+    )  # the checked-out fork first
     assert len(repo.git("log", "-1", "--format=%P").split()) == 2
 
 

@@ -22,13 +22,14 @@ def _run(tmp_path: Path, base: str, fork: str, up: str, name: str = "m.py") -> t
     return result.exit_code, rules, repo.read(name)
 
 
-def test_both_add_functions_upstream_first(tmp_path: Path) -> None:
+def test_both_add_functions_checked_out_side_first(tmp_path: Path) -> None:
     base = "def a():\n    return 1\n"
     fork = base + "\n\ndef fork_fn():\n    return 'fork'\n"
     up = base + "\n\ndef up_fn():\n    return 'up'\n"
     code, rules, text = _run(tmp_path, base, fork, up)
     assert code == 0 and rules == ["python-syntax"]
-    assert text == base + "\n\ndef up_fn():\n    return 'up'\n\n\ndef fork_fn():\n    return 'fork'\n"
+    # The fork is checked out (a sync branch cut from the fork): its additions come first.
+    assert text == base + "\n\ndef fork_fn():\n    return 'fork'\n\n\ndef up_fn():\n    return 'up'\n"
     ast.parse(text)
 
 
@@ -42,8 +43,8 @@ def test_both_add_methods_and_decorators(tmp_path: Path) -> None:
     code, rules, text = _run(tmp_path, base, fork, up)
     assert code == 0 and rules == ["python-syntax"], rules
     assert text == (
-        "class A:\n    def one(self):\n        return 1\n\n    def up_m(self):\n        return 3\n"
-        "\n    @property\n    def fork_m(self):\n        return 2\n\n\nTAIL = 1\n"
+        "class A:\n    def one(self):\n        return 1\n\n    @property\n    def fork_m(self):\n"
+        "        return 2\n\n    def up_m(self):\n        return 3\n\n\nTAIL = 1\n"
     )
 
 
@@ -60,8 +61,8 @@ def test_both_add_dict_entries_and_keyword_arguments(tmp_path: Path) -> None:
     code, rules, text = _run(tmp_path, base, fork, up)
     assert code == 0 and rules == ["python-syntax", "python-syntax"], rules
     assert text == (
-        'CONFIG = {\n    "a": 1,\n    "b": 2,\n    "up": 4,\n    "fork": 3,\n}\nclient = Client(\n'
-        "    host=h,\n    port=p,\n    timeout=5,\n    tenant=t,\n)\n"
+        'CONFIG = {\n    "a": 1,\n    "b": 2,\n    "fork": 3,\n    "up": 4,\n}\nclient = Client(\n'
+        "    host=h,\n    port=p,\n    tenant=t,\n    timeout=5,\n)\n"
     )
 
 
@@ -80,7 +81,7 @@ def test_parenthesized_import_names(tmp_path: Path) -> None:
     up = "from .models import (\n    Alpha,\n    Beta,\n    Gamma,\n)\n"
     code, rules, text = _run(tmp_path, base, fork, up)
     assert code == 0 and rules == ["python-syntax"]
-    assert text == "from .models import (\n    Alpha,\n    Beta,\n    Gamma,\n    ForkOnly,\n)\n"
+    assert text == "from .models import (\n    Alpha,\n    Beta,\n    ForkOnly,\n    Gamma,\n)\n"
 
 
 def test_same_addition_on_both_sides_counts_once(tmp_path: Path) -> None:
@@ -89,7 +90,7 @@ def test_same_addition_on_both_sides_counts_once(tmp_path: Path) -> None:
     up = "import os\nimport json\nimport up_mod\n"
     code, _rules, text = _run(tmp_path, base, fork, up)
     assert code == 0
-    assert text == "import os\nimport json\nimport up_mod\nimport fork_mod\n"
+    assert text == "import os\nimport json\nimport fork_mod\nimport up_mod\n"
 
 
 def test_same_name_added_differently_stays_open(tmp_path: Path) -> None:
@@ -154,8 +155,8 @@ def test_same_call_added_with_different_arguments_stays_open(tmp_path: Path) -> 
 
 def test_missing_comma_would_concatenate_strings(tmp_path: Path) -> None:
     base = 'URLS = [\n    "a",\n]\n'
-    fork = 'URLS = [\n    "a",\n    "fork",\n]\n'
-    up = 'URLS = [\n    "a",\n    "upstream"\n]\n'  # upstream's last item has no comma
+    fork = 'URLS = [\n    "a",\n    "fork"\n]\n'  # the fork's last item has no comma, and it comes first
+    up = 'URLS = [\n    "a",\n    "upstream",\n]\n'
     code, rules, text = _run(tmp_path, base, fork, up)
     assert code == 1 and "python-syntax" not in rules
-    assert '"upstream"\n    "fork"' not in text
+    assert '"fork"\n    "upstream"' not in text

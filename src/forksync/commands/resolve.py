@@ -55,6 +55,7 @@ def _context(repo: Path, config_path: Path | None, fork_side: ForkSide) -> Conte
         upstream_commit=upstream,
         base_commit=git.merge_base(head, merge_head),
         upstream_version=version,
+        head="fork" if fork_side == "ours" else "upstream",
     )
 
 
@@ -171,7 +172,7 @@ def merge_driver(base: Path, current: Path, other: Path, path: str, fork_side: s
         config, _source = load_config(repo)
     except ForksyncError:  # e.g. pyproject.toml itself mid-merge: the defaults still resolve safely
         config = Config()
-    ctx = Context(repo=repo, git=Git(repo), config=config)
+    ctx = Context(repo=repo, git=Git(repo), config=config, head="fork" if fork_side == "ours" else "upstream")
     v = Versions(path or current.name, data["base"], fork, upstream)
     result = resolve_versions(ctx, v, Chain.default(ctx))
     if result.outcome == "resolved" and result.content is not None:
