@@ -69,8 +69,14 @@ def _file_pass(ctx: Context, v: Versions, chain: Chain) -> FileResult | None:
     threshold = ctx.config.resolve.min_confidence
     doubt: Decision | None = None
     for resolver in chain.files:
-        decision = resolver.resolve_file(ctx, v)
+        try:
+            decision = resolver.resolve_file(ctx, v)
+        except Exception as exc:  # one resolver's fault leaves the path to the others, with a trace
+            decision = Decision(resolver.name, 0.0, f"{resolver.name} failed: {type(exc).__name__}: {exc}")
         if decision is None:
+            continue
+        if not decision.stop and decision.content is None and not decision.delete:
+            doubt = doubt or decision  # a decline with its reason, whatever its confidence
             continue
         if decision.stop:
             return _unresolved(v, kind, decision.rule, decision.reason)
