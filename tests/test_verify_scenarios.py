@@ -56,7 +56,9 @@ class Sync:
     commits: dict[str, str]
 
 
-def build(tmp_path: Path, *, client_call: str = 'send("hi", retries=2)') -> Sync:
+def build(
+    tmp_path: Path, *, client_call: str = 'send("hi", retries=2)', extra: dict[str, str] | None = None
+) -> Sync:
     """Base on main; upstream's release on a branch and tag; the fork's commits on main."""
     repo = Repo(tmp_path / "fork")
     repo.commit(BASE, "upstream: initial")
@@ -73,7 +75,8 @@ def build(tmp_path: Path, *, client_call: str = 'send("hi", retries=2)') -> Sync
                     + client_call
                     + "\n\n\n"
                     "def hello2():\n    return api." + client_call + "\n"
-                )
+                ),
+                **(extra or {}),
             },
             "Add a client (#13)",
         ),
@@ -137,6 +140,20 @@ def test_call_in_automatically_merged_file_passing_a_removed_argument(tmp_path: 
     assert kinds(findings) == ["broken-call", "broken-call"]
     assert {(f.path, f.line) for f in findings} == {("pkg/client.py", 6), ("pkg/client.py", 10)}
     assert all("'timeout'" in f.message and f.commit == sync.commits["client"] for f in findings)
+
+
+def test_call_through_a_package_re_export(tmp_path: Path) -> None:
+    sync = build(
+        tmp_path,
+        extra={
+            "pkg/__init__.py": "from .api import send\n",
+            "tools/__init__.py": "",
+            "tools/batch.py": "from pkg import send\n\n\ndef flush():\n    send('x', 1, timeout=2)\n",
+        },
+    )
+    merge(sync, CLEAN)
+    findings = run(sync, run_tests=False)
+    assert [(f.kind, f.path, f.line) for f in findings] == [("broken-call", "tools/batch.py", 5)]
 
 
 def test_positional_argument_beyond_the_new_signature(tmp_path: Path) -> None:

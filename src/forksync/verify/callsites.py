@@ -8,10 +8,12 @@ that either side already had is not reported: near zero false alarms on purpose.
 
 from __future__ import annotations
 
+import re
+
 from ..report import Finding
 from .context import Sides
 from .project import Project
-from .pyindex import Call, Signature, is_bound, mismatch
+from .pyindex import Call, Signature, is_bound, mismatch, module_names
 from .trees import changed_paths
 
 CallKey = tuple[str, str, tuple[str, str] | None, int, tuple[str, ...], bool, bool]
@@ -58,6 +60,25 @@ def _problems_at(project: Project, path: str) -> set[CallKey]:
     return {_key(path, c) for c in info.calls if _problem(project, c)}
 
 
+def _import_words(project: Project, defs: set[tuple[str, str]]) -> set[str]:
+    """Words a file must contain to import these definitions: each module's own name, and the name of
+    every enclosing package whose ``__init__`` re-exports from it."""
+    words: set[str] = set()
+    for path, _ in defs:
+        names = module_names(path)
+        parts = names[-1].split(".") if names else []
+        if not parts:
+            continue
+        words.add(parts[-1])
+        for i in range(len(parts) - 1, 0, -1):
+            init = project.modules.get(".".join(parts[:i]))
+            text = project.tree.text(init) if init else None
+            if not text or not re.search(rf"\b{re.escape(parts[i])}\b", text):
+                break
+            words.add(parts[i - 1])
+    return words
+
+
 def broken_calls(sides: Sides) -> list[Finding]:
     git, merged_rev = sides.git, sides.merged.tree.rev
     differs = {
@@ -79,10 +100,15 @@ def broken_calls(sides: Sides) -> list[Finding]:
                 changed_defs.add((info.path, qualname))
     names = sorted({q.rsplit(".", 1)[-1] for _, q in changed_defs} - {""})
     names = [n for n in names if not n.startswith("__")]  # a changed __init__ is searched by its class
-    candidates = sorted(set(touched) | set(sides.merged.tree.grep_files(names) if names else []))
+    reached = set(sides.merged.tree.grep_files(names)) if names else set()
+    if reached:  # keep only files that can import a changed definition's module (by name)
+        reached &= set(sides.merged.tree.grep_files(sorted(_import_words(sides.merged, changed_defs))))
+    candidates = sorted(set(touched) | reached)
 
     findings: list[Finding] = []
-    for info in sides.merged.files(candidates):
+    infos = sides.merged.files(candidates)
+    sides.merged.prefetch_targets(infos)
+    for info in infos:
         path = info.path
         side_calls: set[CallKey] | None = None
         preexisting: set[CallKey] | None = None

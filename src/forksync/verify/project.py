@@ -28,6 +28,11 @@ class Project:
         self.tree.prefetch(p for p in paths if p.endswith(".py") and p not in self._parsed)
         return [f for f in (self.file(p) for p in paths) if f is not None]
 
+    def prefetch_targets(self, infos: list[PyFile]) -> None:
+        """Read, in one batch, every module that these files' calls resolve into."""
+        paths = {self.modules.get(c.target[0], "") for info in infos for c in info.calls if c.target}
+        self.tree.prefetch(p for p in paths if p and p not in self._parsed)
+
     def module_file(self, module: str) -> PyFile | None:
         path = self.modules.get(module)
         return self.file(path) if path else None
