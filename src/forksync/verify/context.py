@@ -30,7 +30,7 @@ class Sides:
     def feature_for(self, path: str, commit: str = "") -> str:
         for feature in self.features:
             if any(matches(p, path) for p in feature.files) or (
-                commit and any(commit.startswith(c) or c.startswith(commit) for c in feature.commits if c)
+                commit and any(commit.startswith(c) for c in feature.commits if len(c) >= 7)
             ):
                 return feature.name
         return ""

@@ -7,6 +7,7 @@ removed from its environment (the merged code is partly upstream's, untrusted) a
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import signal
@@ -65,6 +66,8 @@ def run_tests(worktree: Path, nodes: list[str], timeout: float = TIMEOUT) -> dic
     """Run the node ids in one pytest process; outcome per node id (parametrized cases folded)."""
     if not nodes:
         return {}
+    if importlib.util.find_spec("pytest") is None:
+        return {n: TestOutcome(n, "not-run", f"pytest is not installed for {sys.executable}") for n in nodes}
     env = scrubbed_env()
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     argv = [sys.executable, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider", "--", *nodes]
