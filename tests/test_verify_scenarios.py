@@ -274,3 +274,21 @@ def test_file_the_fork_deleted_loses_upstream_changes_once(tmp_path: Path) -> No
     findings = verify(repo.path, Config(), fork_before=fork, upstream=upstream, run_tests=False)
     assert [(f.kind, f.path, f.commit) for f in findings] == [("lost-upstream-change", "old.py", upstream)]
     assert "2 upstream change(s)" in findings[0].message
+
+
+def test_non_ascii_path_is_reported_by_its_name(tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "r")
+    repo.commit({"modules/café.py": "A = 1\nB = 2\n"}, "upstream: initial")
+    repo.git("branch", "upstream")
+    fork = repo.commit({"modules/café.py": "A = 10\nB = 2\n"}, "Fork: A is 10")
+    repo.git("checkout", "-q", "upstream")
+    upstream = repo.commit({"modules/café.py": "A = 1\nB = 20\n"}, "upstream: B is 20")
+    repo.git("checkout", "-q", "-b", "sync", fork)
+    repo.git("merge", "--no-ff", "-q", "upstream", check=False)
+    repo.write({"modules/café.py": "A = 1\nB = 20\n"})
+    repo.git("add", "-A")
+    repo.git("commit", "-q", "--no-edit")
+    findings = verify(repo.path, Config(), fork_before=fork, upstream=upstream, run_tests=False)
+    assert [(f.kind, f.path, f.line, f.commit) for f in findings] == [
+        ("lost-fork-change", "modules/café.py", 1, fork)
+    ]

@@ -69,6 +69,8 @@ def _pr_number(text: str) -> int | None:
 def fork_commits(git: Git, head: str, exclude: list[str]) -> list[tuple[str, str, Counter[str]]]:
     """(sha, subject, changed lines per file) of the fork's non-merge commits, oldest first."""
     out = git.out(
+        "-c",
+        "core.quotePath=false",
         "log",
         "--reverse",
         "--no-merges",
@@ -120,6 +122,8 @@ def pull_requests(git: Git, head: str, exclude: list[str]) -> tuple[dict[str, in
 def _changed_symbols(git: Git, head: str, exclude: list[str]) -> dict[str, list[tuple[str, str, bool]]]:
     """Commit -> (path, qualname, added) for every def/class a fork commit touched."""
     out = git.run(
+        "-c",
+        "core.quotePath=false",
         "log",
         "--no-merges",
         "--no-renames",

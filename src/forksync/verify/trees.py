@@ -117,7 +117,7 @@ def changed_paths(git: Git, a: str, b: str, pathspec: Sequence[str] = ()) -> lis
 
 def diff_hunks(git: Git, a: str, b: str, pathspec: Sequence[str] = ()) -> list[DiffHunk]:
     """Zero-context hunks from ``a`` to ``b``, text files only."""
-    args = ["diff", "-U0", "--no-renames", "--no-color", "--no-ext-diff", "--text", a]
+    args = ["-c", "core.quotePath=false", "diff", "-U0", "--no-renames", "--no-color", "--no-ext-diff", a]
     if b != WORKTREE:
         args.append(b)
     return parse_diff(git.run(*args, "--", *pathspec).stdout.decode("utf-8", "surrogateescape"))
