@@ -66,6 +66,27 @@ def test_resolution_through_imports_and_self() -> None:
     assert step.caller == "Worker.run" and step.via == "instance"
 
 
+def test_parameters_and_local_assignments_shadow_imports() -> None:
+    info = parsed(
+        "m.py",
+        """
+        from api import send
+
+        def relay(send):
+            send(1, 2, 3)
+
+        def other():
+            send = make()
+            send(4)
+
+        def plain():
+            send(5)
+    """,
+    )
+    targets = [c.target for c in calls(info, "send")]
+    assert targets == [None, None, ("api", "send")]
+
+
 def test_references_are_recorded_apart_from_calls() -> None:
     info = parsed(
         "m.py",

@@ -207,6 +207,7 @@ class _Calls(ast.NodeVisitor):
     def __init__(self, info: PyFile, is_package: bool) -> None:
         self.info = info
         self.calls: list[Call] = []
+        self.local: set[str] = set()
         self.package = info.module if is_package else info.module.rpartition(".")[0]
         self.aliases: dict[str, tuple[str, str]] = {}  # local name -> (module, qualname) or (module, "")
         self.scope: list[str] = []
@@ -253,20 +254,26 @@ class _Calls(ast.NodeVisitor):
         self.scope.append(node.name)
         # A flat walk of the body: several times faster than visitor dispatch on every node.
         # Nested functions count as their outer function (the caller is only used to skip recursion).
-        for top in [node.args, *node.body]:
-            for sub in ast.walk(top):
-                kind = type(sub)
-                if kind is ast.Call:
-                    self._call(sub)  # type: ignore[arg-type]
-                elif kind is ast.Name:
-                    self._reference(sub)  # type: ignore[arg-type]
-                elif kind is ast.Attribute:
-                    self._reference(sub)  # type: ignore[arg-type]
-                    self.in_call.add(id(sub.value))  # type: ignore[attr-defined]
-                elif kind is ast.Import:
-                    self.visit_Import(sub)  # type: ignore[arg-type]
-                elif kind is ast.ImportFrom:
-                    self.visit_ImportFrom(sub)  # type: ignore[arg-type]
+        nodes = [sub for top in [node.args, *node.body] for sub in ast.walk(top)]
+        a = node.args
+        local = {p.arg for p in [*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg] if p is not None}
+        local |= {n.id for n in nodes if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+        local -= {"self", "cls"}
+        outer, self.local = self.local, local  # a parameter or assignment shadows a module-level name
+        for sub in nodes:
+            kind = type(sub)
+            if kind is ast.Call:
+                self._call(sub)  # type: ignore[arg-type]
+            elif kind is ast.Name:
+                self._reference(sub)  # type: ignore[arg-type]
+            elif kind is ast.Attribute:
+                self._reference(sub)  # type: ignore[arg-type]
+                self.in_call.add(id(sub.value))  # type: ignore[attr-defined]
+            elif kind is ast.Import:
+                self.visit_Import(sub)  # type: ignore[arg-type]
+            elif kind is ast.ImportFrom:
+                self.visit_ImportFrom(sub)  # type: ignore[arg-type]
+        self.local = outer
         self.scope.pop()
 
     visit_FunctionDef = _function
@@ -289,6 +296,8 @@ class _Calls(ast.NodeVisitor):
         if not parts:
             return None, ""
         head, rest = parts[0], parts[1:]
+        if head in self.local:
+            return None, ""
         if head in ("self", "cls") and self.classes and len(rest) == 1 and len(self.scope) >= 2:
             return (
                 self.info.module,
