@@ -26,6 +26,7 @@ STAGES = [
     "commit",
     "checks",
     "verify",
+    "repair",
     "push",
     "pr",
     "notify",

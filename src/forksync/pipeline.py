@@ -53,6 +53,7 @@ BOT_EMAIL = "forksync-bot@users.noreply.github.com"
 UPSTREAM_REF_PREFIX = "refs/forksync/upstream/"
 T = TypeVar("T")
 ZERO_SHA = "0" * 40
+VERIFY_TASK = "forksync verify"
 
 
 @dataclass
@@ -148,6 +149,7 @@ class Sync:
         self._stage("commit", lambda: self.commit(left))
         self._stage("checks", self.run_checks)
         self._stage("verify", self.verify)
+        self._stage("repair", self.repair)
         self._recommend()
         self.report.pr_title, self.report.pr_body = self._render()
         if self.opts.dry_run:
@@ -748,39 +750,58 @@ class Sync:
             )
             results.append(rec)
         self.report.checks = results
-        failed = [c for c in results if not c.passed]
+
+    def repair(self) -> None:
+        """The agent's turn: verification findings first, then failing checks; one commit per fix."""
+        failed = [c for c in self.report.checks if not c.passed]
+        findings = [f for f in self.report.findings if f.kind != "markers"]
+        cfg = self.config.agent
+        if not (failed or findings) or cfg.provider == "none" or not cfg.fix_checks or self.opts.dry_run:
+            return
         agent = getattr(self, "_agent", None)
-        if (
-            failed
-            and self.config.agent.provider != "none"
-            and self.config.agent.fix_checks
-            and not self.opts.dry_run
-        ):
-            if agent is None:
-                from .llm.agent import make_agent
+        if agent is None:
+            from .llm.agent import make_agent
 
-                agent = make_agent(
-                    self.config, state.state_dir(self.common) / "artifacts" / self.report.run_id
-                )
-            if agent is not None:
-                by_name = {n: (a, t) for n, a, t in commands}
+            agent = make_agent(self.config, state.state_dir(self.common) / "artifacts" / self.report.run_id)
+        if agent is None:
+            return
+        worktree = self._ensure_worktree()
+        commands = {n: (a, t) for n, a, t in checks_mod.check_list(self.config)}
+        tasks = ([self._findings_record(findings)] if findings else []) + failed
 
-                def rerun(name: str) -> CheckRecord:
-                    argv, timeout = by_name[name]
-                    return checks_mod.run_check(worktree, name, argv, timeout)
+        def rerun(name: str) -> CheckRecord:
+            if name == VERIFY_TASK:
+                return self._findings_record(self._verify_findings(worktree, "WORKTREE"))
+            argv, timeout = commands[name]
+            return checks_mod.run_check(worktree, name, argv, timeout)
 
-                calls_before = len(agent.calls)
-                try:
-                    commits = agent.fix_checks(worktree, failed, rerun)
-                finally:
-                    self.report.llm_calls.extend(agent.calls[calls_before:])
-                    self._agent_notes(agent)
-                if commits:
-                    self._adopt_worktree_head()
-                    self.report.checks = [checks_mod.run_check(worktree, n, a, t) for n, a, t in commands]
-                    self.report.warnings.append(
-                        f"the agent committed {len(commits)} fix(es) for failing checks"
-                    )
+        calls_before = len(agent.calls)
+        try:
+            commits = agent.fix_checks(worktree, tasks, rerun)
+        finally:
+            self.report.llm_calls.extend(agent.calls[calls_before:])
+            self._agent_notes(agent)
+        if commits:
+            self._adopt_worktree_head()
+            self.report.checks = [checks_mod.run_check(worktree, n, a, t) for n, (a, t) in commands.items()]
+            self.verify()
+            self.report.warnings.append(f"the agent committed {len(commits)} fix(es) on the sync branch")
+
+    @staticmethod
+    def _findings_record(findings: list[Finding]) -> CheckRecord:
+        """Verification findings as a failing "check", so the agent repairs them like any other."""
+        lines = [
+            f"{f.kind}: {f.path}:{f.line}: {f.message}" + (f" [feature {f.feature}]" if f.feature else "")
+            for f in findings
+        ]
+        return CheckRecord(
+            VERIFY_TASK,
+            VERIFY_TASK,
+            0 if not findings else 1,
+            0.0,
+            passed=not findings,
+            output_tail="\n".join(lines)[-6000:],
+        )
 
     def _adopt_worktree_head(self) -> None:
         assert self.wt is not None
@@ -837,23 +858,22 @@ class Sync:
                 if data is not None and has_markers(data):
                     findings.append(Finding("markers", f"conflict markers committed in {path}", path=path))
         if self.config.verify.enabled:
-            try:
-                from .verify import verify as run_verify
-            except ImportError:
-                run_verify = None
-            if run_verify is not None:
-                repo = self.worktree if self.worktree is not None else self.repo
-                merged = "HEAD" if self.worktree is not None else self.head
-                findings += run_verify(
-                    repo,
-                    self.config,
-                    fork_before=self.start_commit,
-                    upstream=self.upstream_commit,
-                    merged=merged,
-                    base=self.base_commit,
-                    run_tests=self.worktree is not None,
-                )
+            repo = self.worktree if self.worktree is not None else self.repo
+            findings += self._verify_findings(repo, "HEAD" if self.worktree is not None else self.head)
         self.report.findings = findings
+
+    def _verify_findings(self, repo: Path, merged: str) -> list[Finding]:
+        from .verify import verify as run_verify
+
+        return run_verify(
+            repo,
+            self.config,
+            fork_before=self.start_commit,
+            upstream=self.upstream_commit,
+            merged=merged,
+            base=self.base_commit,
+            run_tests=self.worktree is not None,
+        )
 
     def _recommend(self) -> None:
         r = self.report
