@@ -82,20 +82,39 @@ def build(root: Path, files: int, upstream_commits: int) -> None:
     head = base
     for n in range(30):
         chunk = fork_owned[n * 10 : (n + 1) * 10]
-        head = fi.commit("refs/heads/fork", f"fork change {n}",
-                         {f"pkg/sub{i % 100}/mod_{i}.py": module(i).replace("return x + 0", "return x + 0  # FORK")
-                          for i in chunk}, head, "Fork <dev@fork.example>")
+        head = fi.commit(
+            "refs/heads/fork",
+            f"fork change {n}",
+            {
+                f"pkg/sub{i % 100}/mod_{i}.py": module(i).replace("return x + 0", "return x + 0  # FORK")
+                for i in chunk
+            },
+            head,
+            "Fork <dev@fork.example>",
+        )
     head_up = base
     conflicting = fork_owned[:100]
     for n in range(upstream_commits):
         touched = rnd.sample(range(files), 5)
         if n < len(conflicting):
             touched.append(conflicting[n])
-        head_up = fi.commit("refs/heads/upstream", f"upstream change {n}",
-                            {f"pkg/sub{i % 100}/mod_{i}.py": module(i).replace("return x + 0", f"return x + 0 + {n}")
-                             for i in touched}, head_up, "Up <up@example.com>")
-    head_up = fi.commit("refs/heads/upstream", "release 1.1.0",
-                        {"pyproject.toml": '[project]\nname = "big"\nversion = "1.1.0"\n'}, head_up, "Up <up@example.com>")
+        head_up = fi.commit(
+            "refs/heads/upstream",
+            f"upstream change {n}",
+            {
+                f"pkg/sub{i % 100}/mod_{i}.py": module(i).replace("return x + 0", f"return x + 0 + {n}")
+                for i in touched
+            },
+            head_up,
+            "Up <up@example.com>",
+        )
+    head_up = fi.commit(
+        "refs/heads/upstream",
+        "release 1.1.0",
+        {"pyproject.toml": '[project]\nname = "big"\nversion = "1.1.0"\n'},
+        head_up,
+        "Up <up@example.com>",
+    )
     fi.tag("v1.1.0", head_up)
     git(src, "fast-import", "--quiet", input=fi.data())
     # upstream = a bare repo with main + tags; fork = a clone whose main is the fork branch.
@@ -112,7 +131,9 @@ def build(root: Path, files: int, upstream_commits: int) -> None:
 def reset(fork: Path) -> None:
     subprocess.run(["git", "merge", "--abort"], cwd=fork, capture_output=True, env=ENV, check=False)
     git(fork, "checkout", "-q", "-f", "main")
-    for ref in git(fork, "for-each-ref", "--format=%(refname)", "refs/heads/upstream-sync", "refs/forksync").split():
+    for ref in git(
+        fork, "for-each-ref", "--format=%(refname)", "refs/heads/upstream-sync", "refs/forksync"
+    ).split():
         git(fork, "update-ref", "-d", ref)
     shutil.rmtree(fork / ".git" / "forksync", ignore_errors=True)
     git(fork, "worktree", "prune")
@@ -131,8 +152,23 @@ def time_runs(root: Path, runs: int) -> None:
     for _ in range(runs):
         reset(fork)
         git(fork, "fetch", "-q", "upstream", "+refs/tags/v1.1.0:refs/tags/v1.1.0")
-        merge_times.append(timed(["git", "-c", "user.name=b", "-c", "user.email=b@x", "merge", "-q", "--no-ff",
-                                  "--no-edit", "v1.1.0"], fork))
+        merge_times.append(
+            timed(
+                [
+                    "git",
+                    "-c",
+                    "user.name=b",
+                    "-c",
+                    "user.email=b@x",
+                    "merge",
+                    "-q",
+                    "--no-ff",
+                    "--no-edit",
+                    "v1.1.0",
+                ],
+                fork,
+            )
+        )
         reset(fork)
         git(fork, "tag", "-d", "v1.1.0")
         sync_times.append(timed([forksync, "sync", "--repo", str(fork), "--no-push"], fork))
@@ -140,9 +176,13 @@ def time_runs(root: Path, runs: int) -> None:
     m, s = statistics.median(merge_times), statistics.median(sync_times)
     files = git(fork, "ls-files").count("\n") + 1
     print(f"files: {files}   runs: {runs}")
-    print(f"git merge (fetch excluded, conflicts left):  median {m:.2f}s  {[round(t, 2) for t in merge_times]}")
-    print(f"forksync sync --no-push (fetch + merge + resolve + commit): median {s:.2f}s  "
-          f"{[round(t, 2) for t in sync_times]}")
+    print(
+        f"git merge (fetch excluded, conflicts left):  median {m:.2f}s  {[round(t, 2) for t in merge_times]}"
+    )
+    print(
+        f"forksync sync --no-push (fetch + merge + resolve + commit): median {s:.2f}s  "
+        f"{[round(t, 2) for t in sync_times]}"
+    )
     print(f"ratio sync/merge: {s / m:.2f}")
 
 

@@ -80,7 +80,15 @@ def test_binary_delete_modify_rename_symlink_crlf_non_utf8_large(tmp_path: Path)
     assert report.error is None, report.error
     assert report.merge_commit, report.status
     by_path = {c.path: c for c in report.conflicts}
-    for path in ("logo.png", "gone_upstream.py", "gone_in_fork.py", "crlf.txt", "latin1.txt", "big.txt", "link"):
+    for path in (
+        "logo.png",
+        "gone_upstream.py",
+        "gone_in_fork.py",
+        "crlf.txt",
+        "latin1.txt",
+        "big.txt",
+        "link",
+    ):
         assert path in by_path, sorted(by_path)
         assert by_path[path].reason  # each has a reason, resolved or not
     assert by_path["logo.png"].outcome == "unresolved" and "binary" in by_path["logo.png"].reason
@@ -89,8 +97,12 @@ def test_binary_delete_modify_rename_symlink_crlf_non_utf8_large(tmp_path: Path)
     parents = git(fork.path, "rev-list", "--parents", "-n", "1", report.merge_commit).split()
     assert len(parents) == 3
     # CRLF stays CRLF in whatever was committed for it.
-    crlf = subprocess.run(["git", "cat-file", "-p", f"{report.merge_commit}:crlf.txt"], cwd=fork.path,
-                          capture_output=True, check=True).stdout
+    crlf = subprocess.run(
+        ["git", "cat-file", "-p", f"{report.merge_commit}:crlf.txt"],
+        cwd=fork.path,
+        capture_output=True,
+        check=True,
+    ).stdout
     assert b"\r\n" in crlf and b"\n" not in crlf.replace(b"\r\n", b"")
     # The fork's version of the moved file's content is not lost.
     tree = git(fork.path, "ls-tree", "-r", "--name-only", report.merge_commit)
