@@ -271,6 +271,13 @@ class Sync:
             for r in releases
             if r.version < target.version and (current is None or r.version > current)
         ]
+        stable = {r.tag for r in releases}
+        newer = []
+        for tag in tags:
+            v = releases_mod.loose_version(tag)
+            if tag not in stable and v is not None and (current is None or v > current):
+                newer.append((v, tag))
+        self.report.ignored_tags = [t for _, t in sorted(newer, reverse=True)[:20]]
         self.ui.stage("detect", f"fork at {current or 'unknown'} ({source}); syncing {target.tag}")
         self.target = target
         return target

@@ -45,6 +45,13 @@ def version_text(tag: str) -> str:
     return re.sub(r"[-_.]?stable$", "", text)
 
 
+def loose_version(tag: str) -> Version | None:
+    """A version to sort any tag by, even one that is no PEP 440 version (v1.2.0-nightly → 1.2.0)."""
+    text = version_text(tag)
+    m = re.match(r"\d+(?:\.\d+)*", text)
+    return parse_version(text) or (parse_version(m.group(0)) if m else None)
+
+
 def _excluded_word(tag: str, words: list[str]) -> str | None:
     parts = re.split(r"[^a-z]+", tag.lower())
     for word in words:

@@ -146,6 +146,7 @@ class Report:
     fork_version_source: str = ""
     release: ReleaseInfo | None = None
     skipped_releases: list[ReleaseInfo] = field(default_factory=list)
+    ignored_tags: list[str] = field(default_factory=list)  # newer tags that are not stable releases
     sync_branch: str = ""
     fork_commit: str = ""
     merge_commit: str = ""

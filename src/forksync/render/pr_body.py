@@ -91,6 +91,8 @@ def render_body(r: Report) -> str:
     if r.version_update:
         v = r.version_update
         out.append(f"| Version | `{_cell(v.file)}`: {v.old} → **{v.new}** |")
+    if r.ignored_tags:
+        out.append("| Not stable (skipped) | " + ", ".join(f"`{_cell(t)}`" for t in r.ignored_tags) + " |")
     if r.skipped_releases:
         out.append("| Also includes | " + ", ".join(f"`{s.tag}`" for s in r.skipped_releases) + " |")
     resolved = len(r.conflicts) - len(r.unresolved)
