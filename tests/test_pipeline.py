@@ -38,6 +38,8 @@ def test_demo_sync_makes_a_two_parent_merge_of_the_stable_release(demo: tuple[Pa
         report.release is not None and report.release.tag == "v1.1.0"
     )  # not -rc, not -nightly, not v1.2.0-rc1
     assert report.fork_version == "1.0.0"
+    assert report.ignored_tags == ["v1.2.0-rc1", "v1.1.0-nightly", "v1.1.0-rc1"]
+    assert "`v1.2.0-rc1`" in report.pr_body
     assert report.sync_branch == "upstream-sync/v1.1.0"
     parents = git(fork, "rev-list", "--parents", "-n", "1", report.merge_commit).split()[1:]
     assert parents == [main_before, git(upstream, "rev-parse", "v1.1.0^{commit}")]
