@@ -21,6 +21,7 @@ def _git_identity(monkeypatch: pytest.MonkeyPatch) -> None:
     for key, value in ENV.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setenv("FORKSYNC_RETRY_BASE", "0.2")  # git network retries back off quickly in tests
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     monkeypatch.delenv("GH_TOKEN", raising=False)
 
@@ -34,9 +35,9 @@ def _free_port() -> int:
 class GitDaemon:
     """`git daemon` serving a folder on 127.0.0.1 (read and push)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, port: int | None = None) -> None:
         self.root = root
-        self.port = _free_port()
+        self.port = port or _free_port()
         self.proc = subprocess.Popen(
             [
                 "git",

@@ -161,6 +161,56 @@ def test_gate_is_enforced_by_the_cli(demo: tuple[Path, Path, Path], forksync_bin
     assert git(fork, "branch", "--list", "upstream-sync/*") == ""
 
 
+def test_upstream_that_comes_back_is_retried(demo: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    """A remote refusing connections for a moment (a restart, a blip) costs a retry, not the run."""
+    import threading
+    import time
+
+    from forksync.commands.sync import execute
+    from tests.conftest import GitDaemon, _free_port, copy_bare
+
+    upstream, _, fork = demo
+    served = tmp_path / "served"
+    served.mkdir()
+    copy_bare(upstream, served / "upstream.git")
+    port = _free_port()
+    config = (fork / ".forksync.toml").read_text()
+    (fork / ".forksync.toml").write_text(
+        config.replace('url = "../upstream"', f'url = "git://127.0.0.1:{port}/upstream.git"')
+    )
+    git(fork, "commit", "-qam", "flaky upstream")
+    daemons: list[GitDaemon] = []
+    starter = threading.Timer(0.15, lambda: daemons.append(GitDaemon(served, port)))
+    started = time.monotonic()
+    starter.start()
+    try:
+        report = execute(fork, None, quiet=True)
+    finally:
+        starter.join()
+        for d in daemons:
+            d.stop()
+    assert report.error is None, report.error
+    assert report.release is not None and report.release.tag == "v1.1.0" and report.merge_commit
+    assert time.monotonic() - started < 60
+
+
+def test_unreachable_upstream_fails_after_bounded_retries(
+    demo: tuple[Path, Path, Path], forksync_bin: str
+) -> None:
+    import time
+
+    _, _, fork = demo
+    config = (fork / ".forksync.toml").read_text()
+    (fork / ".forksync.toml").write_text(
+        config.replace('url = "../upstream"', 'url = "git://127.0.0.1:9/x.git"')
+    )
+    git(fork, "commit", "-qam", "dead upstream")
+    started = time.monotonic()
+    res = run_cli(forksync_bin, "sync", "--repo", str(fork), env={"FORKSYNC_GIT_ATTEMPTS": "3"})
+    assert res.returncode == ExitCode.UPSTREAM and "cannot reach upstream" in res.stderr
+    assert time.monotonic() - started < 30  # bounded
+
+
 # -- hostile configuration ----------------------------------------------------------------
 
 _keys = st.sampled_from(
@@ -211,6 +261,11 @@ def test_config_fuzz_only_ever_raises_config_error(data: dict[str, object]) -> N
         '[upstream]\nrelease-tags = "re:(a+)+$' + "x" * 600 + '"\n',
         "[fork]\nsync-branch = 'no-placeholder'\n",
         "[resolve]\nmin-confidence = 3\n",
+        "[upstream]\nrelease-tags = 're:^(a+)+$'\n",
+        "[version]\nfile = '../../etc/passwd'\n",
+        "[version]\nfile = '/etc/passwd'\n",
+        "[verify]\nmanifest = '../outside.toml'\n",
+        "[version]\nscheme = '{upstream}-{evil.__class__}'\n",
         "not toml at all [",
         "[forge]\nkind = 'bitbucket'\n",
         '[[resolve.policies]]\npath = "x"\npolicy = "guess"\n',

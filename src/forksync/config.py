@@ -27,12 +27,22 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", alias_generator=_dash, populate_by_name=True, frozen=True)
 
 
+# A group that repeats something itself repeated, like (a+)+ or (\w*)*: exponential backtracking.
+_NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)[+*{]")
+
+
 def compile_pattern(pattern: str) -> re.Pattern[str]:
-    """A glob or a 're:'-prefixed regex, compiled; raise ValueError with the reason."""
+    """A glob or a 're:'-prefixed regex, compiled; raise ValueError with the reason.
+
+    Python's re cannot be interrupted, so the time bound is enforced up front: patterns are
+    short, and a quantified group holding a quantifier (catastrophic backtracking) is refused.
+    """
     if pattern.startswith("re:"):
         source = pattern[3:]
         if len(source) > 500:
             raise ValueError("regex longer than 500 characters")
+        if _NESTED_QUANTIFIER.search(source):
+            raise ValueError("nested quantifiers such as (a+)+ can take exponential time; simplify the regex")
         try:
             return re.compile(source)
         except re.error as exc:
@@ -40,6 +50,18 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
     import fnmatch
 
     return re.compile(fnmatch.translate(pattern))
+
+
+def repo_relative(value: str) -> str:
+    """Paths in the config stay inside the repository: relative, no '..' parts."""
+    from pathlib import PurePosixPath
+
+    if not value:
+        return value
+    path = PurePosixPath(value.replace("\\", "/"))
+    if path.is_absolute() or ".." in path.parts or (len(value) > 1 and value[1] == ":"):
+        raise ValueError("must be a path inside the repository (relative, without '..')")
+    return value
 
 
 class UpstreamConfig(Section):
@@ -76,6 +98,20 @@ class VersionConfig(Section):
     file: str = "pyproject.toml"
     scheme: str = "{upstream}"
     update: bool = True
+
+    @field_validator("file")
+    @classmethod
+    def _file(cls, value: str) -> str:
+        return repo_relative(value)
+
+    @field_validator("scheme")
+    @classmethod
+    def _scheme(cls, value: str) -> str:
+        try:
+            value.format(upstream="1.0.0", n=1, local="fork")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"unknown placeholder {exc}; use {{upstream}}, {{n}} or {{local}}") from None
+        return value
 
 
 class CheckCommand(Section):
@@ -155,6 +191,12 @@ class AgentConfig(Section):
     max_turns: int = Field(default=8, ge=1)
     fix_checks: bool = True
     conventions_file: str = ""
+
+    @field_validator("conventions_file")
+    @classmethod
+    def _conventions(cls, value: str) -> str:
+        return repo_relative(value)
+
     allow_ready: bool = False
     prices: dict[str, tuple[float, float]] = Field(default_factory=dict)
     timeout: float = 120.0
@@ -163,6 +205,12 @@ class AgentConfig(Section):
 class VerifyConfig(Section):
     enabled: bool = True
     manifest: str = ".forksync/features.toml"
+
+    @field_validator("manifest")
+    @classmethod
+    def _manifest(cls, value: str) -> str:
+        return repo_relative(value)
+
     fail_on_findings: bool = False
 
 

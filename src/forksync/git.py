@@ -8,8 +8,10 @@ elements, after ``--`` where git allows it, and ref names are validated first
 from __future__ import annotations
 
 import os
+import random
 import re
 import subprocess
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,9 +149,26 @@ class Git:
     def is_dirty(self) -> bool:
         return bool(self.out("status", "--porcelain", "--untracked-files=no"))
 
+    def remote(self, *args: str, timeout: float = 600, attempts: int | None = None) -> Completed:
+        """A network git command with bounded retries (backoff and jitter) on transient failures:
+        a refused or reset connection, a timeout, a 5xx. Errors that a retry cannot fix (not found,
+        authentication) return at once."""
+        tries = attempts or int(os.environ.get("FORKSYNC_GIT_ATTEMPTS", "3"))
+        base = float(os.environ.get("FORKSYNC_RETRY_BASE", "2"))
+        res = Completed(1, b"", b"")
+        for attempt in range(1, tries + 1):
+            try:
+                res = self.run(*args, check=False, timeout=timeout)
+            except GitError as exc:  # timed out
+                res = Completed(124, b"", str(exc).encode())
+            if res.returncode == 0 or not _transient(res.err) or attempt == tries:
+                return res
+            time.sleep(base * 2 ** (attempt - 1) * (0.5 + random.random()))
+        return res
+
     def ls_remote_tags(self, url: str, timeout: float = 120) -> dict[str, str]:
         """Map tag name -> commit sha (peeled) without fetching anything."""
-        res = self.run("ls-remote", "--tags", "--", url, check=False, timeout=timeout)
+        res = self.remote("ls-remote", "--tags", "--", url, timeout=timeout)
         if res.returncode != 0:
             raise GitError(
                 f"cannot list tags of upstream {url}: {res.err.splitlines()[-1] if res.err else 'error'}"
@@ -188,6 +207,17 @@ class Git:
     def rm_cached(self, paths: Sequence[str]) -> None:
         for chunk in _chunks(list(paths), 500):
             self.run("rm", "--cached", "--quiet", "--ignore-unmatch", "--", *chunk)
+
+
+_TRANSIENT = re.compile(
+    r"connection refused|connection reset|timed out|could not resolve host|temporary failure|early eof"
+    r"|the remote end hung up|returned error: 5\d\d|\b50[234]\b|rpc failed|unable to connect|operation timed out",
+    re.I,
+)
+
+
+def _transient(err: str) -> bool:
+    return bool(_TRANSIENT.search(err))
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:

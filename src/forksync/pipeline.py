@@ -332,14 +332,13 @@ class Sync:
         tag = self.target.tag
         ref = UPSTREAM_REF_PREFIX + tag
         self.ui.stage("fetch", f"fetching {tag} from upstream")
-        res = self.git.run(
+        res = self.git.remote(
             "fetch",
             "--no-tags",
             "--quiet",
             "--",
             self.report.upstream_url,
             f"+refs/tags/{tag}:{ref}",
-            check=False,
             timeout=1800,
         )
         if res.returncode != 0:
@@ -420,13 +419,12 @@ class Sync:
         remote = self.config.fork.remote
         if self.git.run("remote", "get-url", "--", remote, check=False).returncode != 0:
             return None
-        res = self.git.run(
+        res = self.git.remote(
             "fetch",
             "--quiet",
             "--no-tags",
             remote,
             f"+refs/heads/{name}:refs/remotes/{remote}/{name}",
-            check=False,
             timeout=600,
         )
         if res.returncode != 0:
@@ -931,14 +929,8 @@ class Sync:
         if self.git.run("remote", "get-url", "--", remote, check=False).returncode != 0:
             raise GitError(f"no remote '{remote}' to push {branch} to", hint="add it, or run with --no-push")
         self.ui.stage("push", f"pushing {branch} to {remote}")
-        res = self.git.run(
-            "push",
-            "--quiet",
-            "--porcelain",
-            remote,
-            f"refs/heads/{branch}:refs/heads/{branch}",
-            check=False,
-            timeout=1800,
+        res = self.git.remote(
+            "push", "--quiet", "--porcelain", remote, f"refs/heads/{branch}:refs/heads/{branch}", timeout=1800
         )
         if res.returncode != 0:
             text = (res.err + res.out).lower()
