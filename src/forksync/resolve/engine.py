@@ -254,6 +254,8 @@ def resolve_all(ctx: Context, versions: Sequence[Versions], chain: Chain | None 
     """Resolve many paths. The line merges (one `git merge-file` each) run in a small thread pool:
     they are subprocesses, so they overlap while Python settles hunks."""
     chain = chain or Chain.default(ctx)
+    # History-based resolvers answer for every path of the merge at once (one `git log`, not one each).
+    ctx.cache.setdefault("conflicted-paths", tuple(sorted(v.path for v in versions)))
     early = [_file_pass(ctx, v, chain) for v in versions]
     todo = [v for v, e in zip(versions, early, strict=True) if e is None]
     labels = labels_for(ctx)
