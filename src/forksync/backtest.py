@@ -144,7 +144,15 @@ def replay_merge(
     oids = [oid for st in stages.values() for mode, oid in st.values() if mode != "160000"]
     oids += [oid for mode, oid in truth.values() if mode != "160000"]
     blobs = cat_blobs(git, oids)
-    ctx = Context(git.cwd, git, config, fork_commit=fork, upstream_commit=upstream, base_commit=base)
+    ctx = Context(
+        git.cwd,
+        git,
+        config,
+        fork_commit=fork,
+        upstream_commit=upstream,
+        base_commit=base,
+        head="fork" if spec.fork_side == "p1" else "upstream",  # p1 is the checked-out side
+    )
     ctx.cache[PATHS_KEY] = sorted(stages)
     resolvers = chain(ctx)
     fork_stage, up_stage = (2, 3) if spec.fork_side == "p1" else (3, 2)
