@@ -136,7 +136,9 @@ class FinerResolver:
             return True
         if len(fe) > 1 or len(ue) > 1:
             return False  # several edits in one small hunk: a rewrite that difflib cut at stray anchors
-        apart = max(e.end for e in fe) <= min(e.start for e in ue) or max(e.end for e in ue) <= min(
+        # At least one unchanged line between the two edits: edits that touch (an insertion right
+        # before a changed line) are usually one change of meaning, as git itself judges.
+        apart = max(e.end for e in fe) < min(e.start for e in ue) or max(e.end for e in ue) < min(
             e.start for e in fe
         )
         # A block one side deleted right next to the other's edit is usually code that moved or
