@@ -20,7 +20,7 @@ def test_table_lists_file_hunk_rule_outcome(tmp_path: Path) -> None:
     lines = result.output.splitlines()
     assert lines[0].split() == ["file", "hunk", "rule", "outcome", "reason"]
     ok = next(line for line in lines if line.startswith("ok.py"))
-    assert ok.split()[:4] == ["ok.py", "1", "finer:lines", "resolved"]
+    assert ok.split()[:4] == ["ok.py", "1", "finer:words", "resolved"]  # adjacent lines: merged by words
     opened = next(line for line in lines if line.startswith("open.txt"))
     assert opened.split()[:4] == ["open.txt", "1", "none", "unresolved"]
     assert lines[-1] == "resolved 1 of 2 conflicted file(s); 1 left"
