@@ -142,3 +142,14 @@ def test_many_conflicted_files(tmp_path: Path) -> None:
     # The fork only reformatted: upstream's values win, each by the trivial rule.
     assert {c.outcome for c in report.conflicts} == {"resolved"}
     assert git(fork.path, "show", f"{report.merge_commit}:pkg/m7.py") == "VALUE = 8"
+
+
+def test_lock_file_taken_from_upstream_asks_for_regeneration(tmp_path: Path) -> None:
+    up, fork = _pair(tmp_path, {"poetry.lock": "[[package]]\nname = 'a'\n"})
+    fork.commit({"poetry.lock": "[[package]]\nname = 'a'\n[[package]]\nname = 'fork-dep'\n"}, "fork dep")
+    _release(up, {"poetry.lock": "[[package]]\nname = 'a'\n[[package]]\nname = 'up-dep'\n"})
+    report = execute(fork.path, None, quiet=True)
+    lock = next(c for c in report.conflicts if c.path == "poetry.lock")
+    assert lock.outcome == "resolved" and lock.rule == "policy:take-upstream"
+    assert report.recommendation == "needs-review"
+    assert any("regenerate" in r and "poetry.lock" in r for r in report.reasons)

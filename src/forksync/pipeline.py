@@ -897,6 +897,19 @@ class Sync:
             reasons.append("upstream's version file disagrees with the release tag")
         if not self.config.checks.commands:
             reasons.append("no checks configured")
+        from .resolve.policy import LOCK_FILES
+
+        stale_locks = [
+            c.path
+            for c in r.conflicts
+            if c.rule == "policy:take-upstream" and c.path.rsplit("/", 1)[-1] in LOCK_FILES
+        ]
+        if stale_locks:
+            # LESSON 7: upstream's lock lacks the fork's own dependencies until it is regenerated.
+            reasons.append(
+                f"lock file(s) taken from upstream, regenerate them: {', '.join(stale_locks[:5])} "
+                "(or set a `regenerate` policy with the lock command)"
+            )
         r.reasons = reasons
         r.recommendation = "needs-review" if reasons else "ready"
         cfg = self.config.forge
