@@ -345,3 +345,18 @@ def test_lock_prevents_concurrent_runs(demo: tuple[Path, Path, Path], forksync_b
     report = execute(fork, None, quiet=True)
     assert any("stale lock" in w for w in report.warnings)
     assert not lock.exists()
+
+
+def test_config_in_pyproject_tool_section(tmp_path: Path) -> None:
+    _, fork = _bare_fork(tmp_path)
+    fork.commit(
+        {
+            "pyproject.toml": '[project]\nname = "x"\nversion = "1.0.0"\n\n[tool.forksync.fork]\n'
+            'sync-branch = "sync/{version}"\n'
+        },
+        "config in pyproject",
+    )
+    report = execute(fork.path, None, no_push=True, quiet=True)
+    assert report.error is None, report.error
+    assert report.sync_branch == "sync/v1.1.0"
+    assert "`a.txt`" in report.pr_body  # the files upstream changed are listed

@@ -169,6 +169,12 @@ def render_body(r: Report) -> str:
         if r.upstream_commits > len(r.top_commits):
             out.append(f"- … and {r.upstream_commits - len(r.top_commits)} more")
         out += ["", "</details>", ""]
+    if r.top_files:
+        out += ["<details><summary>Files upstream changed since the merge base</summary>", ""]
+        out += [f"- `{_cell(f)}`" for f in r.top_files]
+        if r.files_changed > len(r.top_files):
+            out.append(f"- … and {r.files_changed - len(r.top_files)} more")
+        out += ["", "</details>", ""]
     if r.warnings:
         out += ["### Warnings", ""] + [f"- {_cell(w)}" for w in r.warnings] + [""]
     out += [
