@@ -24,6 +24,7 @@ from ..git import Git, check_ref_name
 from .base import ForgeRelease, PublishResult, PullRequest, PullRequestSpec
 from .github_app import installation_token
 from .http import NO_AUTH, Auth, HttpClient, RetryPolicy
+from .lifecycle import settle_older
 from .urls import compare_url, web_base
 
 DEFAULT_API = "https://api.github.com"
@@ -273,28 +274,27 @@ class GitHubForge:
             action = "created"
         current = self.client.json("GET", f"repos/{self.repo}/pulls/{number}")
         pr = _pull(current)
-        superseded = []
-        if self.supersede:
-            for old in older:
-                self.comment(
-                    int(old["number"]),
-                    f"Superseded by #{number} ({pr.url}), which syncs upstream {spec.version or spec.head}. "
-                    "Closing this pull request; its branch is kept.",
-                )
-                closed = self.client.json(
-                    "PATCH",
-                    f"repos/{self.repo}/pulls/{old['number']}",
-                    json={"state": "closed"},
-                    scope="pull_requests: write",
-                )
-                superseded.append(_pull(closed))
-        elif stacked_on is not None and stacked_on.number is not None:
-            self.comment(
-                stacked_on.number,
-                f"#{number} ({pr.url}) syncs upstream {spec.version or spec.head} on top of this branch: "
-                "merge this pull request first (with a merge commit).",
-            )
+        superseded = settle_older(
+            spec,
+            pr,
+            [int(old["number"]) for old in older],
+            stacked_on,
+            supersede=self.supersede,
+            comment=self.comment,
+            close=self._close,
+            sign="#",
+            noun="pull request",
+        )
         return PublishResult(pr, action, superseded, stacked_on, warnings)
+
+    def _close(self, number: int) -> PullRequest:
+        closed = self.client.json(
+            "PATCH",
+            f"repos/{self.repo}/pulls/{number}",
+            json={"state": "closed"},
+            scope="pull_requests: write",
+        )
+        return _pull(closed)
 
     def _create(
         self, spec: PullRequestSpec, title: str, body: str, base: str, labels: list[str], warnings: list[str]

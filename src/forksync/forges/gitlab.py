@@ -24,6 +24,7 @@ from ..git import Git, check_ref_name
 from .base import ForgeRelease, PublishResult, PullRequest, PullRequestSpec
 from .github import fit_body, label_colour, repo_path
 from .http import NO_AUTH, Auth, HttpClient, RetryPolicy
+from .lifecycle import settle_older
 from .urls import compare_url
 
 DEFAULT_API = "https://gitlab.com/api/v4"
@@ -230,28 +231,24 @@ class GitLabForge:
             )
             action = "created"
         mr = _mr(self.client.json("GET", f"{self.base}/merge_requests/{iid}"))
-        superseded = []
-        if self.supersede:
-            for old in older:
-                self.comment(
-                    int(old["iid"]),
-                    f"Superseded by !{iid} ({mr.url}), which syncs upstream {spec.version or spec.head}. "
-                    "Closing this merge request; its branch is kept.",
-                )
-                closed = self.client.json(
-                    "PUT",
-                    f"{self.base}/merge_requests/{old['iid']}",
-                    json={"state_event": "close"},
-                    scope="api",
-                )
-                superseded.append(_mr(closed))
-        elif stacked_on is not None and stacked_on.number is not None:
-            self.comment(
-                stacked_on.number,
-                f"!{iid} ({mr.url}) syncs upstream {spec.version or spec.head} on top of this branch: "
-                "merge this merge request first (with a merge commit).",
-            )
+        superseded = settle_older(
+            spec,
+            mr,
+            [int(old["iid"]) for old in older],
+            stacked_on,
+            supersede=self.supersede,
+            comment=self.comment,
+            close=self._close,
+            sign="!",
+            noun="merge request",
+        )
         return PublishResult(mr, action, superseded, stacked_on, warnings)
+
+    def _close(self, iid: int) -> PullRequest:
+        closed = self.client.json(
+            "PUT", f"{self.base}/merge_requests/{iid}", json={"state_event": "close"}, scope="api"
+        )
+        return _mr(closed)
 
     def _update(self, mr: dict[str, Any], title: str, body: str, labels: list[str], comment: str) -> str:
         iid = int(mr["iid"])
