@@ -210,13 +210,20 @@ def merge_driver(base: Path, current: Path, other: Path, path: str, fork_side: s
 @config_option
 @click.option("--limit", type=int, default=50, show_default=True, help="Replay at most this many merges.")
 @click.option("--merge", "merges", multiple=True, help="Replay only this merge commit (repeatable).")
+@click.option(
+    "--calibrate",
+    is_flag=True,
+    help="Record each rule's measured precision; later resolutions are capped by it.",
+)
 @json_option
 @handled
-def backtest(repo: Path, config_path: Path | None, limit: int, merges: tuple[str, ...], as_json: bool) -> int:
+def backtest(
+    repo: Path, config_path: Path | None, limit: int, merges: tuple[str, ...], calibrate: bool, as_json: bool
+) -> int:
     """Replay past conflicted merges and compare the engine with what was committed."""
     from .commands.backtest import run
 
-    return run(repo, config_path, limit, list(merges), as_json)
+    return run(repo, config_path, limit, list(merges), as_json, calibrate=calibrate)
 
 
 @main.command()

@@ -144,6 +144,7 @@ class ResolveConfig(Section):
     learn_limit: int = Field(default=200, ge=0)
     disable: list[str] = Field(default_factory=list)
     default_policies: bool = True
+    calibrate: bool = True  # use `forksync backtest --calibrate` figures when they exist
 
 
 class ForgeConfig(Section):

@@ -18,7 +18,15 @@ class UsageError(ForksyncError):
     kind = "usage"
 
 
-def run(repo: Path, config_path: Path | None, limit: int, merges: list[str], as_json: bool) -> int:
+def run(
+    repo: Path,
+    config_path: Path | None,
+    limit: int,
+    merges: list[str],
+    as_json: bool,
+    *,
+    calibrate: bool = False,
+) -> int:
     if limit < 1:
         raise UsageError(f"--limit must be at least 1 (got {limit})")
     if not repo.is_dir():
@@ -27,6 +35,8 @@ def run(repo: Path, config_path: Path | None, limit: int, merges: list[str], as_
     if git.run("rev-parse", "--git-dir", check=False).returncode != 0:
         raise GitError(f"{repo} is not a git repository")
     config, _ = load_config(repo, config_path)
+    if calibrate:  # measure the rules as they are, not as an earlier calibration capped them
+        config = config.model_copy(update={"resolve": config.resolve.model_copy(update={"calibrate": False})})
     specs = [_spec(git, m) for m in merges] if merges else find_merges(git, limit)
     if not specs:
         print("no conflicted merge found to replay" if not as_json else json.dumps({"merges": []}))
@@ -40,6 +50,12 @@ def run(repo: Path, config_path: Path | None, limit: int, merges: list[str], as_
     if not as_json and sys.stderr.isatty():
         print(file=sys.stderr)
     print(redact(json.dumps(result.to_json(), indent=2) if as_json else render(result)))
+    if calibrate:
+        from ..resolve import calibration
+
+        pairs = [(f.rule, f.verdict) for m in result.merges for f in m.files]
+        path = calibration.save(git.common_dir(), calibration.measure(pairs), len(result.merges))
+        print(f"calibration written to {path}", file=sys.stderr)
     return 0
 
 

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from ..git import Git, cat_blobs
-from . import registry
+from . import calibration, registry
 from .conflicts import MergedDoc, decode, encode, has_markers, merge_file
 from .model import (
     Context,
@@ -75,6 +75,7 @@ def _file_pass(ctx: Context, v: Versions, chain: Chain) -> FileResult | None:
             decision = Decision(resolver.name, 0.0, f"{resolver.name} failed: {type(exc).__name__}: {exc}")
         if decision is None:
             continue
+        decision = calibration.adjust(ctx, decision)
         if not decision.stop and decision.content is None and not decision.delete:
             doubt = doubt or decision  # a decline with its reason, whatever its confidence
             continue
@@ -160,6 +161,7 @@ def _decide_hunk(
             continue
         if decision is None or (decision.lines is None and not decision.stop):
             continue
+        decision = calibration.adjust(ctx, decision)
         if decision.stop:
             return None, decision
         if decision.confidence >= threshold:
