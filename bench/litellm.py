@@ -104,7 +104,15 @@ def main(argv: list[str] | None = None) -> int:
         "--out", type=Path, default=None, help="JSON output (default: bench/results/litellm-*.json)"
     )
     ap.add_argument("--config", type=Path, default=None, help="a .forksync.toml to use (default: none)")
+    ap.add_argument(
+        "--held-out",
+        action="store_true",
+        help="calibrate the rules on the older half of the merges (by commit date), then score the newer "
+        "half with and without that calibration",
+    )
     args = ap.parse_args(argv)
+    if args.held_out:
+        return held_out(args)
     specs = load_specs(args.tsv, set(args.kind) if args.kind else None, args.limit)
     git = Git(args.repo)
     started = time.perf_counter()
@@ -139,6 +147,36 @@ def main(argv: list[str] | None = None) -> int:
     data["rules"] = rules_used(bt)
     out.write_text(json.dumps(data, indent=1))
     print(f"\nJSON: {out}")
+    return 0
+
+
+def held_out(args: argparse.Namespace) -> int:
+    """Calibration measured honestly: learned on older merges, scored on newer ones."""
+    from forksync.resolve import calibration
+
+    specs = load_specs(args.tsv, set(args.kind) if args.kind else None, args.limit)
+    git = Git(args.repo)
+    dated = sorted(specs, key=lambda s: int(git.out("log", "-1", "--format=%ct", s.sha)))
+    older, newer = dated[: len(dated) // 2], dated[len(dated) // 2 :]
+    config = load_config_text(args.config.read_text(), args.config.name) if args.config else Config()
+    plain = config.model_copy(update={"resolve": config.resolve.model_copy(update={"calibrate": False})})
+    train = replay(git, plain, older)
+    stats = calibration.measure((f.rule, f.verdict) for m in train.merges for f in m.files)
+    path = calibration.path_for(git.common_dir())
+    if path.exists():
+        raise SystemExit(f"{path} exists: move it away first (this run writes and removes its own)")
+    calibration.save(git.common_dir(), stats, len(older))
+    try:
+        calibrated = replay(git, config, newer)
+    finally:
+        path.unlink()
+    uncalibrated = replay(git, plain, newer)
+    print(f"calibrated on the {len(older)} older merges; rules measured there:")
+    for name, s in sorted(stats.items()):
+        print(f"  {name:<40} right={s['right']} wrong={s['wrong']} precision={s['precision']}")
+    for title, bt in (("newer half, uncalibrated", uncalibrated), ("newer half, calibrated", calibrated)):
+        print(f"\n{title}:")
+        print("\n".join(table(bt)))
     return 0
 
 
