@@ -8,11 +8,9 @@ from .providers import (
     MAX_RETRIES,
     Completion,
     Message,
-    ProviderError,
     Request,
     ToolCall,
-    api_message,
-    one_line,
+    sdk_errors,
 )
 
 
@@ -57,21 +55,10 @@ class AnthropicProvider:
         )
 
     def complete(self, request: Request) -> Completion:
-        sdk = self._sdk
-        try:
+        with sdk_errors(
+            self._sdk, "anthropic", "anthropic API", "check ANTHROPIC_API_KEY or [agent] api-key-env"
+        ):
             msg = self._client.messages.create(**to_payload(self.model, request))
-        except (sdk.AuthenticationError, sdk.PermissionDeniedError) as exc:
-            raise ProviderError(
-                f"anthropic rejected the API key (HTTP {exc.status_code})",
-                hint="check ANTHROPIC_API_KEY or [agent] api-key-env",
-                fatal=True,
-            ) from None
-        except sdk.APITimeoutError:
-            raise ProviderError(f"anthropic call timed out (after {MAX_RETRIES} retries)") from None
-        except sdk.APIConnectionError as exc:
-            raise ProviderError(f"cannot reach the anthropic API: {one_line(str(exc))}") from None
-        except sdk.APIStatusError as exc:
-            raise ProviderError(f"anthropic API error HTTP {exc.status_code}: {api_message(exc)}") from None
         text = "".join(b.text for b in msg.content if b.type == "text")
         calls = [
             ToolCall(b.id, b.name, dict(b.input) if isinstance(b.input, dict) else {})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .providers import MAX_RETRIES, Completion, Request, ToolCall, api_message, one_line
+from .providers import MAX_RETRIES, Completion, Request, ToolCall, sdk_errors
 
 
 def to_payload(model: str, request: Request, base_url: str = "") -> dict[str, Any]:
@@ -76,21 +76,10 @@ class OpenAIProvider:
     def complete(self, request: Request) -> Completion:
         from .providers import ProviderError
 
-        sdk = self._sdk
-        try:
+        with sdk_errors(
+            self._sdk, "openai endpoint", "openai endpoint", "check OPENAI_API_KEY or [agent] api-key-env"
+        ):
             resp = self._client.chat.completions.create(**to_payload(self.model, request, self.base_url))
-        except (sdk.AuthenticationError, sdk.PermissionDeniedError) as exc:
-            raise ProviderError(
-                f"openai endpoint rejected the API key (HTTP {exc.status_code})",
-                hint="check OPENAI_API_KEY or [agent] api-key-env",
-                fatal=True,
-            ) from None
-        except sdk.APITimeoutError:
-            raise ProviderError(f"openai call timed out (after {MAX_RETRIES} retries)") from None
-        except sdk.APIConnectionError as exc:
-            raise ProviderError(f"cannot reach the openai endpoint: {one_line(str(exc))}") from None
-        except sdk.APIStatusError as exc:
-            raise ProviderError(f"openai API error HTTP {exc.status_code}: {api_message(exc)}") from None
         if not resp.choices:
             raise ProviderError("openai endpoint returned no choices")
         choice = resp.choices[0]

@@ -8,6 +8,8 @@ format and one budget serve every provider.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -140,3 +142,23 @@ def api_message(exc: Any) -> str:
         if isinstance(err, dict) and err.get("message"):
             return one_line(str(err["message"]))
     return one_line(str(getattr(exc, "message", exc)))
+
+
+@contextmanager
+def sdk_errors(sdk: Any, who: str, place: str, key_hint: str) -> Iterator[None]:
+    """Turn an official SDK's errors (anthropic and openai share the class names) into one-line
+    ProviderErrors; a rejected key is fatal, the rest leave the hunk for review."""
+    try:
+        yield
+    except (sdk.AuthenticationError, sdk.PermissionDeniedError) as exc:
+        raise ProviderError(
+            f"{who} rejected the API key (HTTP {exc.status_code})", hint=key_hint, fatal=True
+        ) from None
+    except sdk.APITimeoutError:
+        raise ProviderError(f"{who.split()[0]} call timed out (after {MAX_RETRIES} retries)") from None
+    except sdk.APIConnectionError as exc:
+        raise ProviderError(f"cannot reach the {place}: {one_line(str(exc))}") from None
+    except sdk.APIStatusError as exc:
+        raise ProviderError(
+            f"{who.split()[0]} API error HTTP {exc.status_code}: {api_message(exc)}"
+        ) from None
