@@ -153,3 +153,27 @@ def test_lock_file_taken_from_upstream_asks_for_regeneration(tmp_path: Path) -> 
     assert lock.outcome == "resolved" and lock.rule == "policy:take-upstream"
     assert report.recommendation == "needs-review"
     assert any("regenerate" in r and "poetry.lock" in r for r in report.reasons)
+
+
+def test_regenerate_policy_runs_its_command_after_the_merge(tmp_path: Path) -> None:
+    import json
+    import sys
+
+    up, fork = _pair(tmp_path, {"deps.lock": "base\n"})
+    command = [sys.executable, "-c", "open('deps.lock', 'w').write('regenerated\\n')"]
+    fork.commit(
+        {
+            "deps.lock": "fork\n",
+            ".forksync.toml": '[[resolve.policies]]\npath = "deps.lock"\npolicy = "regenerate"\n'
+            f"command = {json.dumps(command)}\n",
+        },
+        "fork lock + policy",
+    )
+    _release(up, {"deps.lock": "upstream\n"})
+    report = execute(fork.path, None, quiet=True)
+    assert report.error is None, report.error
+    lock = next(c for c in report.conflicts if c.path == "deps.lock")
+    assert lock.rule == "policy:regenerate"
+    head = git(fork.path, "rev-parse", report.sync_branch)
+    assert git(fork.path, "show", f"{head}:deps.lock") == "regenerated"
+    assert git(fork.path, "log", "-1", "--format=%s", head) == "Regenerate generated files after the sync"

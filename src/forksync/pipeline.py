@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import tempfile
 import time
 import uuid
@@ -816,18 +815,9 @@ class Sync:
             self._advance_branch(head)
 
     def _regenerate_commands(self) -> list[list[str]]:
-        from .resolve.policy import policy_for
+        from .resolve.policy import regenerate_commands
 
-        ctx = self.context()
-        out: list[list[str]] = []
-        for res in getattr(self, "results", []):
-            if res.rule == "policy:regenerate":
-                rule = policy_for(ctx, res.path)
-                if rule is not None and rule.command:
-                    argv = rule.command if isinstance(rule.command, list) else shlex.split(rule.command)
-                    if argv not in out:
-                        out.append(argv)
-        return out
+        return regenerate_commands(self.context(), getattr(self, "results", []))
 
     def _regenerate(self, worktree: Path, commands: list[list[str]]) -> None:
         """Run `regenerate` policies' commands (e.g. a lock-file tool) and commit what they change."""

@@ -9,7 +9,6 @@ resolved file must still parse where its type has a parser (Python, JSON, TOML, 
 from __future__ import annotations
 
 import os
-import shlex
 import subprocess
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -310,23 +309,17 @@ def apply_results(ctx: Context, results: Sequence[FileResult], *, stage_unresolv
 
 
 def _regenerate(ctx: Context, results: Sequence[FileResult]) -> None:
-    """Run the configured commands of `regenerate` policies once each, then stage their output."""
-    from .policy import policy_for
+    """Run the configured commands of `regenerate` policies once each (without secrets in their
+    environment: they run the merged, partly upstream, tree), then stage what they wrote."""
+    from ..secrets import scrubbed_env
+    from .policy import regenerate_commands
 
-    done: set[str] = set()
-    for res in results:
-        if res.rule != "policy:regenerate":
-            continue
-        rule = policy_for(ctx, res.path)
-        if rule is None or not rule.command:
-            continue
-        argv = rule.command if isinstance(rule.command, list) else shlex.split(rule.command)
-        key = "\0".join(argv)
-        if key in done:
-            continue
-        done.add(key)
-        subprocess.run(argv, cwd=ctx.repo, check=False, capture_output=True, timeout=1800)
-        ctx.git.run("add", "-A", "--", res.path, check=False)
+    commands = regenerate_commands(ctx, results)
+    for argv in commands:
+        subprocess.run(argv, cwd=ctx.repo, check=False, capture_output=True, timeout=1800, env=scrubbed_env())
+    if commands:
+        paths = [r.path for r in results if r.rule == "policy:regenerate"]
+        ctx.git.run("add", "-A", "--", *paths, check=False)
 
 
 def file_text(data: bytes | None) -> str:

@@ -6,9 +6,11 @@ means "resolve carefully with the other rules"; `manual` means "a person decides
 
 from __future__ import annotations
 
+import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .model import Context, Decision, Versions
+from .model import Context, Decision, FileResult, Versions
 from .paths import matches
 
 LOCK_FILES = (
@@ -80,3 +82,17 @@ class PathPolicyResolver:
 
             return Decision("policy:union", 1.0, why, content=union_merge(v.base or b"", v.fork, v.upstream))
         return Decision("policy:manual", 0.0, why + ": left for a person", stop=True)
+
+
+def regenerate_commands(ctx: Context, results: Sequence[FileResult]) -> list[list[str]]:
+    """The commands of the `regenerate` policies these results used, each once, in order."""
+    out: list[list[str]] = []
+    for res in results:
+        if res.rule != "policy:regenerate":
+            continue
+        rule = policy_for(ctx, res.path)
+        if rule is not None and rule.command:
+            argv = rule.command if isinstance(rule.command, list) else shlex.split(rule.command)
+            if argv not in out:
+                out.append(argv)
+    return out
