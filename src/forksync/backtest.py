@@ -17,7 +17,7 @@ from typing import Any, Literal
 from .config import Config
 from .git import Git, cat_blobs
 from .resolve.conflicts import decode
-from .resolve.engine import Chain, resolve_versions
+from .resolve.engine import Chain, resolve_versions, stage_versions
 from .resolve.history import PATHS_KEY
 from .resolve.learned import conflicted_stages as conflicted
 from .resolve.model import Context, FileResult, Versions, is_binary
@@ -163,7 +163,7 @@ def replay_merge(
         if any(oid not in blobs for oid in want):
             outcome.files.append(FileOutcome(path, "", "missing", "", "blob missing from the repository"))
             continue
-        v = _versions(path, st, blobs, fork_stage, up_stage)
+        v = stage_versions(path, st, blobs, fork_stage, up_stage)
         outcome.files.append(_score(ctx, resolvers, v, truth.get(path), blobs))
     outcome.seconds = time.perf_counter() - started
     return outcome
@@ -180,23 +180,6 @@ def _committed(git: Git, merge: str, paths: list[str]) -> dict[str, tuple[str, s
             if len(fields) == 3 and fields[1] in ("blob", "commit"):
                 out[name.decode("utf-8", "surrogateescape")] = (fields[0], fields[2])
     return out
-
-
-def _versions(
-    path: str, st: dict[int, tuple[str, str]], blobs: dict[str, bytes], fork_stage: int, up_stage: int
-) -> Versions:
-    def data(stage: int) -> bytes | None:
-        if stage not in st:
-            return None
-        mode, oid = st[stage]
-        return oid.encode() if mode == "160000" else blobs[oid]
-
-    def mode(stage: int) -> str | None:
-        return st[stage][0] if stage in st else None
-
-    return Versions(
-        path, data(1), data(fork_stage), data(up_stage), mode(1), mode(fork_stage), mode(up_stage)
-    )
 
 
 def _score(

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import GitError
-from .git import Git, cat_blobs
-from .resolve.model import Versions
+from .git import Git
 
 ZERO = "0" * 40
 
@@ -60,26 +59,6 @@ def merge_tree(git: Git, fork: str, upstream: str) -> TreeMerge:
                 messages.setdefault(p, []).append(text)
         i += 3 + count
     return TreeMerge(tree, res.returncode == 0, entries, messages)
-
-
-def versions_from_entries(git: Git, entries: dict[str, dict[int, tuple[str, str]]]) -> list[Versions]:
-    """The conflicted paths by role (stage 2 = the fork, which is always merge-tree's first side)."""
-    shas = [sha for stages in entries.values() for mode, sha in stages.values() if mode != "160000"]
-    blobs = cat_blobs(git, shas)
-    out = []
-    for path, stages in sorted(entries.items()):
-
-        def blob(stage: int, _s: dict[int, tuple[str, str]] = stages) -> bytes | None:
-            if stage not in _s:
-                return None
-            mode, sha = _s[stage]
-            return sha.encode() if mode == "160000" else blobs.get(sha)
-
-        def mode(stage: int, _s: dict[int, tuple[str, str]] = stages) -> str | None:
-            return _s[stage][0] if stage in _s else None
-
-        out.append(Versions(path, blob(1), blob(2), blob(3), mode(1), mode(2), mode(3)))
-    return out
 
 
 class TempIndex:

@@ -84,7 +84,6 @@ class Sync:
         self.ui = progress
         self.worktree: Path | None = None
         self.wt: Git | None = None
-        self.committed = False
         run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
         self.report = Report(
             run_id=run_id,
@@ -94,7 +93,6 @@ class Sync:
             upstream_url="",
             dry_run=options.dry_run,
         )
-        self.versions_by_path: dict[str, object] = {}
 
     # -- driver ---------------------------------------------------------------------
     def run(self) -> Report:
@@ -481,10 +479,23 @@ class Sync:
         from .resolve import engine
 
         ctx = self.context()
-        versions = mergetree.versions_from_entries(self.git, self.tree_merge.entries)
+        versions, missing = engine.versions_from_stages(self.git, self.tree_merge.entries)
+        self.missing_blobs = missing
         self.ui.stage("resolve", f"{len(versions)} conflicted file(s)")
         results = engine.resolve_all(ctx, versions)
         results = [self._with_git_message(r) for r in results]
+        results += [
+            FileResult(
+                path,
+                "missing-blob",
+                "unresolved",
+                "none",
+                "a version of this file is not in the repository (partial clone?): left for review",
+                None,
+                write=False,
+            )
+            for path in missing
+        ]
         left = [r for r in results if r.outcome != "resolved"]
         agent_files: set[str] = set()
         if left and self.config.agent.provider != "none":
@@ -569,8 +580,15 @@ class Sync:
         removals: list[tuple[str, str, str]] = []
         keep: list[tuple[str, str, str]] = []
         for res in getattr(self, "results", []):
-            v = self.versions[res.path]
             stages = self.tree_merge.entries.get(res.path, {})
+            v = self.versions.get(res.path)
+            if v is None:  # unreadable blobs: the fork's side stands, listed for review
+                side = stages.get(2) or stages.get(3)
+                if side:
+                    keep.append((side[0], side[1], res.path))
+                else:
+                    removals.append(("0", "", res.path))
+                continue
             mode = v.fork_mode or v.upstream_mode or "100644"
             if res.outcome == "resolved":
                 if res.content is None:
@@ -720,7 +738,6 @@ class Sync:
                 f"{self.report.sync_branch} moved while syncing", hint="run again; nothing was lost"
             )
         self.branch_old = head
-        self.committed = True
 
     # -- checks, verify, recommendation -------------------------------------------------
     def _ensure_worktree(self) -> Path:

@@ -224,31 +224,49 @@ def read_conflicts_full(
     if paths is not None:
         keep = set(paths)
         entries = {p: e for p, e in entries.items() if p in keep}
+    fork_stage, up_stage = (2, 3) if fork_side == "ours" else (3, 2)
+    return versions_from_stages(git, entries, fork_stage, up_stage)
+
+
+Stages = dict[int, tuple[str, str]]  # stage -> (mode, object id), as `ls-files -u` and merge-tree give
+
+
+def versions_from_stages(
+    git: Git, entries: dict[str, Stages], fork_stage: int = 2, up_stage: int = 3
+) -> tuple[list[Versions], list[str]]:
+    """Conflicted paths by role, with the paths left out because a blob could not be read.
+
+    A missing blob must never look like a deleted side. All blobs come from one
+    `git cat-file --batch`."""
     shas = [sha for stages in entries.values() for mode, sha in stages.values() if mode != "160000"]
     blobs = cat_blobs(git, shas)
-    fork_stage, up_stage = (2, 3) if fork_side == "ours" else (3, 2)
     out: list[Versions] = []
     missing: list[str] = []
     for path, stages in sorted(entries.items()):
         if any(mode != "160000" and sha not in blobs for mode, sha in stages.values()):
             missing.append(path)
-            continue
-
-        def blob(stage: int, _stages: dict[int, tuple[str, str]] = stages) -> bytes | None:
-            if stage not in _stages:
-                return None
-            mode, sha = _stages[stage]
-            return sha.encode() if mode == "160000" else blobs[sha]
-
-        def mode(stage: int, _stages: dict[int, tuple[str, str]] = stages) -> str | None:
-            return _stages[stage][0] if stage in _stages else None
-
-        out.append(
-            Versions(
-                path, blob(1), blob(fork_stage), blob(up_stage), mode(1), mode(fork_stage), mode(up_stage)
-            )
-        )
+        else:
+            out.append(stage_versions(path, stages, blobs, fork_stage, up_stage))
     return out, missing
+
+
+def stage_versions(
+    path: str, stages: Stages, blobs: dict[str, bytes], fork_stage: int, up_stage: int
+) -> Versions:
+    """One path's stages as Versions (a submodule's side is its commit id)."""
+
+    def data(stage: int) -> bytes | None:
+        if stage not in stages:
+            return None
+        mode, sha = stages[stage]
+        return sha.encode() if mode == "160000" else blobs[sha]
+
+    def mode(stage: int) -> str | None:
+        return stages[stage][0] if stage in stages else None
+
+    return Versions(
+        path, data(1), data(fork_stage), data(up_stage), mode(1), mode(fork_stage), mode(up_stage)
+    )
 
 
 def resolve_all(ctx: Context, versions: Sequence[Versions], chain: Chain | None = None) -> list[FileResult]:
