@@ -165,3 +165,21 @@ def test_command_json_and_errors(
     result = CliRunner().invoke(main, ["backtest", "--repo", str(repo.path), "--limit", "5"])
     assert result.exit_code == 0, result.output
     assert "conflicted files" in result.output and "2 merges replayed" in result.output
+
+
+def test_a_lock_file_counts_as_open_because_a_replay_cannot_regenerate_it(tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "r")
+    repo.commit({"poetry.lock": "[[package]]\nname = 'a'\n"}, "base")
+    base = repo.head()
+    repo.commit({"poetry.lock": "[[package]]\nname = 'a'\n[[package]]\nname = 'fork'\n"}, "fork dep")
+    repo.git("checkout", "-q", "-b", "up", base)
+    repo.commit({"poetry.lock": "[[package]]\nname = 'a'\n[[package]]\nname = 'up'\n"}, "up dep")
+    repo.git("checkout", "-q", "main")
+    repo.git("merge", "-q", "--no-edit", "up", check=False)
+    (repo.path / "poetry.lock").write_text(
+        "[[package]]\nname = 'a'\n[[package]]\nname = 'fork'\nname = 'up'\n"
+    )
+    repo.git("commit", "-q", "-a", "-m", "relocked by hand")
+    bt = replay(Git(repo.path), Config(), [MergeSpec(repo.head())])
+    (f,) = bt.merges[0].files
+    assert f.verdict == "unresolved" and f.rule.startswith("policy:") and "not replayable" in f.reason

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 from forksync.config import Config, ResolveConfig
@@ -173,3 +174,41 @@ def test_align_falls_back_to_unique_context_when_stable_lines_were_edited() -> N
     doc = merge_file(base.encode(), fork.encode(), up.encode())
     edited = "zero (edited)\none\ntwo\nthree\nFORK+UP\nfour\nfive\nsix\n"
     assert align(doc.parts, lines(edited)) == {1: ("FORK+UP\n",)}
+
+
+def test_a_parallel_branch_teaches_with_the_sides_the_other_way_round(tmp_path: Path) -> None:
+    """A colleague's branch (not an ancestor of the fork) met the same conflict, with upstream
+    checked out; its resolution is reused, and a replay dated before it does not see it."""
+    repo = Repo(tmp_path / "r")
+    repo.commit({"app.py": HEADER + body(BODY[2])}, "base")
+    base = repo.head()
+    repo.git("checkout", "-q", "-b", "up-main", base)
+    repo.commit({"app.py": HEADER + body(UP_LINE)}, "upstream: shared client")
+    repo.git("checkout", "-q", "main")
+    repo.commit({"app.py": HEADER + body(FORK_LINE)}, "fork: tune compute")
+    fork = repo.head()
+    # A colleague's branch from upstream merged the fork's change and resolved it.
+    repo.git("checkout", "-q", "-b", "colleague", "up-main")
+    repo.git("merge", "-q", "--no-edit", "main", check=False)
+    (repo.path / "app.py").write_text(HEADER + body(RESOLVED))
+    repo.git("commit", "-q", "-a", "-m", "colleague: resolve compute()")
+    taught = repo.head()
+    repo.git("checkout", "-q", "main")
+    repo.commit({"app.py": "# fork notice\n" + HEADER + body(FORK_LINE)}, "fork: notice")
+    ctx, v = merge_now(repo)
+    ancestor = subprocess.run(["git", "-C", str(repo.path), "merge-base", "--is-ancestor", taught, fork])
+    assert ancestor.returncode == 1  # not in the fork's history
+    result = resolve_versions(ctx, v, Chain([], [LearnedResolver()]))
+    assert result.outcome == "resolved", result.hunks
+    assert result.content == ("# fork notice\n" + HEADER + body(RESOLVED)).encode()
+    assert taught[:10] in result.hunks[0].reason
+    when = int(repo.git("log", "-1", "--format=%ct", taught))
+    earlier = Context(
+        repo.path,
+        ctx.git,
+        Config(),
+        fork_commit=ctx.fork_commit,
+        upstream_commit=ctx.upstream_commit,
+        as_of=when,
+    )
+    assert all(h.merge != taught for hits in learned_index(earlier).values() for h in hits)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 from forksync.commands.sync import execute
 from tests.gitutil import Repo, git
@@ -177,3 +179,37 @@ def test_regenerate_policy_runs_its_command_after_the_merge(tmp_path: Path) -> N
     head = git(fork.path, "rev-parse", report.sync_branch)
     assert git(fork.path, "show", f"{head}:deps.lock") == "regenerated"
     assert git(fork.path, "log", "-1", "--format=%s", head) == "Regenerate generated files after the sync"
+
+
+def test_lock_file_is_regenerated_when_its_tool_is_installed(tmp_path: Path, monkeypatch: Any) -> None:
+    """LESSON 7: with the lock tool on PATH (here a stand-in `poetry` that re-locks from the
+    manifest), the lock file is regenerated after the merge and does not hold the PR back."""
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    poetry = tools / "poetry"
+    poetry.write_text(
+        f"#!{sys.executable}\nimport pathlib, sys\n"
+        "assert sys.argv[1:] == ['lock'], sys.argv\n"
+        "deps = [l.split()[0] for l in pathlib.Path('deps.txt').read_text().splitlines() if l.strip()]\n"
+        "pathlib.Path('poetry.lock').write_text(''.join(f'[[package]]\\nname = {d!r}\\n' for d in deps))\n"
+    )
+    poetry.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
+    up, fork = _pair(tmp_path, {"poetry.lock": "[[package]]\nname = 'a'\n", "deps.txt": "a\n"})
+    fork.commit(
+        {
+            "poetry.lock": "[[package]]\nname = 'a'\n[[package]]\nname = 'fork-dep'\n",
+            "deps.txt": "a\nfork-dep\n",
+        },
+        "fork dep",
+    )
+    _release(
+        up,
+        {"poetry.lock": "[[package]]\nname = 'a'\n[[package]]\nname = 'up-dep'\n", "deps.txt": "up-dep\na\n"},
+    )
+    report = execute(fork.path, None, quiet=True)
+    lock = next(c for c in report.conflicts if c.path == "poetry.lock")
+    assert lock.outcome == "resolved" and lock.rule == "policy:regenerate", lock
+    assert not any("poetry.lock" in r for r in report.reasons), report.reasons
+    locked = git(fork.path, "show", f"{report.sync_branch}:poetry.lock")
+    assert "fork-dep" in locked and "up-dep" in locked

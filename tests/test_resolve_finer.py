@@ -153,3 +153,25 @@ def test_rewrite_cut_at_stray_anchors_stays_open(tmp_path: Path) -> None:
     hunk = Hunk(1, base, fork, up, 1)
     ctx = Context(tmp_path, Git(tmp_path), Config())
     assert FinerResolver().resolve_hunk(ctx, Versions("b.py", b"", b"", b""), hunk) is None
+
+
+def test_edits_inside_one_name_stay_open(tmp_path: Path) -> None:
+    """Seen in CartoDB/litellm: sub-word edits to one model name made a name neither side had."""
+    base = "models:\n  - model_name: gpt-5-mini\n"
+    fork = "models:\n  - model_name: openai/gpt-4o-mini\n"
+    up = "models:\n  - model_name: gpt-5-codex\n"
+    repo = conflict_repo(tmp_path, {"c.txt": base}, {"c.txt": fork}, {"c.txt": up})
+    before = (repo.path / "c.txt").read_bytes()
+    assert resolve(repo).exit_code == 1
+    assert (repo.path / "c.txt").read_bytes() == before
+
+
+def test_the_same_words_added_twice_stay_open(tmp_path: Path) -> None:
+    """Both sides added `python3 py3-pip` (in different edits): merging would install them twice."""
+    base = "FROM alpine\nRUN apk add bash libstdc++ ca-certificates openssl supervisor\n"
+    fork = "FROM alpine\nRUN apk add python3 py3-pip bash libstdc++ ca-certificates openssl supervisor\n"
+    up = "FROM alpine\nRUN apk add bash libstdc++ ca-certificates openssl supervisor python3 py3-pip\n"
+    assert merge3(["a", "b"], ["x", "a", "b"], ["a", "b", "x"]) is None
+    repo = conflict_repo(tmp_path, {"Dockerfile": base}, {"Dockerfile": fork}, {"Dockerfile": up})
+    assert resolve(repo).exit_code == 1
+    assert "py3-pip bash" in repo.read("Dockerfile") and "<<<<<<<" in repo.read("Dockerfile")

@@ -160,3 +160,28 @@ def test_missing_comma_would_concatenate_strings(tmp_path: Path) -> None:
     code, rules, text = _run(tmp_path, base, fork, up)
     assert code == 1 and "python-syntax" not in rules
     assert '"fork"\n    "upstream"' not in text
+
+
+def test_two_versions_of_one_addition_stay_open(tmp_path: Path) -> None:
+    """Both sides added a helper that shares most of its lines: one change written twice."""
+    base = "def a():\n    return 1\n"
+    body = (
+        "    rows = load(path)\n    rows = [r for r in rows if r.active]\n    return sorted(rows, key=key)\n"
+    )
+    fork = base + "\n\ndef active_rows(path, key):\n" + body
+    up = base + "\n\ndef load_active(path, key=None):\n" + body
+    code, rules, text = _run(tmp_path, base, fork, up)
+    assert code == 1 and rules == ["python-syntax"]
+    assert "<<<<<<<" in text and "def active_rows" in text and "def load_active" in text
+
+
+def test_tests_added_on_both_sides_are_left_for_review(tmp_path: Path) -> None:
+    base = "def test_a():\n    assert 1\n"
+    fork = base + "\n\ndef test_fork_feature():\n    assert fork_feature() == 2\n"
+    up = base + "\n\ndef test_up_feature():\n    assert up_feature() == 3\n"
+    code, rules, text = _run(tmp_path, base, fork, up, name="tests/test_m.py")
+    assert code == 1 and rules == ["python-syntax"]
+    assert "<<<<<<<" in text
+    # The same additions outside a test file are two independent changes: both kept.
+    code, rules, text = _run(tmp_path / "src", base, fork, up, name="pkg/m.py")
+    assert code == 0 and "def test_fork_feature" in text and "def test_up_feature" in text

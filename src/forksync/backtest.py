@@ -21,6 +21,7 @@ from .resolve.engine import Chain, resolve_versions, stage_versions
 from .resolve.history import PATHS_KEY
 from .resolve.learned import conflicted_stages as conflicted
 from .resolve.model import Context, FileResult, Versions, is_binary
+from .resolve.policy import LOCK_FILES
 
 Parent = Literal["p1", "p2"]
 Verdict = Literal["exact", "ws-equal", "unresolved", "wrong", "binary", "missing", "error"]
@@ -152,6 +153,7 @@ def replay_merge(
         upstream_commit=upstream,
         base_commit=base,
         head="fork" if spec.fork_side == "p1" else "upstream",  # p1 is the checked-out side
+        as_of=_commit_time(git, spec.sha),  # learn only from what existed before this merge
     )
     ctx.cache[PATHS_KEY] = sorted(stages)
     resolvers = chain(ctx)
@@ -167,6 +169,11 @@ def replay_merge(
         outcome.files.append(_score(ctx, resolvers, v, truth.get(path), blobs))
     outcome.seconds = time.perf_counter() - started
     return outcome
+
+
+def _commit_time(git: Git, sha: str) -> int | None:
+    res = git.run("log", "-1", "--format=%ct", sha, "--", check=False)
+    return int(res.out.strip()) if res.returncode == 0 and res.out.strip().isdigit() else None
 
 
 def _committed(git: Git, merge: str, paths: list[str]) -> dict[str, tuple[str, str]]:
@@ -195,6 +202,10 @@ def _score(
         rule = "hunks:" + ",".join(rules) if rules else "hunks"
     if res.outcome != "resolved":
         return FileOutcome(v.path, v.kind, "unresolved", rule, res.reason)
+    if rule in ("policy:regenerate", "policy:take-upstream") and v.path.rsplit("/", 1)[-1] in LOCK_FILES:
+        # A sync regenerates a lock file with its tool (or marks the PR needs-review until someone
+        # does): neither can be replayed, so it counts as left open, never as settled.
+        return FileOutcome(v.path, v.kind, "unresolved", rule, f"{res.reason} (not replayable)")
     want: bytes | None = None
     if truth is not None:
         mode, oid = truth

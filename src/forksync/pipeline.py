@@ -906,7 +906,7 @@ class Sync:
             reasons.append("no checks configured")
         from .resolve.policy import LOCK_FILES
 
-        stale_locks = [
+        stale_locks = [  # a regenerate policy's command has run by now; take-upstream's never does
             c.path
             for c in r.conflicts
             if c.rule == "policy:take-upstream" and c.path.rsplit("/", 1)[-1] in LOCK_FILES

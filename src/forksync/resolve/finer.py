@@ -19,7 +19,9 @@ from .model import Context, Decision, Hunk, Versions
 
 T = TypeVar("T")
 
-_WORDS = re.compile(r"\w+|\s+|[^\w\s]")
+# Names, numbers, paths and dotted or dashed identifiers are one word each: two sides editing
+# inside one ("gpt-5-mini" -> "gpt-4o-mini" and "gpt-5-codex") changed the same thing.
+_WORDS = re.compile(r"[\w./:@-]+|\s+|[^\w\s]")
 # difflib is quadratic at worst: minified bundles (one 200 kB line) and huge hunks are left to
 # other rules rather than stall the run.
 MAX_LINES = 2000
@@ -62,7 +64,8 @@ def _clash(a: Edit, b: Edit) -> bool:
 def merge3(base: Sequence[T], fork: Sequence[T], upstream: Sequence[T]) -> list[T] | None:
     """A three-way merge of sequences that applies both sides' edits, or None when any two clash.
 
-    Edits that are identical on both sides count once."""
+    Edits that are identical on both sides count once. Both sides inserting the same item in
+    different edits is one change made twice (applying both would duplicate it): a clash."""
     fe, ue = edits(base, fork), edits(base, upstream)
     same = set(fe) & set(ue)
     fe = [e for e in fe if e not in same]
@@ -71,6 +74,8 @@ def merge3(base: Sequence[T], fork: Sequence[T], upstream: Sequence[T]) -> list[
         for b in ue:
             if _clash(a, b):
                 return None
+    if _meaningful(fe) & _meaningful(ue):
+        return None
     every = sorted([*fe, *ue, *same], key=lambda e: (e.start, e.end))
     out: list[T] = []
     pos = 0
@@ -80,6 +85,19 @@ def merge3(base: Sequence[T], fork: Sequence[T], upstream: Sequence[T]) -> list[
         pos = max(pos, e.end)
     out.extend(base[pos:])
     return out
+
+
+def _meaningful(side: list[Edit]) -> set[object]:
+    """What a side's edits insert, without whitespace and lone punctuation."""
+    return {
+        item
+        for e in side
+        for item in e.new
+        if not (
+            isinstance(item, str)
+            and (not item.strip() or (len(item.strip()) == 1 and not item.strip().isalnum()))
+        )
+    }
 
 
 def _words(line: str) -> list[str]:

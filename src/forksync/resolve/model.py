@@ -99,6 +99,8 @@ class Context:
     # The checked-out side ("ours"). Where both sides add at one place, its additions come first,
     # as git's union merge does and as people did in 40 of 43 replayed litellm hunks.
     head: Literal["fork", "upstream"] = "fork"
+    # Replaying the past (backtest): learn only from what was committed before this time (unix).
+    as_of: int | None = None
     cache: dict[str, object] = field(default_factory=dict)
 
     def memo(self, key: str, make: Callable[[], object]) -> object:

@@ -7,24 +7,28 @@ means "resolve carefully with the other rules"; `manual` means "a person decides
 from __future__ import annotations
 
 import shlex
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .model import Context, Decision, FileResult, Versions
 from .paths import matches
 
-LOCK_FILES = (
-    "poetry.lock",
-    "uv.lock",
-    "Pipfile.lock",
-    "package-lock.json",
-    "yarn.lock",
-    "pnpm-lock.yaml",
-    "Cargo.lock",
-    "composer.lock",
-    "Gemfile.lock",
-    "go.sum",
-)
+# Lock files and the command that re-locks each against the merged manifest without upgrading
+# what is already pinned (None: no such command we trust; the file is taken from upstream).
+LOCK_TOOLS: dict[str, list[str] | None] = {
+    "poetry.lock": ["poetry", "lock"],  # Poetry 2 keeps existing pins (1.x needs --no-update)
+    "uv.lock": ["uv", "lock"],
+    "Pipfile.lock": None,  # `pipenv lock` upgrades everything
+    "package-lock.json": ["npm", "install", "--package-lock-only", "--ignore-scripts"],
+    "yarn.lock": None,
+    "pnpm-lock.yaml": ["pnpm", "install", "--lockfile-only", "--ignore-scripts"],
+    "Cargo.lock": ["cargo", "update", "--workspace"],
+    "composer.lock": ["composer", "update", "--lock", "--no-scripts"],
+    "Gemfile.lock": ["bundle", "lock"],
+    "go.sum": None,  # `go mod tidy` also rewrites go.mod
+}
+LOCK_FILES = tuple(LOCK_TOOLS)
 
 
 @dataclass(frozen=True)
@@ -50,13 +54,19 @@ def rules_for(ctx: Context) -> list[Rule]:
                 Rule(f".github/workflows/{marker}_*", "keep-fork", "fork-only workflow"),
                 Rule(f"{cfg.fork.name.upper()}_*.md", "keep-fork", "fork-only document"),
             ]
-            rules += [
-                Rule(name, "take-upstream", "generated lock file: taken from upstream, regenerate if needed")
-                for name in LOCK_FILES
-            ]
+            rules += [_lock_rule(name, tool) for name, tool in LOCK_TOOLS.items()]
         return rules
 
     return ctx.memo("policy.rules", make)  # type: ignore[return-value]
+
+
+def _lock_rule(name: str, tool: list[str] | None) -> Rule:
+    """LESSON 7: a lock file is regenerated, never merged line by line; upstream's copy is the
+    starting point (the tool re-locks it against the merged manifest)."""
+    if tool and shutil.which(tool[0]):
+        return Rule(name, "regenerate", f"generated lock file: regenerated with `{' '.join(tool)}`", tool)
+    hint = f"`{' '.join(tool)}` ({tool[0]} is not on PATH here)" if tool else "its package manager"
+    return Rule(name, "take-upstream", f"generated lock file: taken from upstream; regenerate it with {hint}")
 
 
 def policy_for(ctx: Context, path: str) -> Rule | None:

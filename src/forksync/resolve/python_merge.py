@@ -261,13 +261,16 @@ class PythonSyntaxResolver:
             else "each at its own place"
         )
         lines = tuple(line for item in items for line in item.splitlines(keepends=True))
-        return Decision(
-            "python-syntax",
-            0.9,
-            f"both sides only added {what} ({_count(base, fork)} fork, {_count(base, up)} upstream); "
-            f"kept both, {order}",
-            lines=lines,
-        )
+        why = f"both sides only added {what} ({_count(base, fork)} fork, {_count(base, up)} upstream)"
+        doubt = _alternatives(base, fork, up) if shared else None
+        if doubt is None and shared and _both_add_tests(v.path, base, fork, up):
+            doubt = (
+                "both sides added tests at one place, and people kept only one side's in 11 of 26 "
+                "such litellm hunks (tests of behaviour the other side changed): review which apply"
+            )
+        if doubt:
+            return Decision("python-syntax", 0.6, f"{why}, but {doubt}", lines=lines)
+        return Decision("python-syntax", 0.9, f"{why}; kept both, {order}", lines=lines)
 
     @staticmethod
     def _import_names(hunk: Hunk) -> Decision | None:
@@ -291,6 +294,45 @@ class PythonSyntaxResolver:
             f"({', '.join(added)})",
             lines=(line,),
         )
+
+
+_FILLER = {'"""', "'''", "pass", "return", "else:", "try:", "finally:", "return None", "@pytest.mark.asyncio"}
+# Two sides' additions sharing this share of their lines are two versions of one change.
+_SHARED_LINES = 0.3
+_TEST_PATH = re.compile(r"(^|/)(tests?/|test_[^/]*\.py$|[^/]*_test\.py$)")
+_TEST_ITEM = re.compile(r"^\s*(?:async\s+def|def|class)\s+(?:test|Test)", re.M)
+
+
+def _significant(items: Sequence[str], base: Sequence[str]) -> set[str]:
+    """The added items' lines that say something (not blank, not a lone quote or keyword)."""
+    out = set()
+    for item in items:
+        if item in base:
+            continue
+        for line in item.splitlines():
+            s = " ".join(line.split())
+            if len(s) > 3 and s not in _FILLER:
+                out.add(s)
+    return out
+
+
+def _alternatives(base: list[str], fork: list[str], up: list[str]) -> str | None:
+    """Why two sets of additions look like two versions of one change (None: they look independent)."""
+    f = _significant([i for i in fork if i not in up], base)
+    u = _significant([i for i in up if i not in fork], base)
+    if not f or not u:
+        return None
+    share = len(f & u) / min(len(f), len(u))
+    if share < _SHARED_LINES:
+        return None
+    return f"their additions share {share:.0%} of their lines: two versions of one change, not two changes"
+
+
+def _both_add_tests(path: str, base: list[str], fork: list[str], up: list[str]) -> bool:
+    def adds_test(side: list[str]) -> bool:
+        return any(_TEST_ITEM.search(item) for item in side if item not in base)
+
+    return bool(_TEST_PATH.search(path)) and adds_test(fork) and adds_test(up)
 
 
 def _key_line(item: str) -> str | None:
