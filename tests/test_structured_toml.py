@@ -89,7 +89,7 @@ def test_fork_pin_older_than_upstreams_new_pin_declines() -> None:
     assert d.confidence == 0.0 and "fork's 0.27.0 is older than upstream's 0.28.1" in d.reason
 
 
-def test_version_without_a_sync_version_is_the_releases_and_never_a_guess() -> None:
+def test_version_without_a_sync_version_is_the_releases_or_the_higher() -> None:
     fork = PYPROJECT.replace("1.0.0", "1.0.0-fork").replace("line-length = 100", "line-length = 120")
     upstream = PYPROJECT.replace("1.0.0", "1.2.0").replace('["pytest>=8"]', '["pytest>=8", "mypy"]')
     d = resolve(PYPROJECT, fork, upstream, release="v1.2.0")
@@ -98,8 +98,13 @@ def test_version_without_a_sync_version_is_the_releases_and_never_a_guess() -> N
     assert data["tool"]["ruff"]["line-length"] == 120
     assert data["project"]["optional-dependencies"]["dev"] == ["pytest>=8", "mypy"]
     assert "project.version: 1.2.0 (upstream's version, release v1.2.0)" in d.details
-    # no sync version and no release tag: two different versions are not chosen between
+    # no sync version and no release tag: the higher of two ordered versions (a sync brings the
+    # newer release), and never a choice between versions that have no order
     d = resolve(PYPROJECT, fork, upstream)
+    assert tomllib.loads(d.content.decode())["project"]["version"] == "1.2.0"
+    assert "project.version: 1.2.0 (both sides set it: kept the higher (upstream's))" in d.details
+    unordered = PYPROJECT.replace("1.0.0", "main").replace("line-length = 100", "line-length = 120")
+    d = resolve(PYPROJECT, unordered, upstream.replace("1.2.0", "next"))
     assert d.confidence == 0.0 and "project.version: both sides changed the version" in d.reason
     # only the fork changed it: an ordinary three-way merge keeps the fork's
     d = resolve(PYPROJECT, fork, PYPROJECT.replace('["pytest>=8"]', '["pytest>=8", "mypy"]'))

@@ -19,6 +19,7 @@ from .structured_json import JsonResolver
 from .structured_toml import TomlResolver
 from .structured_yaml import YamlResolver
 from .trivial import TrivialResolver
+from .version_bump import VersionBumpResolver
 
 
 def file_resolvers(ctx: Context) -> list[FileResolver]:
@@ -37,6 +38,7 @@ def hunk_resolvers(ctx: Context) -> list[HunkResolver]:
     chain: list[HunkResolver] = [
         TrivialResolver(),
         ForkMarkersResolver(),
+        VersionBumpResolver(),
         LearnedResolver(),
         FinerResolver(),
         PythonSyntaxResolver(),

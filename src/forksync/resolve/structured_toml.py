@@ -30,6 +30,7 @@ from .threeway import (
     same,
     weave,
 )
+from .version_bump import higher_version
 
 RULE = "toml"
 VERSION_KEYS = {("project", "version"), ("tool", "poetry", "version"), ("tool", "commitizen", "version")}
@@ -191,7 +192,13 @@ class _Merge:
         elif self.release:
             wanted, why = u, f"upstream's version, release {self.release}"
         elif side is None:
-            raise Decline(f"{dotted(path)}: both sides changed the version and no release is being merged")
+            higher = higher_version(b, f, u)
+            if higher is None:
+                raise Decline(
+                    f"{dotted(path)}: both sides changed the version and no release is being merged"
+                )
+            wanted = f if higher == "fork" else u
+            why = f"both sides set it: kept the higher ({higher}'s)"
         else:
             wanted, rule = (f if side == "fork" else u), None
             why = "changed by the fork" if side == "fork" else "changed by upstream"
