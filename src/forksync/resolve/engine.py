@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from ..git import Git, cat_blobs
 from . import calibration, registry
 from .conflicts import MergedDoc, decode, encode, has_markers, merge_file
+from .history import prefetch
 from .model import (
     Context,
     Decision,
@@ -274,23 +275,32 @@ def resolve_all(ctx: Context, versions: Sequence[Versions], chain: Chain | None 
     they are subprocesses, so they overlap while Python settles hunks."""
     chain = chain or Chain.default(ctx)
     # History-based resolvers answer for every path of the merge at once (one `git log`, not one each).
-    ctx.cache.setdefault("conflicted-paths", tuple(sorted(v.path for v in versions)))
-    early = [_file_pass(ctx, v, chain) for v in versions]
-    todo = [v for v, e in zip(versions, early, strict=True) if e is None]
+    paths = tuple(sorted(v.path for v in versions))
+    ctx.cache.setdefault("conflicted-paths", paths)
     labels = labels_for(ctx)
 
     def merge(v: Versions) -> MergedDoc:
         return merge_file(v.base or b"", v.fork or b"", v.upstream or b"", labels=labels)
 
-    if len(todo) > 4:
-        with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) * 2)) as pool:
-            docs = dict(zip((v.path for v in todo), pool.map(merge, todo), strict=True))
-    else:
-        docs = {v.path: merge(v) for v in todo}
-    return [
-        e if e is not None else _hunk_pass(ctx, v, v.kind, chain, docs[v.path])
-        for v, e in zip(versions, early, strict=True)
+    # The history queries and the line merges are all `git` processes: run them side by side
+    # (a line merge a file resolver then makes moot costs a few milliseconds, in parallel).
+    texts = [
+        v
+        for v in versions
+        if v.kind in ("content", "add/add") and v.fork is not None and v.upstream is not None
     ]
+    with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) * 2)) as pool:
+        history = pool.submit(prefetch, ctx, paths) if any(r.name == "history" for r in chain.files) else None
+        merges = {v.path: pool.submit(merge, v) for v in texts} if len(texts) > 4 else {}
+        if history is not None:
+            history.result()
+        early = [_file_pass(ctx, v, chain) for v in versions]
+        return [
+            e
+            if e is not None
+            else _hunk_pass(ctx, v, v.kind, chain, merges[v.path].result() if v.path in merges else merge(v))
+            for v, e in zip(versions, early, strict=True)
+        ]
 
 
 def apply_results(ctx: Context, results: Sequence[FileResult], *, stage_unresolved: bool = False) -> None:

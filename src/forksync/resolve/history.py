@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ..git import Git
@@ -151,14 +152,26 @@ def _facts(ctx: Context, path: str) -> _Facts | None:
 def _collect(ctx: Context, paths: Sequence[str]) -> _Facts | None:
     git, fork, up, base = ctx.git, ctx.fork_commit, ctx.upstream_commit, ctx.base_commit
     assert fork and up and base
-    upstream = _written(git, [f"{base}..{up}"], paths)
-    if upstream is None:
+    with ThreadPoolExecutor(max_workers=4) as pool:  # four independent `git` runs, side by side
+        upstream_f = pool.submit(_written, git, [f"{base}..{up}"], paths)
+        forked_f = pool.submit(_written_list, git, ["--no-merges", "--full-history", up + ".." + fork], paths)
+        shallow_f = pool.submit(git.out, "rev-parse", "--is-shallow-repository", check=False)
+        at_fork_f = pool.submit(_blobs_at, git, fork, paths)
+        upstream, forked = upstream_f.result(), forked_f.result()
+        shallow, at_fork = shallow_f.result() == "true", at_fork_f.result()
+    if upstream is None or forked is None:
         return None
-    forked = _written_list(git, ["--no-merges", "--full-history", up + ".." + fork], paths)
-    if forked is None:
-        return None
-    shallow = git.out("rev-parse", "--is-shallow-repository", check=False) == "true"
-    return _Facts(git, (base, up, fork), paths, upstream, forked, _blobs_at(git, fork, paths), shallow)
+    return _Facts(git, (base, up, fork), paths, upstream, forked, at_fork, shallow)
+
+
+def prefetch(ctx: Context, paths: Sequence[str]) -> None:
+    """Read what the history rules will ask about these paths, so that a caller can overlap it
+    with other work (the line merges) instead of waiting for it path by path."""
+    if not (paths and ctx.fork_commit and ctx.upstream_commit and ctx.base_commit):
+        return
+    facts = _facts(ctx, paths[0])
+    if facts is not None and not facts.shallow:
+        facts.evil  # noqa: B018 - computed now, cached on the facts
 
 
 def _blobs_at(git: Git, commit: str, paths: Sequence[str]) -> dict[str, str]:

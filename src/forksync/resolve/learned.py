@@ -136,7 +136,6 @@ def _build_index(ctx: Context) -> dict[str, list[Learned]]:
     merges = [f for f in (line.split() for line in res.out.splitlines()) if len(f) == 3 and set(f[1:]) != now]
     if not merges:
         return {}
-    fork_only = _fork_only(git, fork, ctx.upstream_commit)
     cache = _Cache(git)
     index: dict[str, list[Learned]] = {}
     for sha, p1, p2 in merges:  # newest first
@@ -144,11 +143,10 @@ def _build_index(ctx: Context) -> dict[str, list[Learned]]:
         if entries is None:
             entries = learn_merge(git, sha, p1, p2)
             cache.put(sha, entries)
-        fork_is_p2 = fork_only is not None and p2 in fork_only and p1 not in fork_only
+        # Stored by (first parent's text, second parent's text); which of them was the fork
+        # then is read off the texts at lookup (the current fork's text matches one of them).
         for h1, h2, exact, kind, lines in entries:
-            key = _pair(h2, h1) if fork_is_p2 else _pair(h1, h2)
-            learned = Learned(sha, _swap(kind) if fork_is_p2 else kind, tuple(lines), exact)
-            index.setdefault(key, []).append(learned)
+            index.setdefault(_pair(h1, h2), []).append(Learned(sha, kind, tuple(lines), exact))
     cache.save()
     return index
 
@@ -160,14 +158,6 @@ def _swap(kind: str) -> str:
         "fork+upstream": "upstream+fork",
         "upstream+fork": "fork+upstream",
     }.get(kind, kind)
-
-
-def _fork_only(git: Git, fork: str, upstream: str | None) -> set[str] | None:
-    """Commits of the fork that upstream lacks: a merge's parent among them is its fork side."""
-    if not upstream:
-        return None
-    res = git.run("rev-list", fork, f"^{upstream}", "--", check=False)
-    return set(res.out.split()) if res.returncode == 0 else None
 
 
 # -- learning from one merge --------------------------------------------------------------------
