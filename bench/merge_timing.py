@@ -203,6 +203,11 @@ def main(argv: list[str] | None = None) -> int:
         f"median: git merge {merge:.2f}s, forksync resolve {resolve:.2f}s, "
         f"resolve/merge {resolve / merge:.2f}x, (merge+resolve)/merge {(merge + resolve) / merge:.2f}x"
     )
+    ratios = sorted(float(r["resolve_s"]) / max(float(r["merge_s"]), 1e-9) for r in runs)
+    print(  # run by run, so a drift of the machine's speed cancels out
+        f"resolve/merge run by run: median {statistics.median(ratios):.2f}x, "
+        f"min {ratios[0]:.2f}x, max {ratios[-1]:.2f}x over {len(ratios)} runs"
+    )
     print(f"({len(skip)} paths skipped: their blobs are not in the repository)")
     if args.by_resolver:
         print("time per resolver:")

@@ -170,8 +170,13 @@ def prefetch(ctx: Context, paths: Sequence[str]) -> None:
     if not (paths and ctx.fork_commit and ctx.upstream_commit and ctx.base_commit):
         return
     facts = _facts(ctx, paths[0])
-    if facts is not None and not facts.shallow:
-        facts.evil  # noqa: B018 - computed now, cached on the facts
+    if facts is not None and not facts.shallow and len(paths) <= PREFETCH_EVIL_PATHS:
+        facts.evil  # noqa: B018 - read now (cached on the facts), while the line merges run
+
+
+# The fork-only merges' combined diffs are read ahead only for a merge of modest size: for
+# thousands of paths they cost more than the rules that may never need them (5,000: 7 s more).
+PREFETCH_EVIL_PATHS = 200
 
 
 def _blobs_at(git: Git, commit: str, paths: Sequence[str]) -> dict[str, str]:
