@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from forksync.cli import main
-from forksync.resolve.calibration import measure, rules_of
+from forksync.resolve.calibration import measure, rules_of, upper_bound
 from tests.gitutil import Repo
 from tests.test_engine import conflict_repo, resolve
 
@@ -45,6 +45,17 @@ def test_a_rule_that_was_often_wrong_here_leaves_its_hunks_open(tmp_path: Path) 
     assert hunk["outcome"] == "unresolved" and "calibrated: right in 50% of 12" in hunk["reason"]
     calib.unlink()
     assert resolve(repo, "--json").exit_code == 0  # uncalibrated, the rule applies
+
+
+def test_a_few_unlucky_files_do_not_silence_a_rule(tmp_path: Path) -> None:
+    """16 right of 19 is within chance of the 0.9 bar (Wilson upper end 0.945): the rule stays."""
+    assert upper_bound(16 / 19, 19) > 0.9 > upper_bound(6 / 12, 12)
+    repo = conflict_repo(tmp_path, {"m.py": BASE}, {"m.py": FORK}, {"m.py": UP})
+    calib = repo.path / ".git" / "forksync" / "calibration.json"
+    calib.parent.mkdir(parents=True, exist_ok=True)
+    record = {"python-syntax": {"right": 16, "wrong": 3, "precision": round(16 / 19, 4)}}
+    calib.write_text(json.dumps({"merges": 40, "rules": record}))
+    assert resolve(repo, "--json").exit_code == 0
 
 
 def test_backtest_calibrate_writes_what_history_shows(tmp_path: Path) -> None:
