@@ -24,7 +24,7 @@ LOCK_TOOLS: dict[str, list[str] | None] = {
     "yarn.lock": None,
     "pnpm-lock.yaml": ["pnpm", "install", "--lockfile-only", "--ignore-scripts"],
     "Cargo.lock": ["cargo", "update", "--workspace"],
-    "composer.lock": ["composer", "update", "--lock", "--no-scripts"],
+    "composer.lock": None,  # `composer update --lock` only rehashes; a re-lock upgrades
     "Gemfile.lock": ["bundle", "lock"],
     "go.sum": None,  # `go mod tidy` also rewrites go.mod
 }
