@@ -249,3 +249,32 @@ def test_hand_merge_is_seen_on_paths_git_quotes(tmp_path: Path) -> None:
     on_upstream(repo, {name: text(l2="u2")}, "upstream 2")
     ctx, versions = conflicts(repo)
     assert HistoryResolver().resolve_file(ctx, versions[name]) is None
+
+
+def test_a_large_batch_reads_the_range_once_and_keeps_the_wanted_paths(tmp_path: Path) -> None:
+    """Past PATHSPEC_LIMIT paths the logs run without a pathspec; the answers must not change,
+    and a path outside the batch that upstream also changed must not leak in."""
+    from forksync.resolve.history import PATHSPEC_LIMIT
+
+    repo = start(tmp_path)
+    names = [f"pkg/d{i % 7}/m{i}.py" for i in range(PATHSPEC_LIMIT + 10)]
+    repo.commit({n: text() for n in names}, "more files")
+    repo.git("branch", "-f", "upstream", "HEAD")
+    fix = repo.commit({names[0]: text(l2="fixed")}, "fix m0", author="Fork Dev <dev@fork.example>")
+    upstream_v1 = {n: text(l3="v1") for n in names[1:]} | {names[0]: text(l9="nine"), "other.txt": "up\n"}
+    on_upstream(repo, upstream_v1, "upstream v1")
+    on_upstream(repo, {n: text(l3="v2") for n in names[1:]}, "upstream v2")
+    repo.git("checkout", "-q", "upstream")
+    repo.git("cherry-pick", fix)
+    repo.commit({names[0]: text(l2="fixed better", l9="nine")}, "upstream improves the fix")
+    repo.git("checkout", "-q", "main")
+    repo.commit({n: text(l3="v1") for n in names[1:]}, "squashed sync")
+    ctx, versions = conflicts(repo)
+    assert len(versions) == len(names)
+    ctx.cache[PATHS_KEY] = sorted(versions)
+    decisions = {n: HistoryResolver().resolve_file(ctx, versions[n]) for n in names}
+    assert all(
+        d is not None and d.rule == "history:fork-is-upstream-version" for d in list(decisions.values())[1:]
+    )
+    first = decisions[names[0]]
+    assert first is not None and first.rule == "history:fork-change-upstreamed" and fix[:10] in first.reason

@@ -174,6 +174,8 @@ def prefetch(ctx: Context, paths: Sequence[str]) -> None:
         facts.evil  # noqa: B018 - read now (cached on the facts), while the line merges run
 
 
+# Above this many paths, a log reads every change and keeps the wanted paths itself.
+PATHSPEC_LIMIT = 50
 # The fork-only merges' combined diffs are read ahead only for a merge of modest size: for
 # thousands of paths they cost more than the rules that may never need them (5,000: 7 s more).
 PREFETCH_EVIL_PATHS = 200
@@ -192,10 +194,16 @@ def _blobs_at(git: Git, commit: str, paths: Sequence[str]) -> dict[str, str]:
 
 
 def _log_records(git: Git, args: Sequence[str], paths: Sequence[str]) -> list[tuple[str, str, str]] | None:
-    """(commit, path, new blob) for every raw entry of a path-limited `git log`; None on failure."""
+    """(commit, path, new blob) for every raw entry of a path-limited `git log`; None on failure.
+
+    Past a few dozen paths, git's pathspec matching costs more than reading every change of the
+    range and keeping the wanted paths here (185 paths over 2,000 commits: 2.0 s against 0.15 s)."""
     out: list[tuple[str, str, str]] = []
-    for chunk in _chunks(paths, 400):
-        res = git.run(*_LOG, *args, "--", *chunk, check=False)
+    wanted = set(paths) if len(paths) > PATHSPEC_LIMIT else None
+    for chunk in [()] if wanted is not None else _chunks(paths, 400):
+        res = git.run(
+            *_LOG, *args, *(["--full-history"] if wanted is not None else []), "--", *chunk, check=False
+        )
         if res.returncode != 0:
             return None
         tokens = res.stdout.split(b"\0")
@@ -209,7 +217,7 @@ def _log_records(git: Git, args: Sequence[str], paths: Sequence[str]) -> list[tu
                 meta = tok.decode().split()
                 i += 1
                 name = tokens[i].decode("utf-8", "surrogateescape")
-                if len(meta) >= 4 and commit:
+                if len(meta) >= 4 and commit and (wanted is None or name in wanted):
                     out.append((commit, name, meta[3]))
             i += 1
     return out
@@ -273,12 +281,20 @@ def _upstreamed(git: Git, base: str, up: str, commits: set[str], paths: Sequence
     if res.returncode != 0 or not emails:
         return None
     authors = [f"--author=<{e}>" for e in sorted(emails)]
+    # Without a pathspec, git reads no tree for the commits the author filter drops (see above).
     res = git.run(
-        "log", "--no-merges", "--format=%H", "-F", *authors, f"{base}..{up}", "--", *paths, check=False
-    )
+        "log", "--no-merges", "--format=%x01%H", "--name-only", "-z", "-F", *authors, f"{base}..{up}", "--", check=False
+    )  # fmt: skip
     if res.returncode != 0:
         return None
-    candidates = res.out.split()
+    wanted, commit = set(paths), ""
+    candidates: list[str] = []
+    for tok in res.stdout.split(b"\0"):
+        tok = tok.lstrip(b"\n")
+        if tok.startswith(b"\x01"):
+            commit = tok[1:].decode().strip()
+        elif commit and tok.decode("utf-8", "surrogateescape") in wanted and candidates[-1:] != [commit]:
+            candidates.append(commit)
     if not candidates:
         return set()
     ids = _patch_ids(git, [*sorted(commits), *candidates])
