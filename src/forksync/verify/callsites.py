@@ -103,7 +103,11 @@ def broken_calls(sides: Sides) -> list[Finding]:
     reached = set(sides.merged.tree.grep_files(names)) if names else set()
     if reached:  # keep only files that can import a changed definition's module (by name)
         reached &= set(sides.merged.tree.grep_files(sorted(_import_words(sides.merged, changed_defs))))
-    candidates = sorted(set(touched) | reached)
+    # A file whose merged copy is one side's copy has that side's calls: a call there can only
+    # newly break through a changed definition, and such a file names it (``reached``). Only
+    # files that differ from both sides need every call checked.
+    merged_both = differs[sides.fork] & differs[sides.upstream]
+    candidates = sorted(merged_both | reached)
 
     findings: list[Finding] = []
     infos = sides.merged.files(candidates)
