@@ -192,3 +192,23 @@ def test_unknowable_signatures_are_skipped() -> None:
     assert info.defs["wrapped"].signature is None
     assert info.defs["D"].signature is None
     assert parse("bad.py", "def (:\n") is None
+
+
+def test_def_headers_gate_signature_changes_only() -> None:
+    from forksync.verify.pyindex import def_headers
+
+    before = (
+        "@app.get(\n    '/x'\n)\ndef f(a,\n      b=')'):\n    return a\n\n\n"
+        "class C(Base):\n    def m(self, x: dict[str, int]) -> None:  # note\n        pass\n"
+    )
+    body_only = before.replace("return a", "return a + b").replace("pass", "return None")
+    assert def_headers(before) == def_headers(body_only)
+    for changed in (
+        before.replace("      b=')'", "      b=')', c=1"),  # a parameter on a continuation line
+        before.replace("'/x'", "'/y'"),  # a decorator's argument
+        before.replace("x: dict[str, int]", "x: dict[str, int], y"),
+        before.replace("class C(Base)", "class C(Base, metaclass=M)"),
+    ):
+        assert def_headers(before) != def_headers(changed)
+    # A one-line def is read with what follows it on its line: a parameter change still shows.
+    assert def_headers("def f(a): return a\n") != def_headers("def f(a, b): return a\n")

@@ -13,7 +13,7 @@ import re
 from ..report import Finding
 from .context import Sides
 from .project import Project
-from .pyindex import Call, Signature, is_bound, mismatch, module_names
+from .pyindex import Call, Signature, def_headers, is_bound, mismatch, module_names
 from .trees import changed_paths
 
 CallKey = tuple[str, str, tuple[str, str] | None, int, tuple[str, ...], bool, bool]
@@ -79,6 +79,20 @@ def _import_words(project: Project, defs: set[tuple[str, str]]) -> set[str]:
     return words
 
 
+def _headers_differ(sides: Sides, differs: dict[Project, set[str]], path: str) -> bool:
+    """Could a signature in ``path`` differ between the merge and a side? Not when every side
+    that differs has the same def headers (text only: most changed files need no parse)."""
+    merged = sides.merged.tree.text(path)
+    if merged is None:
+        return False
+    mine = def_headers(merged)
+    return any(
+        (text := side.tree.text(path)) is None or def_headers(text) != mine
+        for side, paths in differs.items()
+        if path in paths
+    )
+
+
 def broken_calls(sides: Sides) -> list[Finding]:
     git, merged_rev = sides.git, sides.merged.tree.rev
     differs = {
@@ -88,8 +102,9 @@ def broken_calls(sides: Sides) -> list[Finding]:
     touched = sorted(differs[sides.fork] | differs[sides.upstream])
     for side, paths in differs.items():
         side.tree.prefetch(paths)
+    sides.merged.tree.prefetch(touched)
     changed_defs: set[tuple[str, str]] = set()
-    for info in sides.merged.files(touched):
+    for info in sides.merged.files([p for p in touched if _headers_differ(sides, differs, p)]):
         # a side whose copy equals the merged one cannot disagree on a signature: not parsed
         others = [side for side, paths in differs.items() if info.path in paths]
         for qualname, definition in info.defs.items():

@@ -8,6 +8,8 @@ else stays unresolved, so that checks built on this raise no false alarms.
 from __future__ import annotations
 
 import ast
+import re
+from collections import Counter
 from dataclasses import dataclass
 
 # Decorators that leave a function's call signature as written.
@@ -387,3 +389,35 @@ def mismatch(sig: Signature, call: Call, bound: bool) -> str | None:
         if name not in filled:
             return f"does not pass required keyword '{name}' of {s.render()}"
     return None
+
+
+_HEADER_START = re.compile(r"^[ \t]*(?:@|(?:async[ \t]+)?def[ \t]|class[ \t])")
+
+
+def def_headers(text: str) -> Counter[str]:
+    """Every decorator, ``class`` and ``def`` header of a file, whitespace-normalized.
+
+    Signatures come from these lines alone (`signature_of`, `_collect_defs`), so two texts with
+    the same headers have the same signatures: a cheap gate before parsing. A header runs from
+    its first line to the line that closes its brackets and ends with a colon; brackets inside
+    strings can only make it longer, which keeps the gate conservative."""
+    out: Counter[str] = Counter()
+    lines = text.split("\n")
+    i = 0
+    while i < len(lines):
+        if not _HEADER_START.match(lines[i]):
+            i += 1
+            continue
+        parts, depth = [], 0
+        while i < len(lines):
+            line = lines[i]
+            parts.append(" ".join(line.split()))
+            depth += sum(line.count(c) for c in "([{") - sum(line.count(c) for c in ")]}")
+            i += 1
+            code = line.split("#", 1)[0].rstrip()
+            if line.lstrip().startswith("@") and depth <= 0:
+                break
+            if depth <= 0 and code.endswith(":"):
+                break
+        out[" ".join(parts)] += 1
+    return out
