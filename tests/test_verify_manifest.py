@@ -53,3 +53,22 @@ def test_bad_pattern_is_a_config_error(tmp_path: Path) -> None:
     config = Config(features=[Feature(name="f", patterns=["(unclosed"])])
     with pytest.raises(ConfigError, match="feature 'f': invalid pattern"):
         load_features(config, Tree(Git(repo.path), "HEAD"))
+
+
+def test_a_large_read_lists_the_tree_once_and_reads_by_blob_id(tmp_path: Path) -> None:
+    """Past BY_ID_FROM files, blobs are read by id from one tree listing; contents must match
+    and a path the revision lacks must read as absent, as on the small path."""
+    from forksync.git import Git
+    from forksync.verify.trees import BY_ID_FROM, Tree
+    from tests.gitutil import Repo
+
+    repo = Repo(tmp_path / "wide")
+    files = {f"pkg/m{i}.py": f"VALUE = {i}\n" for i in range(BY_ID_FROM + 20)}
+    rev = repo.commit(files, "wide folder")
+    tree = Tree(Git(repo.path), rev)
+    tree.prefetch([*files, "pkg/absent.py"])
+    assert all(tree.text(p) == text for p, text in files.items())
+    assert tree.read("pkg/absent.py") is None
+    small = Tree(Git(repo.path), rev)
+    small.prefetch(["pkg/m3.py", "pkg/absent.py"])
+    assert small.text("pkg/m3.py") == "VALUE = 3\n" and small.read("pkg/absent.py") is None

@@ -43,6 +43,7 @@ def orphans(sides: Sides) -> list[Finding]:
     base_rev, fork_rev = sides.base.tree.rev, sides.fork.tree.rev
     added: list[tuple[str, str]] = []
     fork_paths = [p for p in changed_paths(sides.git, base_rev, fork_rev, ["*.py"]) if not is_test_file(p)]
+    sides.base.tree.prefetch(fork_paths)  # one `git cat-file --batch`, not one per file
     for info in sides.fork.files(fork_paths):
         before = sides.base.file(info.path)
         known = set(before.defs) if before else set()
@@ -53,6 +54,7 @@ def orphans(sides: Sides) -> list[Finding]:
     fork_files = sides.fork.tree.grep_files(names)
     merged_files = sides.merged.tree.grep_files(names)
     findings: list[Finding] = []
+    sides.merged.tree.prefetch(path for path, _ in added)
     for path, qualname in added:
         merged_file = sides.merged.file(path)
         still = merged_file.defs.get(qualname) if merged_file else None
