@@ -127,8 +127,13 @@ def blob_id(ctx: Context, data: bytes) -> str:
 
 def _batch_paths(ctx: Context, path: str) -> tuple[str, ...]:
     listed = ctx.cache.get(PATHS_KEY)
-    if isinstance(listed, (list, tuple, set, frozenset)) and path in listed:
-        return tuple(sorted(str(p) for p in listed))
+    if isinstance(listed, (list, tuple, set, frozenset)):
+        batch = ctx.cache.get("history.batch")
+        if not (isinstance(batch, tuple) and batch[0] is listed):  # once per list, not per path
+            batch = (listed, frozenset(str(p) for p in listed), tuple(sorted(str(p) for p in listed)))
+            ctx.cache["history.batch"] = batch
+        if path in batch[1]:
+            return batch[2]  # type: ignore[no-any-return]
     unmerged: object = ctx.memo("history.unmerged", lambda: _unmerged(ctx.git))
     if isinstance(unmerged, tuple) and path in unmerged:
         return unmerged
@@ -144,8 +149,13 @@ def _unmerged(git: Git) -> tuple[str, ...]:
 
 def _facts(ctx: Context, path: str) -> _Facts | None:
     paths = _batch_paths(ctx, path)
-    key = "history.facts:" + hashlib.sha1("\0".join(paths).encode("utf-8", "surrogateescape")).hexdigest()
-    made = ctx.memo(key, lambda: _collect(ctx, paths))
+    keys = ctx.cache.setdefault("history.keys", {})
+    assert isinstance(keys, dict)
+    key = keys.get(id(paths))
+    if key is None or key[0] is not paths:  # hashing thousands of paths once per batch, not per path
+        digest = hashlib.sha1("\0".join(paths).encode("utf-8", "surrogateescape")).hexdigest()
+        key = keys[id(paths)] = (paths, "history.facts:" + digest)
+    made = ctx.memo(key[1], lambda: _collect(ctx, paths))
     return made if isinstance(made, _Facts) else None
 
 
