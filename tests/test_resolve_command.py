@@ -87,3 +87,29 @@ def test_merge_driver_unreadable_input(tmp_path: Path) -> None:
         main, ["merge-driver", str(tmp_path / "nope"), str(tmp_path / "A"), str(tmp_path / "B"), "p"]
     )
     assert result.exit_code != 0 and "Traceback" not in result.output
+
+
+def test_a_failing_regenerate_command_is_reported_and_the_exit_code_says_so(tmp_path: Path) -> None:
+    import json
+    import sys
+
+    ok = [sys.executable, "-c", "open('deps.lock', 'w').write('regenerated\\n')"]
+    failing = [sys.executable, "-c", "import sys; sys.exit('resolver exploded')"]
+    for name, command, code in (("good", ok, 0), ("bad", failing, 1)):
+        config = f'[[resolve.policies]]\npath = "deps.lock"\npolicy = "regenerate"\ncommand = {json.dumps(command)}\n'
+        repo = conflict_repo(
+            tmp_path,
+            {"deps.lock": "base\n"},
+            {"deps.lock": "fork\n"},
+            {"deps.lock": "up\n"},
+            name=name,
+            config=config,
+        )
+        result = CliRunner().invoke(main, ["resolve", "--repo", str(repo.path)])
+        assert result.exit_code == code, result.output
+        assert not unmerged(repo)
+        if code:
+            assert "regenerate:" in result.stderr and "resolver exploded" in result.stderr
+            assert repo.read("deps.lock") == "up\n"  # upstream's copy, as the warning says
+        else:
+            assert repo.read("deps.lock") == "regenerated\n" and not result.stderr

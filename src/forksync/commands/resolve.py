@@ -95,11 +95,12 @@ def run(repo: Path, config_path: Path | None, fork_side: str, dry_run: bool, as_
         )
         for p in missing
     ]
-    if not dry_run:
-        apply_results(ctx, results)
+    problems = [] if dry_run else apply_results(ctx, results)
     left = [r for r in results if r.outcome == "unresolved"]
     click.echo(redact(render_json(results, dry_run) if as_json else render_table(results, dry_run)))
-    return 1 if left else 0
+    for problem in problems:  # a file a command should have regenerated still holds upstream's copy
+        click.echo(redact(f"forksync: regenerate: {problem}; check the regenerated files"), err=True)
+    return 1 if left or problems else 0
 
 
 def _as_dict(r: FileResult) -> dict[str, Any]:

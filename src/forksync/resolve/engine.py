@@ -303,9 +303,12 @@ def resolve_all(ctx: Context, versions: Sequence[Versions], chain: Chain | None 
         ]
 
 
-def apply_results(ctx: Context, results: Sequence[FileResult], *, stage_unresolved: bool = False) -> None:
+def apply_results(
+    ctx: Context, results: Sequence[FileResult], *, stage_unresolved: bool = False
+) -> list[str]:
     """Write resolved files and `git add` them; unresolved ones keep markers, unstaged
-    unless ``stage_unresolved`` (the review mode that commits them for a person)."""
+    unless ``stage_unresolved`` (the review mode that commits them for a person). Returns
+    what went wrong in `regenerate` commands, one line each."""
     to_add: list[str] = []
     to_rm: list[str] = []
     for res in results:
@@ -333,21 +336,34 @@ def apply_results(ctx: Context, results: Sequence[FileResult], *, stage_unresolv
         ctx.git.rm_cached(to_rm)
     if to_add:
         ctx.git.add(to_add)
-    _regenerate(ctx, results)
+    return _regenerate(ctx, results)
 
 
-def _regenerate(ctx: Context, results: Sequence[FileResult]) -> None:
+def _regenerate(ctx: Context, results: Sequence[FileResult]) -> list[str]:
     """Run the configured commands of `regenerate` policies once each (without secrets in their
     environment: they run the merged, partly upstream, tree), then stage what they wrote."""
     from ..secrets import scrubbed_env
     from .policy import regenerate_commands
 
     commands = regenerate_commands(ctx, results)
+    problems: list[str] = []
     for argv in commands:
-        subprocess.run(argv, cwd=ctx.repo, check=False, capture_output=True, timeout=1800, env=scrubbed_env())
+        try:
+            done = subprocess.run(
+                argv, cwd=ctx.repo, check=False, capture_output=True, timeout=1800, env=scrubbed_env()
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            problems.append(f"`{' '.join(argv)}` did not run: {exc}")
+            continue
+        if done.returncode != 0:
+            tail = (done.stderr or done.stdout).decode("utf-8", "replace").strip().splitlines()[-1:]
+            problems.append(
+                f"`{' '.join(argv)}` failed (exit {done.returncode}){': ' + tail[0] if tail else ''}"
+            )
     if commands:
         paths = [r.path for r in results if r.rule == "policy:regenerate"]
         ctx.git.run("add", "-A", "--", *paths, check=False)
+    return problems
 
 
 def file_text(data: bytes | None) -> str:
