@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from .config import Config
-from .git import Git, cat_blobs
+from .git import Git, cat_blobs, tree_entries
 from .resolve.conflicts import decode
 from .resolve.engine import Chain, resolve_versions, stage_versions
 from .resolve.history import PATHS_KEY
@@ -178,15 +178,11 @@ def _commit_time(git: Git, sha: str) -> int | None:
 
 def _committed(git: Git, merge: str, paths: list[str]) -> dict[str, tuple[str, str]]:
     """Path -> (mode, oid) in the merge commit, for the paths that it has."""
-    out: dict[str, tuple[str, str]] = {}
-    for i in range(0, len(paths), 400):
-        res = git.run("ls-tree", "-z", merge, "--", *paths[i : i + 400], check=False)
-        for rec in res.stdout.split(b"\0"):
-            meta, _, name = rec.partition(b"\t")
-            fields = meta.decode().split()
-            if len(fields) == 3 and fields[1] in ("blob", "commit"):
-                out[name.decode("utf-8", "surrogateescape")] = (fields[0], fields[2])
-    return out
+    return {
+        path: (mode, oid)
+        for path, (mode, kind, oid) in tree_entries(git, merge, paths).items()
+        if kind in ("blob", "commit")
+    }
 
 
 def _score(

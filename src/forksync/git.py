@@ -225,6 +225,19 @@ def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
         yield items[i : i + size]
 
 
+def tree_entries(git: Git, rev: str, paths: Sequence[str]) -> dict[str, tuple[str, str, str]]:
+    """Path -> (mode, type, object id) at ``rev``, for those of ``paths`` it has (`git ls-tree`)."""
+    out: dict[str, tuple[str, str, str]] = {}
+    for chunk in _chunks(list(paths), 400):
+        res = git.run("ls-tree", "-z", rev, "--", *chunk, check=False)
+        for rec in res.stdout.split(b"\0"):
+            meta, _, name = rec.partition(b"\t")
+            fields = meta.decode().split()
+            if len(fields) == 3:
+                out[name.decode("utf-8", "surrogateescape")] = (fields[0], fields[1], fields[2])
+    return out
+
+
 def cat_blobs(git: Git, shas: Sequence[str]) -> dict[str, bytes]:
     """Read many blobs with one `git cat-file --batch` process (missing ones are skipped)."""
     wanted = [s for s in dict.fromkeys(shas) if s]

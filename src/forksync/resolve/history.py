@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from ..git import Git
+from ..git import Git, tree_entries
 from .model import Context, Decision, Versions
 
 PATHS_KEY = "conflicted-paths"  # callers may set ctx.cache[PATHS_KEY] to every path of the merge
@@ -192,15 +192,7 @@ PREFETCH_EVIL_PATHS = 200
 
 
 def _blobs_at(git: Git, commit: str, paths: Sequence[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for chunk in _chunks(paths, 400):
-        res = git.run("ls-tree", "-z", commit, "--", *chunk, check=False)
-        for rec in res.stdout.split(b"\0"):
-            meta, _, name = rec.partition(b"\t")
-            fields = meta.decode().split()
-            if len(fields) == 3:
-                out[name.decode("utf-8", "surrogateescape")] = fields[2]
-    return out
+    return {path: oid for path, (_, _, oid) in tree_entries(git, commit, paths).items()}
 
 
 def _log_records(git: Git, args: Sequence[str], paths: Sequence[str]) -> list[tuple[str, str, str]] | None:

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..git import Git, cat_blobs
+from ..git import Git, cat_blobs, tree_entries
 from .conflicts import decode, merge_file, split_lines
 from .model import Context, Decision, Hunk, Versions, is_binary
 
@@ -228,15 +228,7 @@ def _kind(hunk: Hunk, lines: tuple[str, ...]) -> str:
 
 
 def _committed(git: Git, merge: str, paths: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for i in range(0, len(paths), 400):
-        res = git.run("ls-tree", "-z", merge, "--", *paths[i : i + 400], check=False)
-        for rec in res.stdout.split(b"\0"):
-            meta, _, name = rec.partition(b"\t")
-            fields = meta.decode().split()
-            if len(fields) == 3 and fields[1] == "blob":
-                out[name.decode("utf-8", "surrogateescape")] = fields[2]
-    return out
+    return {path: oid for path, (_, kind, oid) in tree_entries(git, merge, paths).items() if kind == "blob"}
 
 
 # -- aligning a merge's hunks with the committed file ------------------------------------------

@@ -1,4 +1,4 @@
-"""Glob matching for repository paths: `*` stays in one folder, `**` crosses folders."""
+"""Repository paths: glob matching (`*` stays in one folder, `**` crosses folders) and test files."""
 
 from __future__ import annotations
 
@@ -42,3 +42,10 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
 
 def matches(pattern: str, path: str) -> bool:
     return glob_regex(pattern).match(path) is not None
+
+
+TEST_FILE = re.compile(r"(^|/)(tests?/|test_[^/]*\.py$|[^/]*_test\.py$|conftest\.py$)")
+
+
+def is_test_file(path: str) -> bool:
+    return TEST_FILE.search(path) is not None

@@ -19,6 +19,7 @@ from typing import Any
 
 from .finer import MAX_LINES
 from .model import Context, Decision, Hunk, Versions
+from .paths import is_test_file
 
 # Where both sides added at one place, the checked-out (HEAD) side's additions come first:
 # replaying CartoDB/litellm's own merges, people kept that order in 40 hunks out of 43.
@@ -299,7 +300,6 @@ class PythonSyntaxResolver:
 _FILLER = {'"""', "'''", "pass", "return", "else:", "try:", "finally:", "return None", "@pytest.mark.asyncio"}
 # Two sides' additions sharing this share of their lines are two versions of one change.
 _SHARED_LINES = 0.3
-_TEST_PATH = re.compile(r"(^|/)(tests?/|test_[^/]*\.py$|[^/]*_test\.py$)")
 _TEST_ITEM = re.compile(r"^\s*(?:async\s+def|def|class)\s+(?:test|Test)", re.M)
 
 
@@ -332,7 +332,7 @@ def _both_add_tests(path: str, base: list[str], fork: list[str], up: list[str]) 
     def adds_test(side: list[str]) -> bool:
         return any(_TEST_ITEM.search(item) for item in side if item not in base)
 
-    return bool(_TEST_PATH.search(path)) and adds_test(fork) and adds_test(up)
+    return is_test_file(path) and adds_test(fork) and adds_test(up)
 
 
 def _key_line(item: str) -> str | None:

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from ..config import Config, compile_pattern
 from ..errors import UpstreamError
 from ..git import Git, cat_blobs
+from ..resolve.paths import is_test_file
 from .orphans import uses
 from .project import Project
 from .pyindex import PyFile, module_names, parse
-from .trees import Tree, is_test_file, parse_diff
+from .trees import Tree, parse_diff
 
 _PR = re.compile(r"(?:\(#(\d+)\)\s*$|Merge pull request #(\d+))")
 _SEP, _FS = "\x1e", "\x1f"

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..report import Finding
+from ..resolve.paths import is_test_file
 from ..secrets import redact, scrubbed_env
 from .context import Sides
-from .trees import changed_paths, is_test_file
+from .trees import changed_paths
 
 TIMEOUT = 600.0
 _OUTCOME = re.compile(r"^(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS) (\S+?)(?: - (.*))?$", re.M)

@@ -16,11 +16,11 @@ from pydantic import ValidationError
 from ..config import Config, Feature
 from ..errors import ConfigError
 from ..report import Finding
-from ..resolve.paths import matches
+from ..resolve.paths import is_test_file, matches
 from .context import Sides
 from .fork_tests import TestOutcome, failed
 from .pyindex import PyFile
-from .trees import Tree, is_test_file
+from .trees import Tree
 
 _LISTS = ("files", "commits", "pull_requests", "defines", "called", "patterns", "tests")
 

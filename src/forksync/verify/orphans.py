@@ -7,9 +7,10 @@ resolution dropped its only call, so the feature silently did nothing.
 from __future__ import annotations
 
 from ..report import Finding
+from ..resolve.paths import is_test_file
 from .context import Sides
 from .project import Project
-from .trees import changed_paths, is_test_file
+from .trees import changed_paths
 
 
 def uses(project: Project, files: list[str], path: str, qualname: str) -> list[tuple[str, int]]:

@@ -14,11 +14,6 @@ from ..git import Git, cat_blobs
 
 WORKTREE = "WORKTREE"
 BY_ID_FROM = 100  # files read at once: past this, list the tree once and read blobs by id
-TEST_FILE = re.compile(r"(^|/)(tests?/|test_[^/]*\.py$|[^/]*_test\.py$|conftest\.py$)")
-
-
-def is_test_file(path: str) -> bool:
-    return TEST_FILE.search(path) is not None
 
 
 class Tree:
@@ -29,7 +24,7 @@ class Tree:
         self.rev = rev
         self._cache: dict[str, bytes | None] = {}
         self._files: list[str] | None = None
-        self._ids: dict[str, str] | None = None
+        self._entries: dict[str, tuple[str, str]] | None = None
 
     @property
     def is_worktree(self) -> bool:
@@ -39,10 +34,10 @@ class Tree:
         if self._files is None:
             if self.is_worktree:
                 out = self.git.run("ls-files", "-z", "-c", "-o", "--exclude-standard").stdout
+                names = [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
+                self._files = sorted(dict.fromkeys(names))
             else:
-                out = self.git.run("ls-tree", "-r", "-z", "--name-only", self.rev).stdout
-            names = [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
-            self._files = sorted(dict.fromkeys(names))
+                self._files = sorted(self._listing())
         return self._files
 
     def prefetch(self, paths: Iterable[str]) -> None:
@@ -65,16 +60,20 @@ class Tree:
         for path in wanted:
             self._cache[path] = blobs.get(f"{self.rev}:{path}")
 
-    def _blob_ids(self) -> dict[str, str]:
-        if self._ids is None:
+    def _listing(self) -> dict[str, tuple[str, str]]:
+        """Path -> (type, object id) of every entry of the revision: one `git ls-tree -r`."""
+        if self._entries is None:
             out = self.git.run("ls-tree", "-r", "-z", "--full-tree", self.rev).stdout
-            self._ids = {}
+            self._entries = {}
             for rec in out.split(b"\0"):
                 meta, _, name = rec.partition(b"\t")
-                fields = meta.split()
-                if len(fields) == 3 and fields[1] == b"blob":
-                    self._ids[name.decode("utf-8", "surrogateescape")] = fields[2].decode()
-        return self._ids
+                fields = meta.decode().split()
+                if len(fields) == 3:
+                    self._entries[name.decode("utf-8", "surrogateescape")] = (fields[1], fields[2])
+        return self._entries
+
+    def _blob_ids(self) -> dict[str, str]:
+        return {path: oid for path, (kind, oid) in self._listing().items() if kind == "blob"}
 
     def read(self, path: str) -> bytes | None:
         if path not in self._cache:
