@@ -25,13 +25,12 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 from forksync.backtest import _committed, parents
 from forksync.git import Git, cat_blobs
 from forksync.resolve.conflicts import decode, merge_file, split_lines
 from forksync.resolve.engine import stage_versions
-from forksync.resolve.learned import conflicted_stages
+from forksync.resolve.learned import align, conflicted_stages
 from forksync.resolve.model import Hunk
 
 HERE = Path(__file__).resolve().parent
@@ -59,28 +58,6 @@ def classify(h: Hunk, got: list[str]) -> str:
         return "dropped"
     src = set(norm(h.fork)) | set(norm(h.upstream))
     return "mix" if all(line in src for line in norm(got)) else "new"
-
-
-def committed_hunks(parts: list[Any], truth: list[str]) -> list[tuple[Hunk, list[str]]] | None:
-    """Each hunk with the committed lines between its stable neighbours (None: stable lines edited)."""
-    out: list[tuple[Hunk, list[str]]] = []
-    pos, pending = 0, None
-    for part in parts:
-        if isinstance(part, Hunk):
-            pending = part
-            continue
-        at = next((q for q in range(pos, len(truth) - len(part) + 1) if truth[q : q + len(part)] == part), -1)
-        if at < 0 or (pending is None and at != pos):
-            return None
-        if pending is not None:
-            out.append((pending, truth[pos:at]))
-            pending = None
-        pos = at + len(part)
-    if pending is not None:
-        out.append((pending, truth[pos:]))
-    elif pos != len(truth):
-        return None
-    return out
 
 
 def edits(base: tuple[str, ...], side: tuple[str, ...]) -> tuple[Counter[str], Counter[str]]:
@@ -161,10 +138,13 @@ def main(argv: list[str] | None = None) -> int:
                 files["not a two-sided text file"] += 1
                 continue
             doc = merge_file(v.base or b"", v.fork or b"", v.upstream or b"")
-            pairs = committed_hunks(doc.parts, split_lines(decode(blobs[truth[path][1]])))
-            if pairs is None:
-                files["stable lines edited too"] += 1
+            aligned = align(
+                doc.parts, split_lines(decode(blobs[truth[path][1]]))
+            )  # as `learned` reads merges
+            if len(aligned) != len(doc.hunks):
+                files["some hunk cannot be told (stable lines edited too)"] += 1
                 continue
+            pairs = [(h, list(aligned[h.index])) for h in doc.hunks]
             kinds = [classify(h, got) for h, got in pairs]
             hunks.update(kinds)
             files[
