@@ -17,7 +17,6 @@ from dataclasses import dataclass, replace
 from ..git import Git, cat_blobs
 from . import calibration, registry
 from .conflicts import MergedDoc, decode, encode, has_markers, merge_file
-from .history import prefetch
 from .model import (
     Context,
     Decision,
@@ -290,10 +289,13 @@ def resolve_all(ctx: Context, versions: Sequence[Versions], chain: Chain | None 
         if v.kind in ("content", "add/add") and v.fork is not None and v.upstream is not None
     ]
     with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) * 2)) as pool:
-        history = pool.submit(prefetch, ctx, paths) if any(r.name == "history" for r in chain.files) else None
+        # A file resolver may read what it needs for all paths up front (`prefetch(ctx, paths)`).
+        warming = [
+            pool.submit(warm, ctx, paths) for r in chain.files if (warm := getattr(r, "prefetch", None))
+        ]
         merges = {v.path: pool.submit(merge, v) for v in texts} if len(texts) > 4 else {}
-        if history is not None:
-            history.result()
+        for done in warming:
+            done.result()
         early = [_file_pass(ctx, v, chain) for v in versions]
         return [
             e

@@ -11,7 +11,7 @@ blobs in a partial clone, a shallow history) means "no evidence", never a guess.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -72,6 +72,9 @@ class _Facts:
 class HistoryResolver:
     name = "history"
 
+    def prefetch(self, ctx: Context, paths: Sequence[str]) -> None:
+        prefetch(ctx, paths)
+
     def resolve_file(self, ctx: Context, v: Versions) -> Decision | None:
         if not (ctx.fork_commit and ctx.upstream_commit and ctx.base_commit):
             return None
@@ -125,19 +128,36 @@ def blob_id(ctx: Context, data: bytes) -> str:
     return h.hexdigest()
 
 
-def _batch_paths(ctx: Context, path: str) -> tuple[str, ...]:
+@dataclass(frozen=True)
+class _Batch:
+    """The paths the history rules read together, and the cache key of what they read."""
+
+    paths: tuple[str, ...]
+    members: frozenset[str]
+    key: str
+
+    @classmethod
+    def of(cls, paths: Iterable[object]) -> _Batch:
+        ordered = tuple(sorted(str(p) for p in paths))
+        digest = hashlib.sha1("\0".join(ordered).encode("utf-8", "surrogateescape")).hexdigest()
+        return cls(ordered, frozenset(ordered), "history.facts:" + digest)
+
+
+def _batch(ctx: Context, path: str) -> _Batch:
+    """The merge's conflicted paths when ``path`` is one of them (made once per merge, not once
+    per path: sorting and hashing 5,000 paths per path was quadratic), else the index's."""
     listed = ctx.cache.get(PATHS_KEY)
     if isinstance(listed, (list, tuple, set, frozenset)):
-        batch = ctx.cache.get("history.batch")
-        if not (isinstance(batch, tuple) and batch[0] is listed):  # once per list, not per path
-            batch = (listed, frozenset(str(p) for p in listed), tuple(sorted(str(p) for p in listed)))
-            ctx.cache["history.batch"] = batch
-        if path in batch[1]:
-            return batch[2]  # type: ignore[no-any-return]
-    unmerged: object = ctx.memo("history.unmerged", lambda: _unmerged(ctx.git))
-    if isinstance(unmerged, tuple) and path in unmerged:
+        made = ctx.cache.get("history.batch")
+        if not (isinstance(made, tuple) and made[0] is listed):
+            made = (listed, _Batch.of(listed))
+            ctx.cache["history.batch"] = made
+        if path in made[1].members:
+            return made[1]  # type: ignore[no-any-return]
+    unmerged = ctx.memo("history.unmerged", lambda: _Batch.of(_unmerged(ctx.git)))
+    if isinstance(unmerged, _Batch) and path in unmerged.members:
         return unmerged
-    return (path,)
+    return _Batch.of([path])
 
 
 def _unmerged(git: Git) -> tuple[str, ...]:
@@ -148,14 +168,8 @@ def _unmerged(git: Git) -> tuple[str, ...]:
 
 
 def _facts(ctx: Context, path: str) -> _Facts | None:
-    paths = _batch_paths(ctx, path)
-    keys = ctx.cache.setdefault("history.keys", {})
-    assert isinstance(keys, dict)
-    key = keys.get(id(paths))
-    if key is None or key[0] is not paths:  # hashing thousands of paths once per batch, not per path
-        digest = hashlib.sha1("\0".join(paths).encode("utf-8", "surrogateescape")).hexdigest()
-        key = keys[id(paths)] = (paths, "history.facts:" + digest)
-    made = ctx.memo(key[1], lambda: _collect(ctx, paths))
+    batch = _batch(ctx, path)
+    made = ctx.memo(batch.key, lambda: _collect(ctx, batch.paths))
     return made if isinstance(made, _Facts) else None
 
 

@@ -110,7 +110,9 @@ class Context:
 
 
 class FileResolver(Protocol):
-    """Settles a whole path, or returns None to pass it on."""
+    """Settles a whole path, or returns None to pass it on. It may also have a method
+    ``prefetch(ctx, paths)`` that reads ahead for every conflicted path; the engine runs it
+    beside the line merges, before the first ``resolve_file``."""
 
     name: str
 
