@@ -21,7 +21,7 @@ from .resolve.engine import Chain, resolve_versions, stage_versions
 from .resolve.history import PATHS_KEY
 from .resolve.learned import conflicted_stages as conflicted
 from .resolve.model import Context, FileResult, Versions, is_binary
-from .resolve.policy import LOCK_FILES
+from .resolve.policy import is_lock_file
 
 Parent = Literal["p1", "p2"]
 Verdict = Literal["exact", "ws-equal", "unresolved", "wrong", "binary", "missing", "error"]
@@ -198,7 +198,7 @@ def _score(
         rule = "hunks:" + ",".join(rules) if rules else "hunks"
     if res.outcome != "resolved":
         return FileOutcome(v.path, v.kind, "unresolved", rule, res.reason)
-    if rule in ("policy:regenerate", "policy:take-upstream") and v.path.rsplit("/", 1)[-1] in LOCK_FILES:
+    if rule in ("policy:regenerate", "policy:take-upstream") and is_lock_file(v.path):
         # A sync regenerates a lock file with its tool (or marks the PR needs-review until someone
         # does): neither can be replayed, so it counts as left open, never as settled.
         return FileOutcome(v.path, v.kind, "unresolved", rule, f"{res.reason} (not replayable)")

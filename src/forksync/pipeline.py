@@ -904,12 +904,10 @@ class Sync:
             reasons.append("upstream's version file disagrees with the release tag")
         if not self.config.checks.commands:
             reasons.append("no checks configured")
-        from .resolve.policy import LOCK_FILES
+        from .resolve.policy import is_lock_file
 
         stale_locks = [  # a regenerate policy's command has run by now; take-upstream's never does
-            c.path
-            for c in r.conflicts
-            if c.rule == "policy:take-upstream" and c.path.rsplit("/", 1)[-1] in LOCK_FILES
+            c.path for c in r.conflicts if c.rule == "policy:take-upstream" and is_lock_file(c.path)
         ]
         if stale_locks:
             # LESSON 7: upstream's lock lacks the fork's own dependencies until it is regenerated.

@@ -28,7 +28,10 @@ LOCK_TOOLS: dict[str, list[str] | None] = {
     "Gemfile.lock": ["bundle", "lock"],
     "go.sum": None,  # `go mod tidy` also rewrites go.mod
 }
-LOCK_FILES = tuple(LOCK_TOOLS)
+
+
+def is_lock_file(path: str) -> bool:
+    return path.rsplit("/", 1)[-1] in LOCK_TOOLS
 
 
 @dataclass(frozen=True)
