@@ -9,12 +9,13 @@ runs out the agent stops asking and keeps what it has: the rest stays for review
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from ..config import Config
 from ..errors import BudgetExceeded
 from ..report import CheckRecord, LLMCallRecord
-from ..resolve.model import Context, FileResult, HunkResult, Versions
+from ..resolve.model import Context, FileResult, Versions
 from .audit import Auditor
 from .budget import Budget
 from .fixer import CheckFixer, commit_fix, undo
@@ -144,28 +145,6 @@ class Agent:
 
 def _note(res: FileResult, reason: str) -> FileResult:
     hunks = tuple(
-        HunkResult(
-            h.index,
-            h.fork_start,
-            h.fork_lines,
-            h.upstream_lines,
-            h.outcome,
-            h.rule,
-            h.confidence,
-            f"{h.reason}; {reason}",
-        )
-        if h.outcome == "unresolved"
-        else h
-        for h in res.hunks
+        replace(h, reason=f"{h.reason}; {reason}") if h.outcome == "unresolved" else h for h in res.hunks
     )
-    return FileResult(
-        res.path,
-        res.kind,
-        res.outcome,
-        res.rule,
-        f"{res.reason}; {reason}",
-        res.content,
-        hunks,
-        res.details,
-        res.write,
-    )
+    return replace(res, reason=f"{res.reason}; {reason}", hunks=hunks)
