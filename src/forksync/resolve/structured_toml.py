@@ -276,13 +276,38 @@ class _Merge:
             before = _item(target, order[at - 1]) if at else MISSING
             if isinstance(before, Table) and not before.as_string().endswith("\n\n"):
                 before.add(tomlkit.nl())
-        try:
-            if at == 0:
-                body._insert_at(0, key, new)
-            else:
-                body._insert_after(order[at - 1], key, new)
-        except Exception:  # tomlkit's placement helpers are private; appending is still a correct merge
-            target[key] = new
+        if not _place_after(body, order[at - 1] if at else None, key, new):
+            target[key] = new  # appending is still a correct merge; the replay check judges the layout
+
+
+def _place_after(body: Any, before: str | None, key: str, new: Any) -> bool:
+    """Insert ``key`` right after ``before`` (first when None) with tomlkit's public API only.
+
+    tomlkit has no public insert, so the keyed items that follow are removed and appended
+    again after the new one. Comments among them would lose their place: then nothing is
+    moved and the caller appends instead.
+    """
+    from tomlkit.items import Null, Whitespace
+
+    if not hasattr(body, "body"):
+        return False  # an inline table or a plain mapping: order is not kept
+    entries = list(body.body)
+    start = 0
+    if before is not None:
+        found = [i for i, (k, _) in enumerate(entries) if k is not None and k.key == before]
+        if not found:
+            return False
+        start = found[-1] + 1
+    tail = entries[start:]
+    if any(k is None and not isinstance(item, Whitespace | Null) for k, item in tail):
+        return False
+    moved = [(k, body.item(k.key)) for k, _ in tail if k is not None]
+    for k, _ in moved:
+        body.remove(k)
+    body.append(key, new)
+    for k, item in moved:
+        body.append(k, item)
+    return True
 
 
 def _item(mapping: Any, key: str) -> Any:
