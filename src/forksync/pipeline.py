@@ -31,6 +31,7 @@ from .errors import ConfigError, ExitCode, ForgeError, ForksyncError, GitError, 
 from .git import Git, check_ref_name
 from .notify.base import EventKind
 from .report import (
+    AgentChange,
     CheckRecord,
     ConflictRecord,
     Finding,
@@ -797,6 +798,7 @@ class Sync:
             return checks_mod.run_check(worktree, name, argv, timeout)
 
         calls_before = len(agent.calls)
+        before = self.head
         try:
             commits = agent.fix_checks(worktree, tasks, rerun)
         finally:
@@ -804,9 +806,28 @@ class Sync:
             self._agent_notes(agent)
         if commits:
             self._adopt_worktree_head()
+            self.report.agent_changes = self._agent_changes(before, self.head)
             self.report.checks = [checks_mod.run_check(worktree, n, a, t) for n, (a, t) in commands.items()]
             self.verify()
             self.report.warnings.append(f"the agent committed {len(commits)} fix(es) on the sync branch")
+
+    def _agent_changes(self, before: str, after: str) -> list[AgentChange]:
+        """Every file the agent's commits changed, file by file: each is the reviewer's to check."""
+        if before == after:
+            return []
+        status = self.git.out("diff", "--name-status", "--no-renames", "-z", before, after).split("\0")
+        counts = self.git.out("diff", "--numstat", "--no-renames", "-z", before, after).split("\0")
+        lines: dict[str, tuple[int, int]] = {}
+        for rec in counts:
+            added, removed, path = [*rec.split("\t", 2), "", ""][:3]
+            if path:  # binary files count "-"
+                lines[path] = (int(added) if added.isdigit() else 0, int(removed) if removed.isdigit() else 0)
+        words = {"A": "added", "D": "deleted"}
+        return [
+            AgentChange(path, words.get(code[:1], "modified"), *lines.get(path, (0, 0)))
+            for code, path in zip(status[0::2], status[1::2], strict=False)
+            if path
+        ]
 
     @staticmethod
     def _findings_record(findings: list[Finding]) -> CheckRecord:
@@ -888,35 +909,10 @@ class Sync:
         )
 
     def _recommend(self) -> None:
-        r = self.report
-        reasons = list(r.reasons)
-        if r.unresolved:
-            reasons.insert(0, f"{len(r.unresolved)} conflicted file(s) left for review")
-        failed = [c for c in r.checks if not c.passed]
-        if failed:
-            reasons.append("failing checks: " + ", ".join(c.name for c in failed))
-        if r.findings:
-            reasons.append(f"{len(r.findings)} verification finding(s)")
-        agent_hunks = sum(1 for c in r.conflicts for h in c.hunks if h.by_agent and h.outcome == "resolved")
-        if agent_hunks and not self.config.agent.allow_ready:
-            reasons.append(f"{agent_hunks} hunk(s) resolved by the LLM agent")
-        if any("not " in w and "says" in w for w in r.warnings):
-            reasons.append("upstream's version file disagrees with the release tag")
-        if not self.config.checks.commands:
-            reasons.append("no checks configured")
-        from .resolve.policy import is_lock_file
+        from .verdict import recommend
 
-        stale_locks = [  # a regenerate policy's command has run by now; take-upstream's never does
-            c.path for c in r.conflicts if c.rule == "policy:take-upstream" and is_lock_file(c.path)
-        ]
-        if stale_locks:
-            # LESSON 7: upstream's lock lacks the fork's own dependencies until it is regenerated.
-            reasons.append(
-                f"lock file(s) taken from upstream, regenerate them: {', '.join(stale_locks[:5])} "
-                "(or set a `regenerate` policy with the lock command)"
-            )
-        r.reasons = reasons
-        r.recommendation = "needs-review" if reasons else "ready"
+        r = self.report
+        r.recommendation, r.reasons = recommend(r, self.config)
         cfg = self.config.forge
         r.labels = [
             cfg.label_sync,
