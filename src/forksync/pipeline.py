@@ -576,22 +576,18 @@ class Sync:
 
     # -- version, commit ----------------------------------------------------------------
     def _entries_for_results(self, index: mergetree.TempIndex) -> None:
-        """Write every resolution (and, in review mode, what is left) into the private index."""
+        """Write every resolution, and for each path left for review what `mergetree.review_entry`
+        decides (markers wherever the path can hold them, else the fork's state), recording in the
+        report what was committed there and what the other side did."""
         blobs: list[tuple[str, str, bytes]] = []  # (mode, path, content)
         removals: list[tuple[str, str, str]] = []
         keep: list[tuple[str, str, str]] = []
+        records = {c.path: c for c in self.report.conflicts}
         for res in getattr(self, "results", []):
             stages = self.tree_merge.entries.get(res.path, {})
             v = self.versions.get(res.path)
-            if v is None:  # unreadable blobs: the fork's side stands, listed for review
-                side = stages.get(2) or stages.get(3)
-                if side:
-                    keep.append((side[0], side[1], res.path))
-                else:
-                    removals.append(("0", "", res.path))
-                continue
-            mode = v.fork_mode or v.upstream_mode or "100644"
-            if res.outcome == "resolved":
+            if v is not None and res.outcome == "resolved":
+                mode = v.fork_mode or v.upstream_mode or "100644"
                 if res.content is None:
                     removals.append(("0", "", res.path))
                 elif mode == "160000":
@@ -599,29 +595,22 @@ class Sync:
                 else:
                     blobs.append((mode, res.path, res.content))
                 continue
-            # Left for review: text conflicts carry role-labelled markers; other kinds keep the fork's side.
-            content = res.content
-            if (
-                content is None
-                and v.kind in ("content", "add/add")
-                and v.fork is not None
-                and v.upstream is not None
-            ):
+            marked = res.content if res.content is not None and has_markers(res.content) else None
+            if marked is None and v is not None and v.kind in ("content", "add/add"):
                 from .resolve.conflicts import merge_file
 
-                content = (
-                    merge_file(v.base or b"", v.fork, v.upstream, labels=self._labels())
-                    .render()
-                    .encode("utf-8", "surrogateescape")
-                )
-            if content is not None and mode != "160000":
-                blobs.append((mode, res.path, content))
-            elif 2 in stages:
-                keep.append((stages[2][0], stages[2][1], res.path))
-            elif 3 in stages:
-                keep.append((stages[3][0], stages[3][1], res.path))
+                doc = merge_file(v.base or b"", v.fork or b"", v.upstream or b"", labels=self._labels())
+                marked = doc.render().encode("utf-8", "surrogateescape")
+            said = [m for m in self.tree_merge.messages.get(res.path, []) if m.startswith("CONFLICT")]
+            entry = mergetree.review_entry(stages, v, marked, self._labels(), said[0] if said else "")
+            if entry.content is not None:
+                blobs.append((entry.mode, res.path, entry.content))
+            elif entry.sha:
+                keep.append((entry.mode, entry.sha, res.path))
             else:
                 removals.append(("0", "", res.path))
+            if res.path in records:
+                records[res.path].committed, records[res.path].committed_note = entry.committed, entry.note
         shas = index.hash_blobs(data for _, _, data in blobs)
         entries = [(mode, sha, path) for (mode, path, _), sha in zip(blobs, shas, strict=True)]
         # Every stage of a path goes before its new entry is added.
@@ -687,7 +676,9 @@ class Sync:
             "Synced by forksync.",
         ]
         if left:
-            lines += ["", "Conflicts left for review (markers committed):"] + [f"  {r.path}" for r in left]
+            committed = {c.path: c.committed for c in self.report.conflicts}
+            lines += ["", "Conflicts left for review (what this commit holds there):"]
+            lines += [f"  {r.path} ({committed.get(r.path) or 'nothing recorded'})" for r in left]
         return "\n".join(lines)
 
     def commit(self, left: list[FileResult]) -> None:
