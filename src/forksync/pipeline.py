@@ -884,7 +884,20 @@ class Sync:
         if self.config.verify.enabled:
             repo = self.worktree if self.worktree is not None else self.repo
             findings += self._verify_findings(repo, "HEAD" if self.worktree is not None else self.head)
+        findings += self._clean_merge_findings()
         self.report.findings = findings
+
+    def _clean_merge_findings(self) -> list[Finding]:
+        """Duplicate keys, definitions or imports that git's clean merge of a file changed on both
+        sides introduced (verify/duplicates.py); conflicted paths went through the resolvers."""
+        if not self.config.verify.enabled or getattr(self, "already_merged", False):
+            return []
+        from .verify.duplicates import clean_merge_findings
+
+        conflicted = {c.path for c in self.report.conflicts}
+        return clean_merge_findings(
+            self.git, self.base_commit, self.start_commit, self.upstream_commit, self.head, conflicted
+        )
 
     def _verify_findings(self, repo: Path, merged: str) -> list[Finding]:
         from .verify import verify as run_verify
