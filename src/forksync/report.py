@@ -80,7 +80,8 @@ class CheckRecord:
 
 @dataclass
 class Finding:
-    kind: str  # manifest, orphan, broken-call, lost-fork-change, lost-upstream-change, fork-test
+    kind: str  # manifest, orphan, broken-call, lost-fork-change, lost-upstream-change, fork-test,
+    # markers, clean-merge-duplicate, clean-merge-parse
     message: str
     feature: str = ""
     path: str = ""
