@@ -33,7 +33,9 @@ def _unresolved_section(r: Report) -> list[str]:
         "",
         "This PR is a draft. Each file below says what was committed for it: conflict markers (the "
         "marker check keeps the PR from passing until they are gone), or one side's state with what "
-        "the other side did. Resolve them on this branch.",
+        "the other side did. Resolve them on this branch."
+        if any(c.committed for c in r.unresolved)
+        else "Nothing was committed for these files.",
         "",
     ]
     for c in r.unresolved:
