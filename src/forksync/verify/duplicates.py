@@ -10,9 +10,9 @@ side had alone.
 
 Only reported, never rewritten: this runs after the merge commit, and which copy of a duplicate
 is right (the fork's or upstream's value, placement, comments) is the reviewer's call, or the
-agent's, to whom findings are handed like any failing check. Fast: two `git diff --name-only`
-and one `git cat-file --batch` for the few files changed on both sides whose merge took neither
-side whole.
+agent's, to whom findings are handed like any failing check. Fast: two `git diff --name-only`,
+three `git ls-tree`, and one `git cat-file --batch` for the files changed on both sides whose
+merge took neither side whole.
 """
 
 from __future__ import annotations
@@ -47,19 +47,34 @@ def clean_merge_findings(
         out = git.run("diff", "--name-only", "-z", "--no-renames", "--diff-filter=AM", base, side).out
         return {p for p in out.split("\0") if p.lower().endswith(CHECKED)}
 
-    paths = sorted((changed(fork) & changed(upstream)) - set(skip))
+    paths = set(changed(fork) & changed(upstream)) - set(skip)
     if not paths:
         return []
-    specs = [f"{rev}:{p}" for p in paths for rev in (fork, upstream, merged)]
-    blobs = cat_blobs(git, specs)
+    trees = [_blob_ids(git, rev, paths) for rev in (fork, upstream, merged)]
+    # Where the merge took one side whole, nothing was merged that could duplicate: no read.
+    todo = sorted(
+        p for p in paths if all(p in t for t in trees) and trees[2][p] not in (trees[0][p], trees[1][p])
+    )
+    blobs = cat_blobs(git, [t[p] for p in todo for t in trees])
     findings: list[Finding] = []
-    for p in paths:
-        sides = [blobs.get(f"{rev}:{p}") for rev in (fork, upstream, merged)]
-        f, u, m = sides
-        if f is None or u is None or m is None or m in (f, u):
-            continue  # git took one side whole: nothing was merged that could duplicate
-        findings += file_findings(p, *(x.decode("utf-8", "surrogateescape") for x in (f, u, m)))
+    for p in todo:
+        texts = [blobs.get(t[p]) for t in trees]
+        if all(x is not None for x in texts):
+            findings += file_findings(
+                p, *(x.decode("utf-8", "surrogateescape") for x in texts if x is not None)
+            )
     return findings
+
+
+def _blob_ids(git: Git, rev: str, paths: Collection[str]) -> dict[str, str]:
+    """path -> blob id at ``rev``, for the given paths (one `git ls-tree`)."""
+    out: dict[str, str] = {}
+    for rec in git.run("ls-tree", "-r", "-z", "--full-tree", rev).out.split("\0"):
+        meta, _, path = rec.partition("\t")
+        parts = meta.split()
+        if path in paths and len(parts) == 3 and parts[1] == "blob":
+            out[path] = parts[2]
+    return out
 
 
 def file_findings(path: str, fork: str, upstream: str, merged: str) -> list[Finding]:
@@ -68,6 +83,8 @@ def file_findings(path: str, fork: str, upstream: str, merged: str) -> list[Find
     if check is None:
         return []
     got = check(merged)
+    if not isinstance(got, tuple) and all(n < 2 for n in got.values()):
+        return []  # loads, and nothing appears twice: the sides need no parse
     sides = [check(fork), check(upstream)]
     if isinstance(got, tuple):
         if any(isinstance(s, tuple) for s in sides):
