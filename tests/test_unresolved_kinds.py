@@ -8,6 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 from forksync.commands.sync import execute
 from forksync.report import ConflictRecord, Report
@@ -127,8 +129,10 @@ def test_modify_delete_keeps_the_deleted_workflow_out_of_reach(synced: tuple[Rep
     assert rec.committed == "markers" and "the fork has no file here" in rec.committed_note
     assert "the fork deleted it" in rec.committed_note and "upstream changed it" in rec.committed_note
     data = _blob(fork.path, report.merge_commit, ".github/workflows/release.yml").decode()
-    assert data.startswith("<<<<<<< fork (main): no file on this side\n")
+    assert data.startswith("<<<<<<< fork (main), no file on this side\n")
     assert "make publish-v2" in data and data.rstrip().endswith(">>>>>>> upstream (v1.1.0)")
+    with pytest.raises(YAMLError):  # so it cannot run as a workflow on the sync branch either
+        list(YAML(typ="safe", pure=True).load_all(data))
     assert "conflict markers around the whole file" in _body_line(report, ".github/workflows/release.yml")
 
 
@@ -137,7 +141,7 @@ def test_delete_modify_shows_the_fork_copy_inside_markers(synced: tuple[Repo, Re
     rec = _rec(report, "legacy.py")
     assert rec.committed == "markers" and "upstream has no file here" in rec.committed_note
     data = _blob(fork.path, report.merge_commit, "legacy.py").decode()
-    assert "return 2  # fork" in data and ">>>>>>> upstream (v1.1.0): no file on this side" in data
+    assert "return 2  # fork" in data and ">>>>>>> upstream (v1.1.0), no file on this side" in data
 
 
 def test_add_add_commits_line_markers(synced: tuple[Repo, Report]) -> None:
@@ -154,7 +158,7 @@ def test_rename_rename_commits_the_fork_name_with_markers(synced: tuple[Repo, Re
     assert rec.committed == "markers" and "rename/rename" in rec.committed_note, rec.committed_note
     assert "the fork renamed a file to this path" in rec.committed_note
     data = _blob(fork.path, report.merge_commit, "fork_name.py").decode()
-    assert "def moved()" in data and ">>>>>>> upstream (v1.1.0): no file on this side" in data
+    assert "def moved()" in data and ">>>>>>> upstream (v1.1.0), no file on this side" in data
     gone = _rec(report, "orig.py")  # the base path: neither side keeps it
     assert gone.committed == "absent" and "upstream deleted it (or renamed it away)" in gone.committed_note
 

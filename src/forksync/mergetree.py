@@ -207,7 +207,7 @@ def review_entry(
         names = list(labels)
         absent = "the fork" if fork is None else "upstream" if up is None else ""
         if absent:
-            names[0 if fork is None else 2] += ": no file on this side"
+            names[0 if fork is None else 2] += ", no file on this side"
         hunk = Hunk(1, _lines(v.base), _lines(v.fork), _lines(v.upstream), 1)
         size = marker_size(v.base or b"", v.fork or b"", v.upstream or b"")
         block = "".join(conflict_block(hunk, size, (names[0], names[1], names[2])))
