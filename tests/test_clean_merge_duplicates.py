@@ -68,6 +68,13 @@ def test_file_findings_per_format() -> None:
     assert file_findings("tool.py", "x = (\n", "y = 2\n", "x = (\n") == []
     dup = '{"k": 1, "k": 2}\n'
     assert file_findings("a.json", dup, '{"k": 1}\n', dup) == []
+    # Untrusted text never crashes the check: too deep to parse is a parse finding; latin-1 with its cookie parses.
+    deep = "[" * 100_000 + "]" * 100_000
+    assert [f.kind for f in file_findings("a.json", "{}", "[]", deep)] == ["clean-merge-parse"]
+    latin = "# -*- coding: latin-1 -*-\nx = 'caf\udce9'\n"
+    f_def = "def f():\n    pass\n"
+    (f,) = file_findings("l.py", latin + f_def, latin + "y = 1\n" + f_def, latin + f_def + "y = 1\n" + f_def)
+    assert f.kind == "clean-merge-duplicate" and "'f' now appears 2 times" in f.message
     # Idioms are not duplicates: overload stubs, `_`, `import os` beside `import os.path`.
     idioms = "import os\nimport os.path\n@overload\ndef f(a: int) -> int: ...\n@overload\ndef f(a: str) -> str: ...\n"
     assert file_findings("t.py", "import os\n", "import os.path\n", idioms + "def f(a): return a\n") == []

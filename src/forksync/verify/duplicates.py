@@ -117,15 +117,20 @@ def file_findings(path: str, fork: str, upstream: str, merged: str) -> list[Find
 
 def _checker(path: str) -> Callable[[str], Dups | ParseError] | None:
     lower = path.lower()
-    if lower.endswith(".json"):
-        return _json
-    if lower.endswith(".toml"):
-        return _toml
-    if lower.endswith((".yaml", ".yml")):
-        return _yaml
-    if lower.endswith((".py", ".pyi")):
-        return _python
-    return None
+    parsers = {".json": _json, ".toml": _toml, ".yaml": _yaml, ".yml": _yaml, ".py": _python, ".pyi": _python}
+    parse = next((f for ext, f in parsers.items() if lower.endswith(ext)), None)
+    if parse is None:
+        return None
+
+    def guarded(text: str) -> Dups | ParseError:
+        """Upstream text is untrusted: whatever a parser raises (deep nesting, odd bytes) is a
+        parse failure of that text, never a crash of the verification."""
+        try:
+            return parse(text)
+        except (RecursionError, MemoryError, ValueError) as exc:
+            return f"{type(exc).__name__}: {str(exc)[:200]}", 0
+
+    return guarded
 
 
 def _json(text: str) -> Dups | ParseError:
@@ -173,7 +178,7 @@ def _python(text: str) -> Dups | ParseError:
     counts by its dotted name, so `import os` and `import os.path` are two; `@overload` stubs and
     `_` are not counted: repeating them is the idiom)."""
     try:
-        tree = ast.parse(text)
+        tree = ast.parse(text.encode("utf-8", "surrogateescape"))  # the bytes: a coding cookie counts
     except SyntaxError as exc:
         return f"SyntaxError: {exc.msg}", exc.lineno or 0
     names: Dups = Counter()
