@@ -31,6 +31,7 @@ from .errors import ConfigError, ExitCode, ForgeError, ForksyncError, GitError, 
 from .git import Git, check_ref_name
 from .notify.base import EventKind
 from .report import (
+    AgentChange,
     CheckRecord,
     ConflictRecord,
     Finding,
@@ -575,22 +576,18 @@ class Sync:
 
     # -- version, commit ----------------------------------------------------------------
     def _entries_for_results(self, index: mergetree.TempIndex) -> None:
-        """Write every resolution (and, in review mode, what is left) into the private index."""
+        """Write every resolution, and for each path left for review what `mergetree.review_entry`
+        decides (markers wherever the path can hold them, else the fork's state), recording in the
+        report what was committed there and what the other side did."""
         blobs: list[tuple[str, str, bytes]] = []  # (mode, path, content)
         removals: list[tuple[str, str, str]] = []
         keep: list[tuple[str, str, str]] = []
+        records = {c.path: c for c in self.report.conflicts}
         for res in getattr(self, "results", []):
             stages = self.tree_merge.entries.get(res.path, {})
             v = self.versions.get(res.path)
-            if v is None:  # unreadable blobs: the fork's side stands, listed for review
-                side = stages.get(2) or stages.get(3)
-                if side:
-                    keep.append((side[0], side[1], res.path))
-                else:
-                    removals.append(("0", "", res.path))
-                continue
-            mode = v.fork_mode or v.upstream_mode or "100644"
-            if res.outcome == "resolved":
+            if v is not None and res.outcome == "resolved":
+                mode = v.fork_mode or v.upstream_mode or "100644"
                 if res.content is None:
                     removals.append(("0", "", res.path))
                 elif mode == "160000":
@@ -598,29 +595,22 @@ class Sync:
                 else:
                     blobs.append((mode, res.path, res.content))
                 continue
-            # Left for review: text conflicts carry role-labelled markers; other kinds keep the fork's side.
-            content = res.content
-            if (
-                content is None
-                and v.kind in ("content", "add/add")
-                and v.fork is not None
-                and v.upstream is not None
-            ):
+            marked = res.content if res.content is not None and has_markers(res.content) else None
+            if marked is None and v is not None and v.kind in ("content", "add/add"):
                 from .resolve.conflicts import merge_file
 
-                content = (
-                    merge_file(v.base or b"", v.fork, v.upstream, labels=self._labels())
-                    .render()
-                    .encode("utf-8", "surrogateescape")
-                )
-            if content is not None and mode != "160000":
-                blobs.append((mode, res.path, content))
-            elif 2 in stages:
-                keep.append((stages[2][0], stages[2][1], res.path))
-            elif 3 in stages:
-                keep.append((stages[3][0], stages[3][1], res.path))
+                doc = merge_file(v.base or b"", v.fork or b"", v.upstream or b"", labels=self._labels())
+                marked = doc.render().encode("utf-8", "surrogateescape")
+            said = [m for m in self.tree_merge.messages.get(res.path, []) if m.startswith("CONFLICT")]
+            entry = mergetree.review_entry(stages, v, marked, self._labels(), said[0] if said else "")
+            if entry.content is not None:
+                blobs.append((entry.mode, res.path, entry.content))
+            elif entry.sha:
+                keep.append((entry.mode, entry.sha, res.path))
             else:
                 removals.append(("0", "", res.path))
+            if res.path in records:
+                records[res.path].committed, records[res.path].committed_note = entry.committed, entry.note
         shas = index.hash_blobs(data for _, _, data in blobs)
         entries = [(mode, sha, path) for (mode, path, _), sha in zip(blobs, shas, strict=True)]
         # Every stage of a path goes before its new entry is added.
@@ -686,7 +676,9 @@ class Sync:
             "Synced by forksync.",
         ]
         if left:
-            lines += ["", "Conflicts left for review (markers committed):"] + [f"  {r.path}" for r in left]
+            committed = {c.path: c.committed for c in self.report.conflicts}
+            lines += ["", "Conflicts left for review (what this commit holds there):"]
+            lines += [f"  {r.path} ({committed.get(r.path) or 'nothing recorded'})" for r in left]
         return "\n".join(lines)
 
     def commit(self, left: list[FileResult]) -> None:
@@ -797,6 +789,7 @@ class Sync:
             return checks_mod.run_check(worktree, name, argv, timeout)
 
         calls_before = len(agent.calls)
+        before = self.head
         try:
             commits = agent.fix_checks(worktree, tasks, rerun)
         finally:
@@ -804,9 +797,28 @@ class Sync:
             self._agent_notes(agent)
         if commits:
             self._adopt_worktree_head()
+            self.report.agent_changes = self._agent_changes(before, self.head)
             self.report.checks = [checks_mod.run_check(worktree, n, a, t) for n, (a, t) in commands.items()]
             self.verify()
             self.report.warnings.append(f"the agent committed {len(commits)} fix(es) on the sync branch")
+
+    def _agent_changes(self, before: str, after: str) -> list[AgentChange]:
+        """Every file the agent's commits changed, file by file: each is the reviewer's to check."""
+        if before == after:
+            return []
+        status = self.git.out("diff", "--name-status", "--no-renames", "-z", before, after).split("\0")
+        counts = self.git.out("diff", "--numstat", "--no-renames", "-z", before, after).split("\0")
+        lines: dict[str, tuple[int, int]] = {}
+        for rec in counts:
+            added, removed, path = [*rec.split("\t", 2), "", ""][:3]
+            if path:  # binary files count "-"
+                lines[path] = (int(added) if added.isdigit() else 0, int(removed) if removed.isdigit() else 0)
+        words = {"A": "added", "D": "deleted"}
+        return [
+            AgentChange(path, words.get(code[:1], "modified"), *lines.get(path, (0, 0)))
+            for code, path in zip(status[0::2], status[1::2], strict=False)
+            if path
+        ]
 
     @staticmethod
     def _findings_record(findings: list[Finding]) -> CheckRecord:
@@ -872,7 +884,20 @@ class Sync:
         if self.config.verify.enabled:
             repo = self.worktree if self.worktree is not None else self.repo
             findings += self._verify_findings(repo, "HEAD" if self.worktree is not None else self.head)
+        findings += self._clean_merge_findings()
         self.report.findings = findings
+
+    def _clean_merge_findings(self) -> list[Finding]:
+        """Duplicate keys, definitions or imports that git's clean merge of a file changed on both
+        sides introduced (verify/duplicates.py); conflicted paths went through the resolvers."""
+        if not self.config.verify.enabled or getattr(self, "already_merged", False):
+            return []
+        from .verify.duplicates import clean_merge_findings
+
+        conflicted = {c.path for c in self.report.conflicts}
+        return clean_merge_findings(
+            self.git, self.base_commit, self.start_commit, self.upstream_commit, self.head, conflicted
+        )
 
     def _verify_findings(self, repo: Path, merged: str) -> list[Finding]:
         from .verify import verify as run_verify
@@ -888,35 +913,10 @@ class Sync:
         )
 
     def _recommend(self) -> None:
-        r = self.report
-        reasons = list(r.reasons)
-        if r.unresolved:
-            reasons.insert(0, f"{len(r.unresolved)} conflicted file(s) left for review")
-        failed = [c for c in r.checks if not c.passed]
-        if failed:
-            reasons.append("failing checks: " + ", ".join(c.name for c in failed))
-        if r.findings:
-            reasons.append(f"{len(r.findings)} verification finding(s)")
-        agent_hunks = sum(1 for c in r.conflicts for h in c.hunks if h.by_agent and h.outcome == "resolved")
-        if agent_hunks and not self.config.agent.allow_ready:
-            reasons.append(f"{agent_hunks} hunk(s) resolved by the LLM agent")
-        if any("not " in w and "says" in w for w in r.warnings):
-            reasons.append("upstream's version file disagrees with the release tag")
-        if not self.config.checks.commands:
-            reasons.append("no checks configured")
-        from .resolve.policy import is_lock_file
+        from .verdict import recommend
 
-        stale_locks = [  # a regenerate policy's command has run by now; take-upstream's never does
-            c.path for c in r.conflicts if c.rule == "policy:take-upstream" and is_lock_file(c.path)
-        ]
-        if stale_locks:
-            # LESSON 7: upstream's lock lacks the fork's own dependencies until it is regenerated.
-            reasons.append(
-                f"lock file(s) taken from upstream, regenerate them: {', '.join(stale_locks[:5])} "
-                "(or set a `regenerate` policy with the lock command)"
-            )
-        r.reasons = reasons
-        r.recommendation = "needs-review" if reasons else "ready"
+        r = self.report
+        r.recommendation, r.reasons = recommend(r, self.config)
         cfg = self.config.forge
         r.labels = [
             cfg.label_sync,

@@ -31,12 +31,17 @@ def _unresolved_section(r: Report) -> list[str]:
     out = [
         f"## ⚠️ {len(r.unresolved)} conflicted file(s) left for review",
         "",
-        "This PR is a draft: conflict markers are committed in the files below (and only there). "
-        "Resolve them on this branch; the marker check keeps the PR from passing until then.",
+        "This PR is a draft. Each file below says what was committed for it: conflict markers (the "
+        "marker check keeps the PR from passing until they are gone), or one side's state with what "
+        "the other side did. Resolve them on this branch."
+        if any(c.committed for c in r.unresolved)
+        else "Nothing was committed for these files.",
         "",
     ]
     for c in r.unresolved:
         out.append(f"- **`{_cell(c.path)}`** ({c.kind}): {_cell(c.reason)}")
+        if c.committed_note:
+            out.append(f"  - committed: {_cell(c.committed_note)}")
         for h in c.hunks:
             if h.outcome != "resolved":
                 lines = f"fork lines {h.fork_start}–{h.fork_start + max(h.fork_lines, 1) - 1}"
@@ -146,6 +151,13 @@ def render_body(r: Report) -> str:
             where = f"`{_cell(f.path)}:{f.line}`" if f.path else ""
             feat = f" [{_cell(f.feature)}]" if f.feature else ""
             out.append(f"- **{f.kind}**{feat} {where} {_cell(f.message)}")
+        out.append("")
+
+    if r.agent_changes:
+        out += ["### Files the agent's fixes changed", "", "Review each: the agent wrote them.", ""]
+        out += [
+            f"- `{_cell(a.path)}` {a.change} (+{a.added_lines} −{a.removed_lines})" for a in r.agent_changes
+        ]
         out.append("")
 
     if r.llm_calls:
