@@ -14,8 +14,9 @@ from pathlib import Path
 
 from . import secrets
 from .config import Config
-from .errors import ForgeError, GitError
-from .git import Git
+from .errors import ExitCode, ForgeError, GitError
+from .git import Git, check_ref_name
+from .handoff import PUBLISHABLE, Manifest, RefusedError
 from .notify.base import EventKind
 from .report import PullRequestRecord, Report
 from .ui import Progress
@@ -113,3 +114,166 @@ def notify_report(config: Config, report: Report, run_url: str) -> None:
     notifiers = make_notifiers(config)
     if notifiers:
         report.notifications.extend(notify_all(notifiers, Event(event_kind(report), report, run_url)))
+
+
+# -- `forksync publish --from DIR`: the privileged job of the split workflow ---------------------
+INCOMING_REF = "refs/forksync/incoming/"
+_EXIT_FOR_STATUS = {
+    "up-to-date": ExitCode.OK,
+    "synced": ExitCode.OK,
+    "conflicts-left": ExitCode.CONFLICTS_LEFT,
+    "checks-failed": ExitCode.CHECKS_FAILED,
+    "verify-failed": ExitCode.VERIFY_FAILED,
+}
+# Fetching from the bundle runs no hook (reference-transaction hooks included) and checks every object.
+_SAFE_FETCH = (
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "fetch.fsckObjects=true",
+    "-c",
+    "transfer.fsckObjects=true",
+)
+
+
+def publish_export(repo: Path, config: Config, directory: Path, progress: Progress, run_url: str) -> Report:
+    """Publish what `sync --export` left in ``directory``: everything in it is checked as data
+    (handoff) and against git before anything is pushed; the PR body is rendered here."""
+    from . import handoff, state
+
+    git = Git(repo)
+    top = git.run("rev-parse", "--show-toplevel", check=False)
+    if top.returncode != 0:
+        raise GitError(f"{repo} is not a git repository", hint="pass --repo with the fork's checkout")
+    git = Git(Path(top.out.strip()))
+    manifest, report, bundle = handoff.read_export(directory)
+    # Nothing the export says is posted verbatim: title, body, labels and PR record are ours.
+    report.pr_title, report.pr_body, report.pull_request = "", "", None
+    report.notifications, report.repo, report.worktree = [], str(git.cwd), ""
+    recheck_recommendation(report, config)
+    if bundle is not None:
+        try:
+            tip = _import_bundle(git, config, manifest, report, bundle)
+            from .render.pr_body import render_body, render_title
+
+            report.pr_title, report.pr_body = render_title(report), render_body(report)
+            branch = report.sync_branch
+            remote = config.fork.remote
+            url = git.run("remote", "get-url", "--", remote, check=False).out.strip()
+            push_branch(git, remote, branch, tip, progress, env=token_push_env(url))
+            version = report.release.version if report.release else ""
+            open_pull_request(config, git.cwd, report, version, progress)
+        except ForgeError as exc:  # the export was sound: say what failed, as a sync would
+            report.status, report.exit_code = "failed", exc.exit_code
+            report.error = {"kind": exc.kind, "message": str(exc)}
+        finally:
+            git.run("update-ref", "-d", INCOMING_REF + report.run_id, check=False)
+    notify_report(config, report, run_url)
+    state.save_report(git.common_dir(), report)
+    return report
+
+
+def _import_bundle(git: Git, config: Config, manifest: Manifest, report: Report, bundle: Path) -> str:
+    """Fetch the bundle's one branch into a private ref and check what the report claims:
+    the branch is the one this release's sync uses, its tip descends from a commit of the fork's
+    branch and from the release commit upstream's tag names right now."""
+    rel = report.release
+    if rel is None or report.status not in PUBLISHABLE:
+        raise RefusedError(f"a run with status {report.status!r} has nothing to publish")
+    claims = (manifest.sync_branch, manifest.fork_commit, manifest.release_tag, manifest.release_commit)
+    if claims != (report.sync_branch, report.fork_commit, rel.tag, rel.commit):
+        raise RefusedError("the manifest and the report disagree")
+    expected = expected_sync_branch(config, rel.tag, rel.version)
+    if report.sync_branch != expected or expected == config.fork.branch:
+        raise RefusedError(
+            f"the export pushes to {report.sync_branch!r}; the sync of {rel.tag} uses {expected!r}"
+        )
+    upstream = _upstream_url(git.cwd, config)
+    advertised = git.ls_remote_tags(upstream).get(rel.tag)
+    if advertised != rel.commit:
+        raise RefusedError(
+            f"the report says {rel.tag} is {rel.commit[:12]}, upstream says {(advertised or 'no such tag')[:12]}"
+        )
+    if git.run("bundle", "verify", "--quiet", str(bundle), check=False).returncode != 0:
+        raise RefusedError("the bundle does not verify against this repository (git bundle verify)")
+    heads = git.out("bundle", "list-heads", str(bundle)).splitlines()
+    if heads != [f"{manifest.tip} refs/heads/{report.sync_branch}"]:
+        raise RefusedError(
+            f"the bundle must hold exactly refs/heads/{report.sync_branch} at the manifest's tip"
+        )
+    ref = INCOMING_REF + report.run_id if re.match(r"^[\w.-]+$", report.run_id) else ""
+    if not ref:
+        raise RefusedError("the report's run id is not a plain name")
+    res = git.run(
+        *_SAFE_FETCH,
+        "fetch",
+        "--quiet",
+        "--no-tags",
+        "--no-write-fetch-head",
+        "--no-recurse-submodules",
+        str(bundle),
+        f"refs/heads/{report.sync_branch}:{ref}",
+        check=False,
+    )
+    tip = git.rev_parse(ref)
+    if res.returncode != 0 or tip != manifest.tip:
+        raise RefusedError(
+            f"cannot fetch the bundle's branch: {res.err.splitlines()[-1] if res.err else tip}"
+        )
+    fork_ref = git.rev_parse(f"refs/remotes/{config.fork.remote}/{config.fork.branch}") or git.rev_parse(
+        f"refs/heads/{config.fork.branch}"
+    )
+    if fork_ref is None:
+        raise GitError(
+            f"fork branch '{config.fork.branch}' not found", hint="check out the fork with fetch-depth: 0"
+        )
+    if not git.is_ancestor(report.fork_commit, fork_ref):
+        raise RefusedError(
+            f"the report's fork commit {report.fork_commit[:12]} is not on {config.fork.branch}"
+        )
+    if not git.is_ancestor(report.fork_commit, tip):
+        raise RefusedError(f"the bundle's tip does not descend from {config.fork.branch}")
+    if not git.is_ancestor(rel.commit, tip):
+        raise RefusedError(f"the bundle's tip does not contain the release commit of {rel.tag}")
+    if report.merge_commit and not git.is_ancestor(report.merge_commit, tip):
+        raise RefusedError("the bundle's tip does not contain the report's merge commit")
+    return ref
+
+
+def expected_sync_branch(config: Config, tag: str, version: str) -> str:
+    """The sync branch a sync of ``tag`` uses (as the pipeline names it)."""
+    from .releases import parse_version, tag_version, version_text
+
+    known = {str(v) for v in (tag_version(tag, config), parse_version(version_text(tag))) if v is not None}
+    if version not in known:
+        raise RefusedError(f"the report's version {version!r} is not the version of {tag}")
+    return check_ref_name(config.fork.sync_branch.format(version=f"v{version}", tag=tag), "sync branch")
+
+
+def _upstream_url(repo: Path, config: Config) -> str:
+    from .pipeline import Sync, SyncOptions
+
+    return Sync(repo, config, SyncOptions(), Progress(quiet=True)).upstream_url()
+
+
+def recheck_recommendation(report: Report, config: Config) -> None:
+    """`ready` only if the export's own data bears it out; labels always from the config."""
+    agent_hunks = any(h.by_agent and h.outcome == "resolved" for c in report.conflicts for h in c.hunks)
+    doubts = [
+        report.unresolved,
+        [c for c in report.checks if not c.passed],
+        report.findings,
+        report.reasons,
+        agent_hunks and not config.agent.allow_ready,
+        not config.checks.commands,
+    ]
+    if report.recommendation == "ready" and any(doubts):
+        report.recommendation = "needs-review"
+        report.reasons.append("the exported recommendation contradicts the export's own data")
+    if report.status in _EXIT_FOR_STATUS:
+        report.exit_code = _EXIT_FOR_STATUS[report.status]
+    elif report.status == "failed" and not report.exit_code:
+        report.exit_code = ExitCode.INTERNAL
+    cfg = config.forge
+    ready = report.recommendation == "ready"
+    report.labels = [cfg.label_sync, cfg.label_ready if ready else cfg.label_review, *cfg.extra_labels]
