@@ -188,12 +188,24 @@ def publish(
 @repo_option
 @click.option("--upstream", "upstream_url", default="", help="Upstream git URL to write into the config.")
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
+@click.option(
+    "--action",
+    default=None,
+    help="forksync's action as OWNER/REPO@<commit> (default: where this forksync was installed from).",
+)
+@click.option(
+    "--token",
+    type=click.Choice(["app", "pat", "github-token"]),
+    default="app",
+    show_default=True,
+    help="How the publishing job authenticates (README: GitHub Actions setup).",
+)
 @handled
-def init(repo: Path, upstream_url: str, force: bool) -> int:
+def init(repo: Path, upstream_url: str, force: bool, action: str | None, token: str) -> int:
     """Write a commented .forksync.toml and the GitHub Actions workflow."""
     from .commands.init import run
 
-    return run(repo, upstream_url, force)
+    return run(repo, upstream_url, force, action, token)
 
 
 @main.command()
