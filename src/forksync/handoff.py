@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Union
 
-from .errors import ForksyncError, GitError
+from .errors import ExitCode, ForksyncError, GitError
 from .git import Git, check_ref_name
 from .report import Report
 
@@ -43,7 +43,7 @@ PUBLISHABLE = ("synced", "conflicts-left", "checks-failed", "verify-failed")
 class RefusedError(ForksyncError):
     """The export is not what `sync --export` writes, or what it claims is not true."""
 
-    exit_code = 14
+    exit_code = ExitCode.REFUSED
     kind = "refused"
 
 
