@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,32 +26,64 @@ TOKEN = "ghp_" + "Publ1sh" * 5
 BRANCH = "upstream-sync/v1.1.0"
 
 
-@pytest.fixture
-def gh(monkeypatch: pytest.MonkeyPatch) -> Iterator[GitHubStandIn]:
-    for name in ("GITHUB_API_URL", "GITHUB_REPOSITORY", "SLACK_WEBHOOK_URL"):
-        monkeypatch.delenv(name, raising=False)
+@pytest.fixture(scope="module")
+def gh() -> Iterator[GitHubStandIn]:
     with GitHubStandIn({TOKEN: "write"}) as server:
         repo = server.add_repo("acme/tinyproxy")
         repo.refs[BRANCH] = "0" * 40
         yield server
 
 
-@pytest.fixture
-def exported(demo: tuple[Path, Path, Path], gh: GitHubStandIn, tmp_path: Path) -> tuple[Path, Path, Path]:
-    """Job 1: the sync, without any token, exported. Returns (export dir, job 2's checkout, remote)."""
-    upstream, remote, fork = demo
+@pytest.fixture(scope="module")
+def pristine(gh: GitHubStandIn, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Job 1 once per module: the demo synced without any token, exported (tests copy it)."""
+    from forksync.demo import build
+
+    root = tmp_path_factory.mktemp("split")
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in ENV.items():
+            mp.setenv(key, value)
+        for name in (
+            "GITHUB_TOKEN",
+            "GH_TOKEN",
+            "GITHUB_API_URL",
+            "GITHUB_REPOSITORY",
+            "SLACK_WEBHOOK_URL",
+            "CI",
+        ):
+            mp.delenv(name, raising=False)
+        _, _, fork = build(root / "demo")
+        _configure(fork, gh)
+        report = execute(fork, None, quiet=True, export_dir=root / "export")
+    assert report.status == "synced" and report.error is None, report.error
+    return root
+
+
+def _configure(fork: Path, gh: GitHubStandIn) -> None:
     text = (fork / ".forksync.toml").read_text()
     text = text.replace('kind = "local"', f'kind = "github"\nrepo = "acme/tinyproxy"\napi-url = "{gh.url}"')
     (fork / ".forksync.toml").write_text(text)
     git(fork, "commit", "-qam", "sync through GitHub")
     git(fork, "push", "-q", "origin", "main")
-    export = tmp_path / "export"
-    report = execute(fork, None, quiet=True, export_dir=export)
-    assert report.status == "synced" and report.error is None, report.error
+
+
+@pytest.fixture
+def exported(
+    pristine: Path, gh: GitHubStandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Path, Path, Path]:
+    """A copy of job 1's output. Returns (export dir, job 2's fresh checkout of the fork, its remote)."""
+    for name in ("GITHUB_API_URL", "GITHUB_REPOSITORY", "SLACK_WEBHOOK_URL"):
+        monkeypatch.delenv(name, raising=False)
+    for pull in gh.repos["acme/tinyproxy"].pulls.values():
+        pull["state"] = "closed"
+    shutil.copytree(pristine, tmp_path / "split", symlinks=True)
+    root = tmp_path / "split"
     # Job 2 checks the fork out afresh, next to upstream (the config names it "../upstream").
-    job2 = upstream.parent / "publish-job"
-    git(upstream.parent, "clone", "-q", str(remote), str(job2))
-    return export, job2, remote
+    remote = root / "demo" / "fork-remote.git"
+    git(root / "demo" / "fork", "remote", "set-url", "origin", str(remote))
+    job2 = root / "demo" / "publish-job"
+    git(root, "clone", "-q", str(remote), str(job2))
+    return root / "export", job2, remote
 
 
 def _publish_cli(job2: Path, export: Path) -> subprocess.CompletedProcess[str]:
@@ -100,6 +133,27 @@ def test_export_then_publish_opens_the_pull_request(
     assert {lbl["name"] for lbl in pull["labels"]} == {"automated-sync", report.recommendation}
     assert git(job2, "for-each-ref", "refs/forksync/incoming/") == ""  # the private ref is gone
     assert TOKEN not in json.dumps(report.to_dict())
+    assert [s.name for s in report.stages][-2:] == ["push", "pr"]
+
+    # A reviewer pushes a fix to the sync branch. The next night, in a fresh checkout (as CI
+    # has: no local sync branch, no credentials), job 1 continues the published branch; publish
+    # fast-forwards it (never forced) and updates the same pull request.
+    reviewer = export.parent / "demo" / "reviewer"
+    git(export.parent, "clone", "-q", "-b", BRANCH, str(remote), str(reviewer))
+    (reviewer / "REVIEW.md").write_text("fixed by hand\n")
+    git(reviewer, "add", "-A")
+    git(reviewer, "commit", "-qm", "review fix")
+    git(reviewer, "push", "-q", "origin", BRANCH)
+    fix = git(reviewer, "rev-parse", "HEAD")
+    night2 = export.parent / "demo" / "night2"
+    git(export.parent, "clone", "-q", str(remote), str(night2))
+    again = execute(night2, None, quiet=True, release="v1.1.0", export_dir=export.parent / "export2")
+    assert again.error is None and again.merge_commit == fix, again.error
+    git(job2, "fetch", "-q", "origin")
+    second = publish_export(job2, config, export.parent / "export2", Progress(quiet=True), "")
+    assert second.error is None, second.error
+    assert second.pull_request is not None and second.pull_request.action in ("updated", "unchanged")
+    assert len(_open_pulls(gh)) == 1 and git(remote, "rev-parse", BRANCH) == fix
 
 
 def test_a_tip_not_descending_from_main_is_refused(

@@ -73,6 +73,11 @@ def write_export(git: Git, report: Report, directory: Path) -> Manifest:
     if report.status in PUBLISHABLE and report.merge_commit and not report.dry_run:
         branch = check_ref_name(report.sync_branch, "sync branch")
         tip = git.rev_parse(f"refs/heads/{branch}") or ""
+        if not tip and SHA.match(report.merge_commit):
+            # A re-run that found the release merged on the published branch and changed nothing
+            # leaves no local branch: the branch is that commit.
+            git.run("update-ref", f"refs/heads/{branch}", report.merge_commit, "")
+            tip = report.merge_commit
         if not tip:
             raise GitError(f"sync branch {branch} not found after the run; nothing to export")
         git.run("bundle", "create", "--quiet", str(bundle), f"refs/heads/{branch}", f"^{report.fork_commit}")

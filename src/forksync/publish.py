@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import os
 import re
+import time
 from pathlib import Path
 
 from . import secrets
@@ -18,15 +19,16 @@ from .errors import ExitCode, ForgeError, GitError
 from .git import Git, check_ref_name
 from .handoff import PUBLISHABLE, Manifest, RefusedError
 from .notify.base import EventKind
-from .report import PullRequestRecord, Report
+from .report import PullRequestRecord, Report, StageRecord
 from .ui import Progress
 
 
-def token_push_env(remote_url: str) -> dict[str, str]:
+def token_push_env(remote_url: str, token_env: str = "") -> dict[str, str]:
     """Git environment that authenticates an HTTPS push with the forge token, as actions/checkout
     does, but through the environment: the token is never in argv nor written to .git/config (so
     the checkout can use `persist-credentials: false`). Empty without a token or for other URLs."""
-    token = os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN") or ""
+    names = [token_env] if token_env else ["GITHUB_TOKEN", "GH_TOKEN"]
+    token = next((os.environ[n] for n in names if os.environ.get(n)), "")
     if not token or not re.match(r"^https://[^/@\s]+/", remote_url):
         return {}
     secrets.register(token)
@@ -160,9 +162,13 @@ def publish_export(repo: Path, config: Config, directory: Path, progress: Progre
             branch = report.sync_branch
             remote = config.fork.remote
             url = git.run("remote", "get-url", "--", remote, check=False).out.strip()
-            push_branch(git, remote, branch, tip, progress, env=token_push_env(url))
+            started = time.monotonic()
+            push_branch(git, remote, branch, tip, progress, env=token_push_env(url, config.forge.token_env))
+            report.stages.append(StageRecord("push", "done", round(time.monotonic() - started, 3)))
             version = report.release.version if report.release else ""
+            started = time.monotonic()
             open_pull_request(config, git.cwd, report, version, progress)
+            report.stages.append(StageRecord("pr", "done", round(time.monotonic() - started, 3)))
         except ForgeError as exc:  # the export was sound: say what failed, as a sync would
             report.status, report.exit_code = "failed", exc.exit_code
             report.error = {"kind": exc.kind, "message": str(exc)}
@@ -183,6 +189,10 @@ def _import_bundle(git: Git, config: Config, manifest: Manifest, report: Report,
     claims = (manifest.sync_branch, manifest.fork_commit, manifest.release_tag, manifest.release_commit)
     if claims != (report.sync_branch, report.fork_commit, rel.tag, rel.commit):
         raise RefusedError("the manifest and the report disagree")
+    if (manifest.fork_branch, report.fork_branch) != (config.fork.branch, config.fork.branch):
+        raise RefusedError(
+            f"the export was made for branch {report.fork_branch!r}, not {config.fork.branch!r}"
+        )
     expected = expected_sync_branch(config, rel.tag, rel.version)
     if report.sync_branch != expected or expected == config.fork.branch:
         raise RefusedError(
