@@ -88,12 +88,13 @@ def exported(
 
 def _publish_cli(job2: Path, export: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **ENV, "GITHUB_TOKEN": TOKEN}
-    return subprocess.run(
-        ["forksync", "publish", "--repo", str(job2), "--from", str(export)],
+    return subprocess.run(  # --from relative to the caller's folder, as a workflow step gives it
+        ["forksync", "publish", "--repo", str(job2), "--from", export.name],
         capture_output=True,
         text=True,
         env=env,
         timeout=60,
+        cwd=export.parent,
     )
 
 
@@ -177,6 +178,23 @@ def test_a_tip_not_descending_from_main_is_refused(
     assert git(remote, "branch", "--list", BRANCH) == "" and not _open_pulls(gh)
 
 
+def test_a_tip_without_the_release_is_refused(exported: tuple[Path, Path, Path], gh: GitHubStandIn) -> None:
+    export, job2, remote = exported
+    git(job2, "checkout", "-q", "-b", BRANCH)
+    (job2 / "evil.py").write_text("print('owned')\n")
+    git(job2, "add", "-A")
+    git(job2, "commit", "-qm", "looks like a sync")
+    bundle = export / "sync.bundle"
+    git(job2, "bundle", "create", "-q", str(bundle), f"refs/heads/{BRANCH}", "^main")
+    tip = git(job2, "rev-parse", "HEAD")
+    git(job2, "checkout", "-q", "main")
+    git(job2, "branch", "-q", "-D", BRANCH)
+    _tamper(export, tip=tip, bundle_sha256=hashlib.sha256(bundle.read_bytes()).hexdigest())
+    proc = _publish_cli(job2, export)
+    assert proc.returncode == 14 and "does not contain the release commit" in proc.stderr, proc.stderr
+    assert git(remote, "branch", "--list", BRANCH) == "" and not _open_pulls(gh)
+
+
 def test_a_report_naming_another_release_commit_is_refused(
     exported: tuple[Path, Path, Path], gh: GitHubStandIn
 ) -> None:
@@ -206,7 +224,8 @@ def test_damaged_exports_are_refused(
 ) -> None:
     export, job2, remote = exported
     if damage == "oversized":
-        (export / REPORT_FILE).write_bytes(b" " * (9 * 1024 * 1024))  # checked before it is read
+        with (export / REPORT_FILE).open("r+b") as fh:
+            fh.truncate(33 * 1024 * 1024)  # over the cap: refused before a byte is read
     elif damage == "garbled":
         (export / REPORT_FILE).write_bytes(b'{"run_id": "x", ')
         _tamper_manifest_checksum(export)

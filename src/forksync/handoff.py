@@ -30,10 +30,10 @@ FORMAT = "forksync-export/1"
 REPORT_FILE = "report.json"
 BUNDLE_FILE = "sync.bundle"
 MANIFEST_FILE = "manifest.json"
-MAX_REPORT_BYTES = 8 * 1024 * 1024
+MAX_REPORT_BYTES = 32 * 1024 * 1024  # a release conflicting in 5,000 files: 2.9 MB
 MAX_MANIFEST_BYTES = 16 * 1024
 MAX_BUNDLE_BYTES = 4 * 1024**3
-MAX_STRING = 256 * 1024  # release notes and check output tails are the long ones
+MAX_STRING = 4 * 1024 * 1024  # the PR body is the longest (5,000 conflicts: 32k characters)
 MAX_ITEMS = 20_000
 SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")  # SHA-1 or SHA-256 object names
 # Statuses after which job 1 committed something to publish.
@@ -64,6 +64,7 @@ class Manifest:
 def write_export(git: Git, report: Report, directory: Path) -> Manifest:
     """Write report.json, the sync branch as a bundle relative to the fork's commit, and the
     manifest naming what the bundle must contain."""
+    directory = directory.resolve()  # git runs in the repository, not in the caller's folder
     directory.mkdir(parents=True, exist_ok=True)
     report_bytes = report.to_json().encode("utf-8")
     (directory / REPORT_FILE).write_bytes(report_bytes)
@@ -109,6 +110,7 @@ def _sha256_file(path: Path) -> str:
 # -- reading (job 2) ----------------------------------------------------------------------------
 def read_export(directory: Path) -> tuple[Manifest, Report, Path | None]:
     """The manifest, the validated report and the bundle's path (None when nothing to publish)."""
+    directory = directory.resolve()
     manifest = parse_manifest(_read_capped(directory / MANIFEST_FILE, MAX_MANIFEST_BYTES))
     raw = _read_capped(directory / REPORT_FILE, MAX_REPORT_BYTES)
     if hashlib.sha256(raw).hexdigest() != manifest.report_sha256:
