@@ -273,3 +273,27 @@ def test_token_reaches_git_through_the_environment_only(monkeypatch: pytest.Monk
     assert env["GIT_CONFIG_KEY_0"] == "http.https://github.com/acme/tinyproxy.extraheader"
     assert env["GIT_CONFIG_VALUE_0"].startswith("AUTHORIZATION: basic ")
     assert token_push_env("git://127.0.0.1/fork") == {}  # no token sent to other transports
+
+
+def test_a_failed_sync_is_notified_by_publish_and_keeps_its_exit_code(
+    exported: tuple[Path, Path, Path], gh: GitHubStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Job 1 holds no webhook: its failure reaches Slack through job 2, which pushes nothing."""
+    from tests.standins.webhook_receiver import WebhookReceiver
+
+    export, job2, remote = exported
+
+    def failed(r: dict[str, Any]) -> None:
+        r.update(status="failed", exit_code=5, error={"kind": "upstream", "message": "upstream unreachable"})
+
+    _tamper(export, failed, tip="", bundle_sha256="")
+    with (job2 / ".forksync.toml").open("a") as fh:
+        fh.write('[notify]\nslack-webhook-env = "SLACK_WEBHOOK_URL"\non = ["failed"]\n')
+    with WebhookReceiver() as rx:
+        monkeypatch.setenv("SLACK_WEBHOOK_URL", f"{rx.url}/services/T000/B000/good")
+        monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+        config, _ = load_config(job2, None)
+        report = publish_export(job2, config, export, Progress(quiet=True), "")
+        assert report.exit_code == 5 and report.status == "failed"
+        assert len(rx.received) == 1 and "upstream unreachable" in json.dumps(rx.received[0][1])
+    assert git(remote, "branch", "--list", BRANCH) == "" and not _open_pulls(gh)
