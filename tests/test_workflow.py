@@ -158,6 +158,7 @@ def test_a_tag_is_pinned_offline_when_this_forksync_came_from_it() -> None:
     assert installed == ACTION
     assert resolve_action(None, installed) == ACTION
     assert resolve_action("acme/forksync@v0.1.0", installed).ref == SHA
+    assert resolve_action(f"acme/forksync@{SHA}", installed).uses() == f"acme/forksync@{SHA} # v0.1.0"
     other = resolve_action("acme/forksync@v0.2.0", installed)
     assert (
         not other.pinned and "git ls-remote https://github.com/acme/forksync refs/tags/v0.2.0" in other.uses()

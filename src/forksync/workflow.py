@@ -96,8 +96,12 @@ def resolve_action(option: str | None, installed: ActionRef | None) -> ActionRef
             f"--action {option!r} is not OWNER/REPO@REF", hint="e.g. acme/forksync@<commit sha>"
         )
     repo, ref = m.group("repo"), m.group("ref")
-    if installed is not None and installed.repo.lower() == repo.lower() and installed.label == ref:
-        return ActionRef(repo, installed.ref, ref)
+    if (
+        installed is not None
+        and installed.repo.lower() == repo.lower()
+        and ref in (installed.label, installed.ref)
+    ):
+        return ActionRef(repo, installed.ref, installed.label if ref == installed.ref else ref)
     return ActionRef(repo, ref, "")
 
 
