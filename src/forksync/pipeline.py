@@ -27,9 +27,8 @@ from . import checks as checks_mod
 from . import mergetree, state, versioning
 from . import releases as releases_mod
 from .config import Config
-from .errors import ConfigError, ExitCode, ForgeError, ForksyncError, GitError, UpstreamError
+from .errors import ConfigError, ExitCode, ForksyncError, GitError, UpstreamError
 from .git import Git, check_ref_name
-from .notify.base import EventKind
 from .report import (
     AgentChange,
     CheckRecord,
@@ -63,6 +62,7 @@ class SyncOptions:
     no_push: bool = False
     resume: bool = False
     run_url: str = ""
+    export_dir: Path | None = None  # `--export DIR`: push nothing; `forksync publish` takes it from there
 
 
 def _now() -> str:
@@ -155,7 +155,9 @@ class Sync:
             self.report.status = "dry-run"
             self._mark("push", "skipped", "dry run")
             return
-        if self.opts.no_push:
+        if self.opts.export_dir is not None:
+            self._mark("push", "skipped", "exported for `forksync publish`")
+        elif self.opts.no_push:
             self._mark("push", "skipped", "--no-push")
         else:
             self._stage("push", self.push)
@@ -412,7 +414,8 @@ class Sync:
         self.ui.stage("branch", f"{'(dry run) ' if self.opts.dry_run else ''}{name} from {start[:10]}")
 
     def _fetch_remote_branch(self, name: str) -> str | None:
-        if self.opts.no_push or self.opts.dry_run:
+        exporting = self.opts.export_dir is not None
+        if (self.opts.no_push and not exporting) or self.opts.dry_run:
             return None
         remote = self.config.fork.remote
         if self.git.run("remote", "get-url", "--", remote, check=False).returncode != 0:
@@ -425,8 +428,10 @@ class Sync:
             f"+refs/heads/{name}:refs/remotes/{remote}/{name}",
             timeout=600,
         )
-        if res.returncode != 0:
+        if res.returncode != 0 and not exporting:
             return None
+        # An export continues the published sync branch, so that `forksync publish` fast-forwards
+        # it; without credentials to fetch, the copy the checkout already has (fetch-depth: 0) serves.
         return self.git.rev_parse(f"refs/remotes/{remote}/{name}")
 
     def _identity_env(self) -> dict[str, str]:
@@ -940,81 +945,27 @@ class Sync:
         else:
             r.status, r.exit_code = "synced", ExitCode.OK
 
-    # -- push, PR, notify -----------------------------------------------------------------
+    # -- push, PR, notify (forksync.publish; `forksync publish` runs the same steps) ---------------
     def push(self) -> None:
-        remote = self.config.fork.remote
+        from .publish import push_branch
+
         branch = self.report.sync_branch
-        if self.git.run("remote", "get-url", "--", remote, check=False).returncode != 0:
-            raise GitError(f"no remote '{remote}' to push {branch} to", hint="add it, or run with --no-push")
-        self.ui.stage("push", f"pushing {branch} to {remote}")
-        res = self.git.remote(
-            "push", "--quiet", "--porcelain", remote, f"refs/heads/{branch}:refs/heads/{branch}", timeout=1800
-        )
-        if res.returncode != 0:
-            text = (res.err + res.out).lower()
-            if "rejected" in text or "non-fast-forward" in text or "fetch first" in text:
-                raise ForgeError(
-                    f"{remote}/{branch} has commits this run does not have",
-                    hint="someone else pushed to the sync branch; forksync never force-pushes",
-                )
-            raise ForgeError(
-                f"cannot push {branch} to {remote}: {res.err.splitlines()[-1] if res.err else ''}"
-            )
+        push_branch(self.git, self.config.fork.remote, branch, f"refs/heads/{branch}", self.ui)
 
     def publish(self) -> None:
-        from .forges import make_forge
-        from .forges.base import PullRequestSpec
-        from .report import PullRequestRecord
+        from .publish import open_pull_request
 
-        r = self.report
-        cfg = self.config.forge
-        forge = make_forge(self.config, self.repo)
-        draft = cfg.draft or bool(r.unresolved)
-        spec = PullRequestSpec(
-            title=r.pr_title,
-            body=r.pr_body,
-            head=r.sync_branch,
-            base=cfg.base or self.config.fork.branch,
-            labels=tuple(r.labels),
-            draft=draft,
-            reviewers=tuple(cfg.reviewers),
-            team_reviewers=tuple(cfg.team_reviewers),
-            assignees=tuple(cfg.assignees),
-            sync_label=cfg.label_sync,
-            version=self.target.version_str,
-            comment=f"forksync re-ran this sync ({r.run_id}): recommendation `{r.recommendation}`.",
-        )
-        result = forge.publish(spec)
-        r.warnings.extend(result.warnings)
-        pr = result.pull_request
-        r.pull_request = PullRequestRecord(
-            pr.url, pr.number, result.action, draft, pr.title, [p.url for p in result.superseded]
-        )
-        self.ui.stage("pr", f"pull request {result.action}: {pr.url}")
+        open_pull_request(self.config, self.repo, self.report, self.target.version_str, self.ui)
 
     def _notify_safely(self) -> None:
-        """Tell Slack / webhooks once per run; a failed notification is recorded, never raised."""
-        if getattr(self, "_notified", False):
+        """Tell Slack / webhooks once per run; a failed notification is recorded, never raised.
+        An exported run (`--export`) leaves that to `forksync publish`, which holds the secrets."""
+        if getattr(self, "_notified", False) or self.opts.export_dir is not None:
             return
         self._notified = True
-        from .notify.base import Event, make_notifiers
-        from .notify.registry import notify_all, problems
+        from .publish import notify_report
 
-        r = self.report
-        r.warnings.extend(problems(self.config))
-        notifiers = make_notifiers(self.config)
-        if not notifiers:
-            return
-        kind: EventKind
-        if r.status in ("up-to-date", "failed", "checks-failed"):
-            kind = r.status
-        elif r.status == "conflicts-left":
-            kind = "conflicts"
-        elif r.pull_request and r.pull_request.action in ("updated", "unchanged"):
-            kind = "pr-updated"
-        else:
-            kind = "pr-created"
-        r.notifications.extend(notify_all(notifiers, Event(kind, r, self.opts.run_url)))
+        notify_report(self.config, self.report, self.opts.run_url)
 
     # -- cleanup ------------------------------------------------------------------------
     def _rollback(self) -> None:
