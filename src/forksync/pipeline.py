@@ -263,11 +263,7 @@ class Sync:
                 self.report.release = self._info(target)
                 return None
         self.report.release = self._info(target)
-        self.report.skipped_releases = [
-            self._info(r)
-            for r in releases
-            if r.version < target.version and (current is None or r.version > current)
-        ]
+        self.releases = releases  # "also includes" is decided by ancestry after the fetch (`measure`)
         stable = {r.tag for r in releases}
         newer = []
         for tag in tags:
@@ -353,9 +349,16 @@ class Sync:
         self.report.release = (
             ReleaseInfo(**{**self.report.release.__dict__, "commit": commit}) if self.report.release else None
         )
+        self.measure(commit)
+
+    def measure(self, commit: str) -> None:
+        """What the merge brings, from the actual merge base of the fork's tip and the release:
+        the commits (fork..release), the releases among them ("also includes") and the compare
+        link. Needs the release's objects (after `fetch`)."""
         fork = self.report.fork_commit
         self.base_commit = self.git.merge_base(fork, commit)
-        self.report.upstream_commits = self.git.count(f"{fork}..{commit}")
+        brought = set(self.git.out("rev-list", f"{fork}..{commit}").split())
+        self.report.upstream_commits = len(brought)
         log = self.git.out("log", "--no-merges", "--format=%h %s", "-n", "20", f"{fork}..{commit}")
         self.report.top_commits = [line for line in log.splitlines() if line]
         if self.base_commit:
@@ -363,10 +366,19 @@ class Sync:
             files = [f for f in stat.splitlines() if f]
             self.report.files_changed = len(files)
             self.report.top_files = files[:30]
+        releases: list[releases_mod.Release] = getattr(self, "releases", [])
+        current = releases_mod.parse_version(self.report.fork_version or "")
+        self.report.skipped_releases = [
+            self._info(r) for r in releases_mod.included_releases(releases, self.target, current, brought)
+        ]
         from .forges.urls import compare_url
 
-        old = self._previous_tag()
-        self.report.compare_url = compare_url(self.report.upstream_url, old, tag) if old else ""
+        previous = next((r for r in releases if r.tag == self._previous_tag()), None)
+        start = releases_mod.compare_from(self.base_commit, previous) if self.base_commit else ""
+        self.report.compare_from = start
+        self.report.compare_url = (
+            compare_url(self.report.upstream_url, start, self.target.tag) if start else ""
+        )
 
     def _previous_tag(self) -> str | None:
         version = self.report.fork_version
