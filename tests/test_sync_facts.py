@@ -3,9 +3,13 @@ the merge it makes: each test builds the small history that once made a real syn
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
+import pytest
+
 from forksync.commands.sync import execute
+from forksync.errors import ExitCode
 from tests.gitutil import Repo
 
 UPSTREAM_URL = "https://github.com/acme/project.git"
@@ -75,3 +79,126 @@ def test_compare_link_and_count_come_from_the_merge_base(tmp_path: Path) -> None
     assert report.compare_from == feature_c
     assert report.compare_url == f"https://github.com/acme/project/compare/{feature_c}...v1.1.0"
     assert f"[{feature_c[:10]}...v1.1.0]({report.compare_url})" in report.pr_body
+
+
+def _release_pair(
+    tmp_path: Path,
+    files: dict[str, str | bytes | None],
+    fork_files: dict[str, str | bytes | None],
+    new: dict[str, str | bytes | None],
+) -> tuple[Repo, Repo]:
+    """upstream v1.0.0 (``files``) → v1.1.0 (``new``); the fork merged v1.0.0, then ``fork_files``."""
+    up = Repo(tmp_path / "up")
+    up.commit({"a.txt": "a\n", **files}, "init")
+    up.tag("v1.0.0")
+    fork = Repo(tmp_path / "fork")
+    fork.git("fetch", "-q", str(up.path), "v1.0.0")
+    fork.git("reset", "-q", "--hard", "FETCH_HEAD")
+    fork.commit({**fork_files, ".forksync.toml": f'[upstream]\nurl = "{up.path}"\n'}, "fork's own work")
+    Repo(tmp_path / "origin.git", bare=True)
+    fork.git("remote", "add", "origin", str(tmp_path / "origin.git"))
+    up.commit({"a.txt": "a\nb\n", **new}, "release 1.1.0")
+    up.tag("v1.1.0")
+    return up, fork
+
+
+def test_a_fork_version_ahead_of_the_release_is_never_lowered(tmp_path: Path) -> None:
+    """CARTO's litellm: pyproject said 1.81.6 (the fork's own numbering), the sync of v1.81.3
+    committed 1.81.3 and the body said "1.81.0 → 1.81.3"."""
+    _, fork = _release_pair(
+        tmp_path,
+        {"pyproject.toml": PYPROJECT.format("1.0.0")},
+        {"pyproject.toml": PYPROJECT.format("1.2.6")},
+        {"pyproject.toml": PYPROJECT.format("1.1.0")},
+    )
+    report = execute(fork.path, None, no_push=True, quiet=True)
+    assert report.fork_version == "1.0.0"  # the last merged release; the file says more
+    merged = fork.git("show", f"{report.merge_commit}:pyproject.toml")
+    assert 'version = "1.2.6"' in merged
+    v = report.version_update
+    assert v is not None and (v.old, v.new) == ("1.2.6", "1.2.6") and "never lowered" in v.note
+    assert any("kept the fork's 1.2.6" in w for w in report.warnings)
+    assert "`pyproject.toml`: **1.2.6** (unchanged) (kept the fork's 1.2.6" in report.pr_body
+    assert "1.0.0 → 1.1.0" not in report.pr_body
+
+
+def test_the_version_row_shows_the_file_s_own_old_value(tmp_path: Path) -> None:
+    _, fork = _release_pair(
+        tmp_path,
+        {"pyproject.toml": PYPROJECT.format("1.0.0")},
+        {"pyproject.toml": PYPROJECT.format("1.0.0.post3")},  # the fork's own bump, below the release
+        {"pyproject.toml": PYPROJECT.format("1.1.0")},
+    )
+    report = execute(fork.path, None, no_push=True, quiet=True)
+    v = report.version_update
+    assert v is not None and (v.old, v.new, v.note) == ("1.0.0.post3", "1.1.0", "")
+    assert 'version = "1.1.0"' in fork.git("show", f"{report.merge_commit}:pyproject.toml")
+    assert "`pyproject.toml`: 1.0.0.post3 → **1.1.0**" in report.pr_body
+
+
+SCM = '[build-system]\nrequires = ["setuptools", "setuptools-scm"]\n[project]\nname = "x"\ndynamic = ["version"]\n'
+HATCH = (
+    '[build-system]\nrequires = ["hatchling"]\n[project]\nname = "x"\ndynamic = ["version"]\n'
+    '[tool.hatch.version]\npath = "src/x/__about__.py"\n'
+)
+
+
+def test_a_version_from_the_git_tag_is_said_up_front_and_nothing_is_bumped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from forksync.commands import check
+
+    _, fork = _release_pair(tmp_path, {"pyproject.toml": SCM}, {"fork.txt": "x\n"}, {"b.txt": "b\n"})
+    assert check.run(fork.path, None, as_json=False) == ExitCode.SYNC_DUE
+    out = capsys.readouterr().out
+    assert "dynamic (setuptools-scm): it comes from the git tag" in out and "update = false" in out
+    report = execute(fork.path, None, no_push=True, quiet=True)
+    assert report.exit_code == ExitCode.OK, report.error  # was: exit 3 after the merge
+    v = report.version_update
+    assert v is not None and v.new == "" and "comes from the git tag" in v.note
+    assert fork.git("show", f"{report.merge_commit}:pyproject.toml") == SCM.strip()
+    assert "comes from the git tag" in report.pr_body
+
+
+def test_a_dynamic_version_read_from_a_file_is_bumped_there(tmp_path: Path) -> None:
+    about = '"""About."""\n\n__version__ = "1.0.0"  # set by the release\n'
+    _, fork = _release_pair(
+        tmp_path,
+        {"pyproject.toml": HATCH, "src/x/__about__.py": about},
+        {"fork.txt": "x\n"},
+        {"src/x/__about__.py": about.replace("1.0.0", "1.1.0")},
+    )
+    report = execute(fork.path, None, no_push=True, quiet=True)
+    assert report.exit_code == ExitCode.OK, report.error
+    v = report.version_update
+    assert v is not None and (v.file, v.old, v.new) == ("src/x/__about__.py", "1.0.0", "1.1.0")
+    assert any("set in src/x/__about__.py" in w for w in report.warnings)
+    assert (
+        fork.git("show", f"{report.merge_commit}:src/x/__about__.py")
+        == about.replace("1.0.0", "1.1.0").strip()
+    )
+
+
+def test_init_points_version_at_where_it_lives(tmp_path: Path, forksync_bin: str) -> None:
+    from forksync.config import load_config
+
+    for name, files, expected in [
+        ("scm", {"pyproject.toml": SCM}, ("pyproject.toml", False)),
+        (
+            "hatch",
+            {"pyproject.toml": HATCH, "src/x/__about__.py": '__version__ = "1.0"\n'},
+            ("src/x/__about__.py", True),
+        ),
+        ("static", {"pyproject.toml": PYPROJECT.format("1.0")}, ("pyproject.toml", True)),
+    ]:
+        repo = Repo(tmp_path / name)
+        repo.commit(dict(files), "init")
+        res = subprocess.run(
+            [forksync_bin, "init", "--repo", str(repo.path), "--upstream", "https://example.com/u.git"],
+            capture_output=True, text=True, check=False, timeout=60,
+        )  # fmt: skip
+        assert res.returncode == 0, res.stderr
+        config, _ = load_config(repo.path)
+        assert (config.version.file, config.version.update) == expected, name
+        text = (repo.path / ".forksync.toml").read_text()
+        assert ("version is dynamic" in text) == (name != "static")

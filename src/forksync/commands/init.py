@@ -8,6 +8,7 @@ from pathlib import Path
 from ..config import CONFIG_FILE, load_config_text
 from ..errors import ConfigError, GitError
 from ..git import Git
+from ..versioning import init_version_lines
 
 
 def _template(name: str) -> str:
@@ -39,6 +40,7 @@ def run(repo: Path, upstream_url: str, force: bool) -> int:
     origin = git.run("remote", "get-url", "origin", check=False).out
     forge = "github" if "github" in origin else "gitlab" if "gitlab" in origin else "local"
     files = render_files(upstream_url, branch, forge)
+    files[CONFIG_FILE] = init_version_lines(files[CONFIG_FILE], root)  # a dynamic version, said up front
     existing = [name for name in files if (root / name).exists()]
     if existing and not force:
         raise ConfigError(f"{', '.join(existing)} already exist(s)", hint="pass --force to overwrite")
