@@ -134,7 +134,8 @@ def keep_or_set(fork_value: str | None, new: str) -> tuple[str, str]:
     fork whose own numbering is ahead of the release (1.81.6 against 1.81.3) keeps it."""
     if fork_value is not None and is_lower(new, fork_value):
         return fork_value, (
-            f"kept the fork's {fork_value}: the release's {new} is lower and a version is never lowered"
+            f"kept the fork's {fork_value}: the release's {new} is lower and a version is never lowered; "
+            "[version] scheme applies again once a release sorts above it"
         )
     return new, ""
 
