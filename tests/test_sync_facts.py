@@ -202,3 +202,4 @@ def test_init_points_version_at_where_it_lives(tmp_path: Path, forksync_bin: str
         assert (config.version.file, config.version.update) == expected, name
         text = (repo.path / ".forksync.toml").read_text()
         assert ("version is dynamic" in text) == (name != "static")
+        assert ("note: pyproject.toml: the version is dynamic" in res.stdout) == (name != "static")

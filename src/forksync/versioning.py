@@ -254,9 +254,9 @@ def plan_version(configured: str, update: bool, read: Callable[[str], str | None
     return VersionPlan(configured)
 
 
-def init_version_lines(config_text: str, root: Path) -> str:
+def init_version_lines(config_text: str, root: Path) -> tuple[str, str]:
     """`forksync init`: point `[version]` at where the fork's version really lives (a comment
-    says why) when its pyproject's version is dynamic; otherwise the text is unchanged."""
+    says why) when its pyproject's version is dynamic; the text, and a note for the user."""
 
     def read(path: str) -> str | None:
         target = root / path
@@ -264,11 +264,11 @@ def init_version_lines(config_text: str, root: Path) -> str:
 
     plan = plan_version("pyproject.toml", True, read)
     if not plan.note:
-        return config_text
+        return config_text, ""
     why = "  # " + plan.note.removeprefix("pyproject.toml: ")
-    if plan.hint == "update = false":
-        return re.sub(r"(?m)^update = true.*$", lambda _: "update = false" + why, config_text, count=1)
     if plan.file is not None:
         line = f'file = "{plan.file}"'
-        return re.sub(r'(?m)^file = "pyproject.toml".*$', lambda _: line + why, config_text, count=1)
-    return re.sub(r"(?m)^update = true.*$", lambda _: "update = false" + why, config_text, count=1)
+        text = re.sub(r'(?m)^file = "pyproject.toml".*$', lambda _: line + why, config_text, count=1)
+        return text, f"{plan.note}: wrote [version] {line}"
+    text = re.sub(r"(?m)^update = true.*$", lambda _: "update = false" + why, config_text, count=1)
+    return text, f"{plan.note}: wrote [version] update = false"

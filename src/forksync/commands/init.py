@@ -40,7 +40,7 @@ def run(repo: Path, upstream_url: str, force: bool) -> int:
     origin = git.run("remote", "get-url", "origin", check=False).out
     forge = "github" if "github" in origin else "gitlab" if "gitlab" in origin else "local"
     files = render_files(upstream_url, branch, forge)
-    files[CONFIG_FILE] = init_version_lines(files[CONFIG_FILE], root)  # a dynamic version, said up front
+    files[CONFIG_FILE], version_note = init_version_lines(files[CONFIG_FILE], root)  # a dynamic version
     existing = [name for name in files if (root / name).exists()]
     if existing and not force:
         raise ConfigError(f"{', '.join(existing)} already exist(s)", hint="pass --force to overwrite")
@@ -49,6 +49,8 @@ def run(repo: Path, upstream_url: str, force: bool) -> int:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
         print(f"wrote {target}")
+    if version_note:
+        print(f"note: {version_note}")
     if not upstream_url:
         print("note: set [upstream] url in .forksync.toml (no 'upstream' remote found)")
     print("next: review both files, commit them, and add the secrets the workflow names")
