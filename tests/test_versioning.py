@@ -101,9 +101,14 @@ def test_plan_follows_a_dynamic_pyproject() -> None:
     assert plan.file == "src/pkg/__init__.py" and "dynamic (setuptools)" in plan.note
     assert plan_version("pyproject.toml", False, tree.get).file is None
     assert plan_version("VERSION", True, tree.get).file == "VERSION"  # a configured file is used as is
+    tree["src/pkg/__init__.py"] = "from ._v import get\n__version__ = get()\n"  # no literal to set
+    assert plan_version("pyproject.toml", True, tree.get).file is None
     del tree["src/pkg/__init__.py"]
     gone = plan_version("pyproject.toml", True, tree.get)
     assert gone.file is None and "none of" in gone.note
+    outside = '[project]\ndynamic = ["version"]\n[tool.hatch.version]\npath = "../outside.py"\n'
+    everywhere = {"pyproject.toml": outside, "../outside.py": '__version__ = "1"\n'}
+    assert plan_version("pyproject.toml", True, everywhere.get).file is None  # never outside the repo
 
 
 def test_python_module_version_changes_one_value(tmp_path: Path) -> None:

@@ -216,6 +216,14 @@ class VersionPlan:
     hint: str = ""  # what to put in [version]
 
 
+def _readable(path: str, read: Callable[[str], str | None]) -> bool:
+    """A repository file (never outside it) from which a version can be read."""
+    if Path(path).is_absolute() or ".." in Path(path).parts:
+        return False
+    text = read(path)
+    return text is not None and read_version_text(text, path) is not None
+
+
 def plan_version(configured: str, update: bool, read: Callable[[str], str | None]) -> VersionPlan:
     """Which file holds the fork's version; ``read(path)`` gives a file's text (None: absent).
 
@@ -232,7 +240,7 @@ def plan_version(configured: str, update: bool, read: Callable[[str], str | None
             "update = false",
         )
     if src.kind == "file":
-        found = next((f for f in src.files if read(f) is not None), None)
+        found = next((f for f in src.files if _readable(f, read)), None)
         if found is not None:
             return VersionPlan(
                 found,
