@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import GitError
 from ..git import Git, cat_blobs, tree_entries
 from .conflicts import decode, has_markers, merge_file, split_lines
 from .model import Context, Decision, Hunk, Versions, is_binary
@@ -213,14 +214,14 @@ class FixUps:
                 "rev-list", "--ancestry-path", "--topo-order", "--reverse", *before,
                 f"^{merge}", *self.tips, "--", path, check=False, timeout=FIX_TIMEOUT_S,
             )  # fmt: skip
-        except Exception:  # timed out: skip, never block the sync
+        except GitError:  # timed out: skip, never block the sync
             return None
         first = res.out.split("\n", 1)[0].strip() if res.returncode == 0 else ""
         parents = git.run("show", "-s", "--format=%P", first, check=False).out.split() if first else []
         if len(parents) != 1:  # none, or a merge (the next sync): not a person's fix of this file
             return None
         data = git.cat_blob(f"{first}:{path}")
-        if data is None or has_markers(data):
+        if data is None or len(data) > MAX_FILE_BYTES or is_binary(data) or has_markers(data):
             return None
         return data
 
