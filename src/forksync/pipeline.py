@@ -240,6 +240,10 @@ class Sync:
             )
         self.ui.stage("detect", f"listing upstream tags of {url}")
         releases, tags = releases_mod.detect(self.git, self.config, url)
+        self.version_plan = self._version_plan(fork)
+        if self.version_plan.note:  # said up front, before anything is merged
+            hint = f"; set [version] {self.version_plan.hint}" if self.version_plan.hint else ""
+            self.report.warnings.append(self.version_plan.note + hint)
         current, source = self._current_version(releases, fork)
         self.report.fork_version, self.report.fork_version_source = (
             (str(current) if current else None),
@@ -266,11 +270,7 @@ class Sync:
                 self.report.release = self._info(target)
                 return None
         self.report.release = self._info(target)
-        self.report.skipped_releases = [
-            self._info(r)
-            for r in releases
-            if r.version < target.version and (current is None or r.version > current)
-        ]
+        self.releases = releases  # "also includes" is decided by ancestry after the fetch (`measure`)
         stable = {r.tag for r in releases}
         newer = []
         for tag in tags:
@@ -299,9 +299,10 @@ class Sync:
         for rel in releases:
             if self.git.has_object(rel.commit) and self.git.is_ancestor(rel.commit, fork):
                 return rel.version, f"last merged release {rel.tag}"
-        text = self.git.show_file(fork, self.config.version.file)
+        file = self.version_plan.file or self.config.version.file
+        text = self.git.show_file(fork, file)
         if text is not None:
-            value = versioning.read_version_text(text.decode("utf-8", "replace"), self.config.version.file)
+            value = versioning.read_version_text(text.decode("utf-8", "replace"), file)
             parsed = releases_mod.parse_version(value or "")
             if parsed is not None:
                 newest = releases[0].version if releases else None
@@ -314,6 +315,15 @@ class Sync:
                     return None, f"{self.config.version.file} (ignored: ahead of upstream)"
                 return parsed, self.config.version.file
         return None, "unknown"
+
+    def _version_plan(self, commit: str) -> versioning.VersionPlan:
+        """Which file holds the fork's version at ``commit`` (a dynamic pyproject is followed)."""
+
+        def read(path: str) -> str | None:
+            data = self.git.show_file(commit, path)
+            return data.decode("utf-8", "replace") if data is not None else None
+
+        return versioning.plan_version(self.config.version.file, self.config.version.update, read)
 
     def _check_checkout(self) -> None:
         if self.git.current_branch() == self.config.fork.branch and self.git.is_dirty():
@@ -356,9 +366,16 @@ class Sync:
         self.report.release = (
             ReleaseInfo(**{**self.report.release.__dict__, "commit": commit}) if self.report.release else None
         )
+        self.measure(commit)
+
+    def measure(self, commit: str) -> None:
+        """What the merge brings, from the actual merge base of the fork's tip and the release:
+        the commits (fork..release), the releases among them ("also includes") and the compare
+        link. Needs the release's objects (after `fetch`)."""
         fork = self.report.fork_commit
         self.base_commit = self.git.merge_base(fork, commit)
-        self.report.upstream_commits = self.git.count(f"{fork}..{commit}")
+        brought = set(self.git.out("rev-list", f"{fork}..{commit}").split())
+        self.report.upstream_commits = len(brought)
         log = self.git.out("log", "--no-merges", "--format=%h %s", "-n", "20", f"{fork}..{commit}")
         self.report.top_commits = [line for line in log.splitlines() if line]
         if self.base_commit:
@@ -366,10 +383,19 @@ class Sync:
             files = [f for f in stat.splitlines() if f]
             self.report.files_changed = len(files)
             self.report.top_files = files[:30]
+        releases: list[releases_mod.Release] = getattr(self, "releases", [])
+        current = releases_mod.parse_version(self.report.fork_version or "")
+        self.report.skipped_releases = [
+            self._info(r) for r in releases_mod.included_releases(releases, self.target, current, brought)
+        ]
         from .forges.urls import compare_url
 
-        old = self._previous_tag()
-        self.report.compare_url = compare_url(self.report.upstream_url, old, tag) if old else ""
+        previous = next((r for r in releases if r.tag == self._previous_tag()), None)
+        start = releases_mod.compare_from(self.base_commit, previous) if self.base_commit else ""
+        self.report.compare_from = start
+        self.report.compare_url = (
+            compare_url(self.report.upstream_url, start, self.target.tag) if start else ""
+        )
 
     def _previous_tag(self) -> str | None:
         version = self.report.fork_version
@@ -467,9 +493,7 @@ class Sync:
 
     # -- resolve ----------------------------------------------------------------------
     def context(self) -> Context:
-        new = versioning.new_version(
-            self.config.version.scheme, self.target.version, self.report.fork_version
-        )
+        new = self._version_value()[0]
         return Context(
             repo=self.repo,
             git=self.git,
@@ -625,51 +649,74 @@ class Sync:
     def _labels(self) -> tuple[str, str, str]:
         return (f"fork ({self.config.fork.branch})", "base", f"upstream ({self.target.tag})")
 
+    def _fork_file_version(self) -> str | None:
+        """The version the fork's own file says (at the production branch's tip), if any."""
+        plan = getattr(self, "version_plan", None) or self._version_plan(self.report.fork_commit)
+        file = plan.file or self.config.version.file
+        data = self.git.show_file(self.report.fork_commit, file)
+        return (
+            versioning.read_version_text(data.decode("utf-8", "replace"), file) if data is not None else None
+        )
+
+    def _version_value(self) -> tuple[str, str]:
+        """The version the sync commits and, when it is not the scheme's, why (never lowered)."""
+        new = versioning.new_version(
+            self.config.version.scheme, self.target.version, self.report.fork_version
+        )
+        return versioning.keep_or_set(self._fork_file_version(), new)
+
     def set_version(self) -> None:
         """Decide the new version; it is written into the merge commit by `commit`."""
         cfg = self.config.version
-        new = versioning.new_version(cfg.scheme, self.target.version, self.report.fork_version)
-        upstream_text = self.git.show_file(self.upstream_commit, cfg.file)
+        plan = getattr(self, "version_plan", None) or self._version_plan(self.report.fork_commit)
+        file = plan.file or cfg.file
+        upstream_text = self.git.show_file(self.upstream_commit, file)
         up_tree = (
-            versioning.read_version_text(upstream_text.decode("utf-8", "replace"), cfg.file)
+            versioning.read_version_text(upstream_text.decode("utf-8", "replace"), file)
             if upstream_text is not None
             else None
         )
         if up_tree is not None and releases_mod.parse_version(up_tree) != self.target.version:
             # LESSONS 2: the tree must be the release's; say so when upstream's own file disagrees.
             self.report.warnings.append(
-                f"upstream's {cfg.file} at {self.target.tag} says {up_tree}, not {self.target.version_str}"
+                f"upstream's {file} at {self.target.tag} says {up_tree}, not {self.target.version_str}"
             )
-        self.version_target = new if cfg.update else None
+        self.version_target = self._version_value()[0] if plan.file is not None else None
+        self.version_file = plan.file
         self.upstream_tree_version = up_tree
+        if plan.file is None and plan.note:  # dynamic: nothing to write, and the report says why
+            self.report.version_update = VersionUpdate(cfg.file, None, "", up_tree, plan.note)
 
     def _apply_version(self, index: mergetree.TempIndex) -> None:
-        cfg = self.config.version
         new = getattr(self, "version_target", None)
-        if new is None:
+        file: str | None = getattr(self, "version_file", None)
+        if new is None or file is None:
             return
-        found = index.blob(cfg.file)
+        found = index.blob(file)
         if found is None:
             raise GitError(
-                f"version file {cfg.file} not found in the fork", hint="set [version] file, or update = false"
+                f"version file {file} not found in the fork", hint="set [version] file, or update = false"
             )
         mode, data = found
         if has_markers(data):
-            self.report.warnings.append(f"{cfg.file} still has conflict markers; version not updated")
+            self.report.warnings.append(f"{file} still has conflict markers; version not updated")
             return
         with tempfile.TemporaryDirectory(prefix="forksync-version-") as tmp:
-            path = Path(tmp) / Path(cfg.file).name
+            path = Path(tmp) / Path(file).name
             path.write_bytes(data)
-            current = versioning.read_version_text(data.decode("utf-8", "replace"), cfg.file)
+            current = versioning.read_version_text(data.decode("utf-8", "replace"), file)
             if current != new:
                 versioning.write_version(path, new)
             content = path.read_bytes()
         if content != data:
             (sha,) = index.hash_blobs([content])
-            index.set_entries([(mode, sha, cfg.file)])
-        old = self.report.fork_version or current
-        self.report.version_update = VersionUpdate(cfg.file, old, new, self.upstream_tree_version)
-        self.ui.stage("version", f"{cfg.file}: {old} → {new}")
+            index.set_entries([(mode, sha, file)])
+        _, note = self._version_value()
+        old = self._fork_file_version() or current  # the file's own value before the sync
+        self.report.version_update = VersionUpdate(file, old, new, self.upstream_tree_version, note)
+        if note and f"{file}: {note}" not in self.report.warnings:
+            self.report.warnings.append(f"{file}: {note}")
+        self.ui.stage("version", f"{file}: {old} → {new}" + (f" ({note})" if note else ""))
 
     def _merge_message(self, left: list[FileResult]) -> str:
         tag = getattr(self, "target", None)

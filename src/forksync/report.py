@@ -143,6 +143,7 @@ class VersionUpdate:
     old: str | None
     new: str
     upstream_tree_version: str | None = None
+    note: str = ""  # why the file was not set to the release's version (kept, dynamic)
 
 
 @dataclass
@@ -167,6 +168,7 @@ class Report:
     merge_commit: str = ""
     merge_parents: list[str] = field(default_factory=list)
     compare_url: str = ""
+    compare_from: str = ""  # the merge base (or the previous release's tag when it is that commit)
     upstream_commits: int = 0
     files_changed: int = 0
     top_commits: list[str] = field(default_factory=list)

@@ -9,6 +9,7 @@ from pathlib import Path
 from ..config import CONFIG_FILE, load_config_text
 from ..errors import ConfigError, GitError
 from ..git import Git
+from ..versioning import init_version_lines
 from ..workflow import ActionRef, installed_action, render_workflow, resolve_action
 
 
@@ -44,6 +45,7 @@ def run(repo: Path, upstream_url: str, force: bool, action: str | None = None, t
     origin = git.run("remote", "get-url", "origin", check=False).out
     forge = "github" if "github" in origin else "gitlab" if "gitlab" in origin else "local"
     files = render_files(upstream_url, branch, forge, pinned, token)
+    files[CONFIG_FILE], version_note = init_version_lines(files[CONFIG_FILE], root)  # a dynamic version
     existing = [name for name in files if (root / name).exists()]
     if existing and not force:
         raise ConfigError(f"{', '.join(existing)} already exist(s)", hint="pass --force to overwrite")
@@ -52,6 +54,8 @@ def run(repo: Path, upstream_url: str, force: bool, action: str | None = None, t
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
         print(f"wrote {target}")
+    if version_note:
+        print(f"note: {version_note}")
     if not upstream_url:
         print("note: set [upstream] url in .forksync.toml (no 'upstream' remote found)")
     if not pinned.pinned:

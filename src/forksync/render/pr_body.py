@@ -7,6 +7,8 @@ to merge (a merge commit: squashing destroys the ancestry the next sync needs).
 
 from __future__ import annotations
 
+import re
+
 from ..report import ConflictRecord, Report
 from ..secrets import redact
 
@@ -19,6 +21,10 @@ def _cell(text: str) -> str:
 
 def _short(sha: str) -> str:
     return sha[:10] if sha else "—"
+
+
+def _note(text: str) -> str:
+    return f" ({_cell(text)})" if text else ""
 
 
 def render_title(r: Report) -> str:
@@ -82,7 +88,9 @@ def render_body(r: Report) -> str:
         link = f"[{rel.tag}]({rel.url})" if rel.url else f"`{rel.tag}`"
         out.append(f"| Upstream release | {link} (commit `{_short(rel.commit)}`) |")
     if r.compare_url:
-        out.append(f"| Compare | [{r.fork_version} → {rel.version if rel else ''}]({r.compare_url}) |")
+        start = _short(r.compare_from) if re.fullmatch(r"[0-9a-f]{40,64}", r.compare_from) else r.compare_from
+        start = start or (r.fork_version or "")
+        out.append(f"| Compare | [{_cell(start)}...{_cell(tag)}]({r.compare_url}) (from the merge base) |")
     out.append(
         f"| Fork | `{_cell(r.fork_branch)}` at `{_short(r.fork_commit)}`, version {r.fork_version or 'unknown'}"
         f" ({_cell(r.fork_version_source)}) |"
@@ -95,7 +103,8 @@ def render_body(r: Report) -> str:
     out.append(f"| Brought in | {r.upstream_commits} upstream commits, {r.files_changed} files changed |")
     if r.version_update:
         v = r.version_update
-        out.append(f"| Version | `{_cell(v.file)}`: {v.old} → **{v.new}** |")
+        change = f"{v.old} → **{v.new}**" if v.old != v.new else f"**{v.new}** (unchanged)"
+        out.append(f"| Version | `{_cell(v.file)}`: {change if v.new else '—'}{_note(v.note)} |")
     if r.ignored_tags:
         out.append("| Not stable (skipped) | " + ", ".join(f"`{_cell(t)}`" for t in r.ignored_tags) + " |")
     if r.skipped_releases:
