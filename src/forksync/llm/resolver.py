@@ -21,7 +21,7 @@ from ..resolve.model import Context, FileResult, Hunk, HunkResult, Versions
 from ..resolve.paths import matches
 from ..resolve.validate import validation_error
 from . import history
-from .answers import block_open_after, marked_required, region_error, to_lines, unredact
+from .answers import Need, block_open_after, marked_required, region_error, to_lines, unredact
 from .prompts import CONTEXT_LINES, RESOLVE_SYSTEM, SUBMIT, FileView, HunkView, hunk_prompt, retry_prompt
 from .providers import Message, ProviderError, Request, ToolCall, ToolResult
 from .session import Session
@@ -40,7 +40,7 @@ class Pending:
     result: HunkResult
     hunk: Hunk  # as parsed from the engine's content (index = position among pending)
     view: HunkView
-    required: list[str]
+    required: list[Need]
 
 
 @dataclass
