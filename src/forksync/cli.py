@@ -231,13 +231,18 @@ def status(repo: Path, as_json: bool) -> int:
     help="Which side of the merge in progress carries the fork's customizations.",
 )
 @click.option("--dry-run", is_flag=True, help="Only report what would be resolved.")
+@click.option(
+    "--agent", "use_agent", is_flag=True, help="Send what the engine leaves open to the configured [agent]."
+)
 @json_option
 @handled
-def resolve(repo: Path, config_path: Path | None, fork_side: str, dry_run: bool, as_json: bool) -> int:
+def resolve(
+    repo: Path, config_path: Path | None, fork_side: str, dry_run: bool, use_agent: bool, as_json: bool
+) -> int:
     """Resolve the conflicts of a merge in progress. Exit 0 when none is left, 1 otherwise."""
     from .commands.resolve import run
 
-    return run(repo, config_path, fork_side, dry_run, as_json)
+    return run(repo, config_path, fork_side, dry_run, as_json, use_agent=use_agent)
 
 
 @main.command("merge-driver")
@@ -264,15 +269,40 @@ def merge_driver(base: Path, current: Path, other: Path, path: str, fork_side: s
     is_flag=True,
     help="Record each rule's measured precision; later resolutions are capped by it.",
 )
+@click.option(
+    "--agent", "use_agent", is_flag=True, help="Send what the engine leaves open to the configured [agent]."
+)
+@click.option(
+    "--budget-usd",
+    type=float,
+    default=None,
+    help="With --agent: the most the whole replay may spend (default: [agent] max-cost-usd).",
+)
 @json_option
 @handled
 def backtest(
-    repo: Path, config_path: Path | None, limit: int, merges: tuple[str, ...], calibrate: bool, as_json: bool
+    repo: Path,
+    config_path: Path | None,
+    limit: int,
+    merges: tuple[str, ...],
+    calibrate: bool,
+    use_agent: bool,
+    budget_usd: float | None,
+    as_json: bool,
 ) -> int:
     """Replay past conflicted merges and compare the engine with what was committed."""
     from .commands.backtest import run
 
-    return run(repo, config_path, limit, list(merges), as_json, calibrate=calibrate)
+    return run(
+        repo,
+        config_path,
+        limit,
+        list(merges),
+        as_json,
+        calibrate=calibrate,
+        use_agent=use_agent,
+        budget_usd=budget_usd,
+    )
 
 
 @main.command()
