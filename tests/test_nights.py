@@ -259,3 +259,27 @@ def test_a_closed_pull_request_is_not_reopened_or_recreated(world: World) -> Non
     assert any("closed without merging" in x for x in report.warnings)
     assert len(w.gh.repos[REPO].pulls) == 1 and w.pull()["state"] == "closed"
     assert git(w.remote, "rev-parse", BRANCH) == tip
+
+
+def test_verify_checks_a_persons_fix_up_commit_against_the_fork_and_the_release(world: World) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from forksync.cli import main
+
+    w = world
+    first = night_one(w)
+    dropped = RESOLVED.replace("    audit(request)\n", "")
+    w.person_pushes(dropped, "Resolve handler.py")
+    clone = w.tmp / "person"
+    # The working tree's config is not what verify reads: the fork's committed one is.
+    (clone / ".forksync.toml").write_text("<<<<<<< fork (main)\n[fork\n")
+    result = CliRunner().invoke(main, ["verify", "--repo", str(clone), "--json"])
+    assert result.exit_code == ExitCode.VERIFY_FAILED, result.output
+    data = json.loads(result.stdout)
+    assert data["merge"] == first.merge_commit and data["fork"] == first.merge_parents[0]
+    assert "lost-fork-change" in {f["kind"] for f in data["findings"]}
+    git(clone, "checkout", "-q", ".forksync.toml")
+    w.person_pushes(RESOLVED, "Keep the audit call")
+    assert CliRunner().invoke(main, ["verify", "--repo", str(clone)]).exit_code == ExitCode.OK
