@@ -283,3 +283,15 @@ def test_verify_checks_a_persons_fix_up_commit_against_the_fork_and_the_release(
     git(clone, "checkout", "-q", ".forksync.toml")
     w.person_pushes(RESOLVED, "Keep the audit call")
     assert CliRunner().invoke(main, ["verify", "--repo", str(clone)]).exit_code == ExitCode.OK
+
+
+def test_a_missing_token_is_found_before_anything_is_pushed(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = world
+    monkeypatch.delenv("GITHUB_TOKEN")
+    report = w.night()
+    assert report.exit_code == ExitCode.CONFIG and report.error is not None
+    assert "no GitHub token" in report.error["message"]
+    assert [s.name for s in report.stages] == ["detect", "precheck"] and report.stages[-1].status == "failed"
+    assert git(w.remote, "branch", "--list", "upstream-sync/*") == "" and not w.gh.repos[REPO].pulls

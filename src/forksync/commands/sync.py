@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..config import load_config
+from ..errors import ConfigError
 from ..pipeline import SyncOptions, run_sync
 from ..render.summary import render_summary
 from ..report import Report
@@ -41,6 +42,18 @@ def execute(
     return run_sync(repo, config, options, Progress(quiet=quiet))
 
 
+def check_report_path(path: Path) -> None:
+    """Checked before the run (part of the precheck): a sync is never pushed only for its
+    report to be lost at the end."""
+    folder = path.parent
+    if path.is_dir():
+        raise ConfigError(f"--report {path} is a folder", hint="name a file")
+    if not folder.is_dir():
+        raise ConfigError(f"--report {path}: folder {folder} does not exist")
+    if not os.access(path if path.exists() else folder, os.W_OK):
+        raise ConfigError(f"--report {path} is not writable")
+
+
 def run(
     repo: Path,
     config_path: Path | None,
@@ -52,6 +65,8 @@ def run(
     report_path: Path | None,
     as_json: bool,
 ) -> int:
+    if report_path is not None:
+        check_report_path(report_path)
     report = execute(
         repo, config_path, release=release, dry_run=dry_run, no_push=no_push, resume=resume, quiet=as_json
     )

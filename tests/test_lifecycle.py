@@ -1,0 +1,125 @@
+"""The lifecycle decision row by row, and the small promises around a nightly run: a precheck
+before anything is pushed, commands that read history only and ignore a dirty checkout, a
+status that can be piped, and git errors that name their cause."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from forksync.errors import ExitCode
+from forksync.git import cause
+from forksync.lifecycle import Action, BranchFacts, decide, is_forksync_commit, open_conflicts
+from tests.gitutil import git
+
+
+@pytest.mark.parametrize(
+    ("facts", "pr", "action", "lease"),
+    [
+        (BranchFacts(), "none", Action.CREATE, False),
+        (BranchFacts(exists=True), "none", Action.CREATE, False),  # an interrupted run's empty branch
+        (BranchFacts(exists=True, has_release=True), "open", Action.CONTINUE, False),
+        (BranchFacts(exists=True, has_release=True, main_moved=True), "open", Action.REBUILD, True),
+        (BranchFacts(exists=True, has_release=True, people_commits=1), "open", Action.CONTINUE, False),
+        (
+            BranchFacts(exists=True, has_release=True, people_commits=2, main_moved=True),
+            "open",
+            Action.MERGE_MAIN,
+            False,
+        ),
+        (BranchFacts(exists=True, people_commits=1, main_moved=True), "open", Action.MERGE_RELEASE, False),
+        (BranchFacts(exists=True, has_release=True, people_commits=1), "closed", Action.STOP, False),
+        (BranchFacts(), "merged", Action.STOP, False),
+        (BranchFacts(), "closed", Action.STOP, False),  # its branch deleted: still not recreated
+    ],
+)
+def test_the_lifecycle_table(facts: BranchFacts, pr: str, action: Action, lease: bool) -> None:
+    plan = decide(facts, pr, "pull request #7")  # type: ignore[arg-type]
+    assert plan.action is action and plan.lease is lease and plan.why
+    if action is Action.STOP:
+        assert "#7" in plan.why and "not" in plan.why
+
+
+def test_people_commits_are_never_rebuilt() -> None:
+    """Whatever else is true, a branch with a person's commit is never replaced."""
+    for has_release in (True, False):
+        for main_moved in (True, False):
+            plan = decide(
+                BranchFacts(exists=True, has_release=has_release, people_commits=1, main_moved=main_moved),
+                "open",
+            )
+            assert plan.action not in (Action.CREATE, Action.REBUILD) and not plan.lease
+
+
+def test_own_commits_and_open_conflicts() -> None:
+    bot = "forksync-bot@users.noreply.github.com"
+    assert is_forksync_commit("pat@acme.example", "20261205T000000Z-abc123", bot)
+    assert is_forksync_commit(bot, "", bot)
+    assert not is_forksync_commit("pat@acme.example", "  ", bot)
+    assert open_conflicts(["a.py", "b.py", "c.py"], {"a.py": True, "b.py": False}) == ["a.py"]
+
+
+def test_git_errors_name_their_cause_not_the_advice_after_it() -> None:
+    err = (
+        "fatal: '/srv/missing.git' does not appear to be a git repository\n"
+        "fatal: Could not read from remote repository.\n\n"
+        "Please make sure you have the correct access rights\nand the repository exists."
+    )
+    assert cause(err) == "fatal: '/srv/missing.git' does not appear to be a git repository"
+    assert cause("hint: something\nerror: failed to push some refs") == "error: failed to push some refs"
+    assert cause("just a line\n") == "just a line" and cause("", "exit 1") == "exit 1"
+
+
+def _cli(forksync_bin: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([forksync_bin, *args], capture_output=True, text=True, check=False, timeout=120)
+
+
+def test_a_missing_remote_says_why(demo: tuple[Path, Path, Path], forksync_bin: str, tmp_path: Path) -> None:
+    _, _, fork = demo
+    git(fork, "remote", "set-url", "origin", str(tmp_path / "missing.git"))
+    res = _cli(forksync_bin, "sync", "--repo", str(fork))
+    assert res.returncode == ExitCode.GIT, res.stderr
+    assert "does not appear to be a git repository" in res.stderr and "repository exists" not in res.stderr
+
+
+def test_check_and_dry_run_ignore_a_dirty_checkout(demo: tuple[Path, Path, Path], forksync_bin: str) -> None:
+    _, remote, fork = demo
+    (fork / "README.md").write_text("local edits\n")
+    assert _cli(forksync_bin, "check", "--repo", str(fork)).returncode == ExitCode.SYNC_DUE
+    dry = _cli(forksync_bin, "sync", "--repo", str(fork), "--dry-run")
+    assert dry.returncode in (ExitCode.OK, ExitCode.CONFLICTS_LEFT), dry.stderr
+    real = _cli(forksync_bin, "sync", "--repo", str(fork))
+    assert real.returncode == ExitCode.GIT and "uncommitted changes" in real.stderr
+    assert (fork / "README.md").read_text() == "local edits\n"  # never touched
+    assert git(remote, "branch", "--list", "upstream-sync/*") == ""
+
+
+def test_an_unwritable_report_path_fails_before_anything_is_pushed(
+    demo: tuple[Path, Path, Path], forksync_bin: str, tmp_path: Path
+) -> None:
+    _, remote, fork = demo
+    res = _cli(forksync_bin, "sync", "--repo", str(fork), "--report", str(tmp_path / "no" / "r.json"))
+    assert res.returncode == ExitCode.CONFIG and "does not exist" in res.stderr
+    assert res.stderr.count("\n") == 1 and "Traceback" not in res.stderr
+    assert git(remote, "branch", "--list", "upstream-sync/*") == ""
+
+
+def test_status_without_a_run_and_into_a_closed_pipe(
+    demo: tuple[Path, Path, Path], forksync_bin: str
+) -> None:
+    _, _, fork = demo
+    empty = _cli(forksync_bin, "status", "--repo", str(fork), "--json")
+    assert empty.returncode == 0 and json.loads(empty.stdout)["status"] == "none"
+    assert _cli(forksync_bin, "sync", "--repo", str(fork), "--no-push").returncode == 0
+    # `forksync status | head -c 10`: the reader is gone before forksync writes.
+    read, write = os.pipe()
+    os.close(read)
+    proc = subprocess.run(
+        [forksync_bin, "status", "--repo", str(fork)], stdout=write, stderr=subprocess.PIPE, check=False
+    )
+    os.close(write)
+    assert proc.returncode == 0 and proc.stderr == b"", proc.stderr
