@@ -123,3 +123,57 @@ def test_status_without_a_run_and_into_a_closed_pipe(
     )
     os.close(write)
     assert proc.returncode == 0 and proc.stderr == b"", proc.stderr
+
+
+def test_github_pull_request_state_and_draft_follow_the_verdict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.standins.github_api import GitHubStandIn
+    from tests.test_forge_github import HEAD, TOKEN, make, spec
+
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    monkeypatch.delenv("GITHUB_API_URL", raising=False)
+    with GitHubStandIn({TOKEN: "write"}) as gh:
+        gh.add_repo("acme/fork").refs[HEAD] = "c" * 40
+        forge = make(gh, tmp_path)
+        assert forge.pull_request_for(HEAD) is None
+        forge.publish(spec(draft=True))
+        [pull] = gh.repos["acme/fork"].pulls.values()
+        found = forge.pull_request_for(HEAD)
+        assert found is not None and found.state == "open" and found.draft
+        # Conflicts resolved: ready for review (GraphQL: REST cannot change the draft state).
+        result = forge.publish(spec(labels=("automated-sync", "ready")))
+        assert result.action == "updated" and not pull["draft"] and not result.pull_request.draft
+        [call] = gh.calls("POST", "^/graphql$")
+        assert (
+            "markPullRequestReadyForReview" in call.body["query"]
+            and call.body["variables"]["id"] == pull["node_id"]
+        )
+        assert forge.publish(spec(draft=True)).pull_request.draft  # open conflicts again: back to draft
+        # A refused mutation is a warning, never a lost PR.
+        gh.fail("POST", "^/graphql$", 502, {"message": "Server Error"}, times=10)
+        warned = forge.publish(spec())
+        assert warned.pull_request.draft and any("could not mark the PR ready" in w for w in warned.warnings)
+        pull["state"], pull["merged_at"] = "closed", "2026-01-02T03:04:05Z"
+        merged = forge.pull_request_for(HEAD)
+        assert merged is not None and merged.state == "merged"
+
+
+def test_gitlab_merge_request_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.standins.gitlab_api import GitLabStandIn
+    from tests.test_forge_gitlab import HEAD, JOB, TOKEN, make, spec
+
+    monkeypatch.setenv("GITLAB_TOKEN", TOKEN)
+    for name in ("CI_JOB_TOKEN", "CI_API_V4_URL", "CI_PROJECT_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    with GitLabStandIn({TOKEN}, {JOB}) as gl:
+        gl.add_project("acme/platform/fork").branches[HEAD] = "d" * 40
+        forge = make(gl, tmp_path)
+        assert forge.pull_request_for(HEAD) is None
+        forge.publish(spec(draft=True))
+        found = forge.pull_request_for(HEAD)
+        assert found is not None and found.state == "open" and found.draft
+        [mr] = gl.projects["acme/platform/fork"].mrs.values()
+        mr["state"] = "closed"  # a person closed it
+        closed = forge.pull_request_for(HEAD)
+        assert closed is not None and closed.state == "closed"
