@@ -247,6 +247,11 @@ def test_a_branch_of_forksyncs_own_commits_is_rebuilt_when_main_moves(world: Wor
     assert git(w.remote, "rev-list", "--parents", "-n", "1", tip).split()[1] == new_main
     assert first.merge_commit not in git(w.remote, "rev-list", tip).split()  # replaced, with a lease
     assert w.pull()["draft"] and len(w.gh.repos[REPO].pulls) == 1
+    # A stale local copy of forksync's own old branch (another machine rebuilt it) follows the remote.
+    w.fork.git("update-ref", f"refs/heads/{BRANCH}", first.merge_commit)
+    third = w.night()
+    assert third.exit_code == ExitCode.CONFLICTS_LEFT, third.error
+    assert git(w.remote, "rev-parse", BRANCH) == tip == w.fork.git("rev-parse", BRANCH)
 
 
 def test_a_closed_pull_request_is_not_reopened_or_recreated(world: World) -> None:

@@ -429,7 +429,8 @@ class Sync:
         local = self.git.rev_parse(self.branch_ref)
         fork = self.report.fork_commit
         if local and remote_has and not self.opts.dry_run and not self.git.is_ancestor(remote_has, local):
-            if not self.git.is_ancestor(local, remote_has):
+            # A local branch of forksync's own commits only (an older run here) follows the remote.
+            if not self.git.is_ancestor(local, remote_has) and self._people_commits(local, fork):
                 raise GitError(
                     f"local and remote '{name}' have diverged",
                     hint="delete one of them; forksync never force-pushes",
