@@ -8,10 +8,15 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from forksync.commands.sync import execute
+from forksync.config import Config, parse_config
 from forksync.errors import ExitCode
+from forksync.forges.base import PullRequestSpec
+from forksync.forges.http import RetryPolicy
 from forksync.git import cause
 from forksync.lifecycle import Action, BranchFacts, decide, is_forksync_commit, open_conflicts
 from tests.gitutil import git
@@ -90,10 +95,10 @@ def test_check_and_dry_run_ignore_a_dirty_checkout(demo: tuple[Path, Path, Path]
     _, remote, fork = demo
     (fork / "README.md").write_text("local edits\n")
     assert _cli(forksync_bin, "check", "--repo", str(fork)).returncode == ExitCode.SYNC_DUE
-    dry = _cli(forksync_bin, "sync", "--repo", str(fork), "--dry-run")
-    assert dry.returncode in (ExitCode.OK, ExitCode.CONFLICTS_LEFT), dry.stderr
-    real = _cli(forksync_bin, "sync", "--repo", str(fork))
-    assert real.returncode == ExitCode.GIT and "uncommitted changes" in real.stderr
+    dry = execute(fork, None, dry_run=True, quiet=True)
+    assert dry.error is None and dry.status == "dry-run"
+    real = execute(fork, None, quiet=True)
+    assert real.exit_code == ExitCode.GIT and "uncommitted changes" in str(real.error)
     assert (fork / "README.md").read_text() == "local edits\n"  # never touched
     assert git(remote, "branch", "--list", "upstream-sync/*") == ""
 
@@ -114,7 +119,7 @@ def test_status_without_a_run_and_into_a_closed_pipe(
     _, _, fork = demo
     empty = _cli(forksync_bin, "status", "--repo", str(fork), "--json")
     assert empty.returncode == 0 and json.loads(empty.stdout)["status"] == "none"
-    assert _cli(forksync_bin, "sync", "--repo", str(fork), "--no-push").returncode == 0
+    assert execute(fork, None, no_push=True, quiet=True).exit_code == 0
     # `forksync status | head -c 10`: the reader is gone before forksync writes.
     read, write = os.pipe()
     os.close(read)
@@ -125,55 +130,65 @@ def test_status_without_a_run_and_into_a_closed_pipe(
     assert proc.returncode == 0 and proc.stderr == b"", proc.stderr
 
 
+def _spec(head: str, **kw: Any) -> PullRequestSpec:
+    base: dict[str, Any] = {"title": "Sync", "body": "merged\n", "head": head, "base": "main"}
+    return PullRequestSpec(**{"labels": ("automated-sync", "needs-review"), **base, **kw})
+
+
+def _forge_config(kind: str, repo: str, api_url: str) -> Config:
+    return parse_config({"forge": {"kind": kind, "repo": repo, "api-url": api_url}}, "test")
+
+
 def test_github_pull_request_state_and_draft_follow_the_verdict(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from forksync.forges.github import GitHubForge
     from tests.standins.github_api import GitHubStandIn
-    from tests.test_forge_github import HEAD, TOKEN, make, spec
 
-    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
-    monkeypatch.delenv("GITHUB_API_URL", raising=False)
-    with GitHubStandIn({TOKEN: "write"}) as gh:
-        gh.add_repo("acme/fork").refs[HEAD] = "c" * 40
-        forge = make(gh, tmp_path)
-        assert forge.pull_request_for(HEAD) is None
-        forge.publish(spec(draft=True))
+    head, token = "upstream-sync/v1.2.0", "ghp_" + "L1fecycle" * 4
+    monkeypatch.setenv("GITHUB_TOKEN", token)
+    with GitHubStandIn({token: "write"}) as gh:
+        gh.add_repo("acme/fork").refs[head] = "c" * 40
+        config = _forge_config("github", "acme/fork", gh.url)
+        forge = GitHubForge.from_config(config, tmp_path, retry=RetryPolicy(sleep=lambda s: None))
+        assert forge.pull_request_for(head) is None
+        forge.publish(_spec(head, draft=True))
         [pull] = gh.repos["acme/fork"].pulls.values()
-        found = forge.pull_request_for(HEAD)
+        found = forge.pull_request_for(head)
         assert found is not None and found.state == "open" and found.draft
         # Conflicts resolved: ready for review (GraphQL: REST cannot change the draft state).
-        result = forge.publish(spec(labels=("automated-sync", "ready")))
+        result = forge.publish(_spec(head, labels=("automated-sync", "ready")))
         assert result.action == "updated" and not pull["draft"] and not result.pull_request.draft
         [call] = gh.calls("POST", "^/graphql$")
-        assert (
-            "markPullRequestReadyForReview" in call.body["query"]
-            and call.body["variables"]["id"] == pull["node_id"]
-        )
-        assert forge.publish(spec(draft=True)).pull_request.draft  # open conflicts again: back to draft
+        assert "markPullRequestReadyForReview" in call.body["query"]
+        assert call.body["variables"]["id"] == pull["node_id"]
+        assert forge.publish(_spec(head, draft=True)).pull_request.draft  # open conflicts again
         # A refused mutation is a warning, never a lost PR.
         gh.fail("POST", "^/graphql$", 502, {"message": "Server Error"}, times=10)
-        warned = forge.publish(spec())
+        warned = forge.publish(_spec(head))
         assert warned.pull_request.draft and any("could not mark the PR ready" in w for w in warned.warnings)
         pull["state"], pull["merged_at"] = "closed", "2026-01-02T03:04:05Z"
-        merged = forge.pull_request_for(HEAD)
+        merged = forge.pull_request_for(head)
         assert merged is not None and merged.state == "merged"
 
 
 def test_gitlab_merge_request_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from forksync.forges.gitlab import GitLabForge
     from tests.standins.gitlab_api import GitLabStandIn
-    from tests.test_forge_gitlab import HEAD, JOB, TOKEN, make, spec
 
-    monkeypatch.setenv("GITLAB_TOKEN", TOKEN)
+    head, token = "upstream-sync/v3.0.0", "glpat-" + "L1fecycle" * 3
+    monkeypatch.setenv("GITLAB_TOKEN", token)
     for name in ("CI_JOB_TOKEN", "CI_API_V4_URL", "CI_PROJECT_PATH"):
         monkeypatch.delenv(name, raising=False)
-    with GitLabStandIn({TOKEN}, {JOB}) as gl:
-        gl.add_project("acme/platform/fork").branches[HEAD] = "d" * 40
-        forge = make(gl, tmp_path)
-        assert forge.pull_request_for(HEAD) is None
-        forge.publish(spec(draft=True))
-        found = forge.pull_request_for(HEAD)
+    with GitLabStandIn({token}, set()) as gl:
+        gl.add_project("acme/platform/fork").branches[head] = "d" * 40
+        config = _forge_config("gitlab", "acme/platform/fork", f"{gl.url}/api/v4")
+        forge = GitLabForge.from_config(config, tmp_path, retry=RetryPolicy(sleep=lambda s: None))
+        assert forge.pull_request_for(head) is None
+        forge.publish(_spec(head, draft=True))
+        found = forge.pull_request_for(head)
         assert found is not None and found.state == "open" and found.draft
         [mr] = gl.projects["acme/platform/fork"].mrs.values()
         mr["state"] = "closed"  # a person closed it
-        closed = forge.pull_request_for(HEAD)
+        closed = forge.pull_request_for(head)
         assert closed is not None and closed.state == "closed"
