@@ -188,6 +188,15 @@ def test_a_persons_resolution_is_verified_and_the_pr_becomes_ready(world: World)
     assert third.exit_code == ExitCode.OK and third.recommendation == "ready" and third.findings == []
     assert git(w.remote, "rev-parse", BRANCH) == resolution
 
+    # Markers pushed back (a bad rebase of someone's local copy): open again, and a draft again.
+    w.person_pushes(git(w.remote, "show", f"{first.merge_commit}:app/handler.py"), "oops")
+    fourth = w.night()
+    assert fourth.exit_code == ExitCode.CONFLICTS_LEFT and [c.path for c in fourth.unresolved] == [
+        "app/handler.py"
+    ]
+    pull = w.pull()
+    assert pull["draft"] and labels(pull) == {"automated-sync", "needs-review"}
+
 
 def test_a_resolution_that_drops_a_fork_change_is_listed(world: World) -> None:
     w = world
@@ -238,6 +247,11 @@ def test_main_moves_then_a_newer_release_supersedes(world: World) -> None:
 def test_a_branch_of_forksyncs_own_commits_is_rebuilt_when_main_moves(world: World) -> None:
     w = world
     first = night_one(w)
+    again = w.night()  # nothing moved: the same verdict, recomputed from the tip
+    assert again.merge_commit == first.merge_commit and "re-verified" in again.lifecycle
+    assert [c.path for c in again.unresolved] == ["app/handler.py"] and again.exit_code == first.exit_code
+    assert [(f.kind, f.path) for f in again.findings] == [(f.kind, f.path) for f in first.findings]
+    assert [c.passed for c in again.checks] == [c.passed for c in first.checks] == [False]
     new_main = w.main_moves()
     second = w.night()
     assert second.exit_code == ExitCode.CONFLICTS_LEFT, second.error

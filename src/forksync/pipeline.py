@@ -553,10 +553,17 @@ class Sync:
             records = [self._record_from_commit(merge, path) for path in conflicted]
         markers = {r.path: has_markers(self.git.show_file(tip, r.path) or b"") for r in records}
         still_open = set(lifecycle.open_conflicts([r.path for r in records], markers))
-        self.report.conflicts = [
-            r if r.outcome == "resolved" or r.path in still_open else self._resolved_by_person(r, merge, tip)
-            for r in records
-        ]
+        self.report.conflicts = [self._at_tip(r, r.path in still_open, merge, tip) for r in records]
+
+    def _at_tip(self, r: ConflictRecord, still_open: bool, merge: str, tip: str) -> ConflictRecord:
+        """A conflict record as the tip has it: open exactly when the file there holds markers."""
+        if still_open:
+            return (
+                r
+                if r.outcome != "resolved"
+                else replace(r, outcome="unresolved", reason="markers at the tip")
+            )
+        return r if r.outcome == "resolved" else self._resolved_by_person(r, merge, tip)
 
     def _record_from_commit(self, merge: str, path: str) -> ConflictRecord:
         if has_markers(self.git.show_file(merge, path) or b""):
