@@ -26,7 +26,7 @@ from tests.gitutil import git
     ("facts", "pr", "action", "lease"),
     [
         (BranchFacts(), "none", Action.CREATE, False),
-        (BranchFacts(exists=True), "none", Action.CREATE, False),  # an interrupted run's empty branch
+        (BranchFacts(exists=True), "none", Action.CREATE, True),  # an interrupted run's, or a moved tag
         (BranchFacts(exists=True, has_release=True), "open", Action.CONTINUE, False),
         (BranchFacts(exists=True, has_release=True, main_moved=True), "open", Action.REBUILD, True),
         (BranchFacts(exists=True, has_release=True, people_commits=1), "open", Action.CONTINUE, False),

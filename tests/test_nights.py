@@ -313,3 +313,15 @@ def test_a_missing_token_is_found_before_anything_is_pushed(
     assert "no GitHub token" in report.error["message"]
     assert [s.name for s in report.stages] == ["detect", "precheck"] and report.stages[-1].status == "failed"
     assert git(w.remote, "branch", "--list", "upstream-sync/*") == "" and not w.gh.repos[REPO].pulls
+
+
+def test_a_moved_release_tag_rebuilds_a_branch_of_forksyncs_own_commits(world: World) -> None:
+    w = world
+    first = night_one(w)
+    retagged = w.upstream.commit({"CHANGELOG.md": "1.1.0: retagged with a fix\n"}, "fix the release")
+    w.upstream.git("tag", "-f", "v1.1.0")
+    second = w.night()
+    assert second.exit_code == ExitCode.CONFLICTS_LEFT, second.error
+    tip = git(w.remote, "rev-parse", BRANCH)
+    assert second.merge_commit == tip and second.merge_parents == [first.merge_parents[0], retagged]
+    assert "merged afresh" in second.lifecycle and len(w.gh.repos[REPO].pulls) == 1

@@ -58,8 +58,10 @@ def decide(branch: BranchFacts, pr: PrState, pr_ref: str = "the pull request") -
     if not branch.exists:
         return Plan(Action.CREATE, "no sync branch: a new merge from the production branch")
     if branch.people_commits == 0:
-        if not branch.has_release:
-            return Plan(Action.CREATE, "the sync branch holds no merge of this release: merged afresh")
+        if not branch.has_release:  # an interrupted run's branch, or the release's tag moved
+            return Plan(
+                Action.CREATE, "the sync branch holds no merge of this release: merged afresh", lease=True
+            )
         if branch.main_moved:
             return Plan(
                 Action.REBUILD,
