@@ -38,6 +38,7 @@ from tests.gitutil import git
         ),
         (BranchFacts(exists=True, people_commits=1, main_moved=True), "open", Action.MERGE_RELEASE, False),
         (BranchFacts(exists=True, has_release=True, people_commits=1), "closed", Action.STOP, False),
+        (BranchFacts(carry_from="upstream-sync/v1.1.0"), "none", Action.CARRY, False),
         (BranchFacts(), "merged", Action.STOP, False),
         (BranchFacts(), "closed", Action.STOP, False),  # its branch deleted: still not recreated
     ],

@@ -231,7 +231,9 @@ def test_main_moves_then_a_newer_release_supersedes(world: World) -> None:
     assert third.fork_commit == new_main and f"`{new_main[:10]}`" in w.pull()["body"]
     assert third.recommendation == "ready" and third.findings == []
 
-    w.upstream.commit({"README.md": "app\n"}, "docs")
+    w.upstream.commit(
+        {"README.md": "app\n", "pyproject.toml": '[project]\nname = "app"\nversion = "1.2.0"\n'}, "1.2.0"
+    )
     w.upstream.tag("v1.2.0")
     fourth = w.night()
     assert fourth.release is not None and fourth.release.tag == "v1.2.0"
@@ -240,8 +242,14 @@ def test_main_moves_then_a_newer_release_supersedes(world: World) -> None:
     assert fourth.pull_request is not None and fourth.pull_request.superseded == [old["html_url"]]
     comments = w.gh.repos[REPO].comments[old["number"]]
     assert "Superseded by" in comments[-1]["body"]
-    # The person's work stays reachable: the old branch is kept.
+    # The person's work is not dropped: the old branch is kept, and the new one starts from it, so
+    # their resolution carries over and v1.2.0 (a README change) merges cleanly on top.
     assert git(w.remote, "merge-base", "--is-ancestor", resolution, BRANCH) == ""
+    new_tip = git(w.remote, "rev-parse", "upstream-sync/v1.2.0")
+    assert git(w.remote, "merge-base", "--is-ancestor", tip, new_tip) == ""
+    assert "started from upstream-sync/v1.1.0" in fourth.lifecycle
+    assert fourth.unresolved == [] and fourth.recommendation == "ready", fourth.reasons
+    assert not new["draft"] and labels(new) == {"automated-sync", "ready"}
 
 
 def test_a_branch_of_forksyncs_own_commits_is_rebuilt_when_main_moves(world: World) -> None:
@@ -325,3 +333,14 @@ def test_a_moved_release_tag_rebuilds_a_branch_of_forksyncs_own_commits(world: W
     tip = git(w.remote, "rev-parse", BRANCH)
     assert second.merge_commit == tip and second.merge_parents == [first.merge_parents[0], retagged]
     assert "merged afresh" in second.lifecycle and len(w.gh.repos[REPO].pulls) == 1
+
+
+def test_a_newer_release_starts_from_main_when_the_older_branch_is_forksyncs_own(world: World) -> None:
+    w = world
+    first = night_one(w)  # open conflicts, no person's commit: nothing to carry over
+    w.upstream.commit({"pyproject.toml": '[project]\nname = "app"\nversion = "1.2.0"\n'}, "1.2.0")
+    w.upstream.tag("v1.2.0")
+    newer = w.night()
+    assert "a new merge from the production branch" in newer.lifecycle
+    assert newer.merge_parents[0] == first.merge_parents[0]  # main, not the older sync branch
+    assert w.pull()["state"] == "closed" and w.pull("upstream-sync/v1.2.0")["draft"]

@@ -27,6 +27,7 @@ class Action(Enum):
     REBUILD = "rebuild"  # only forksync's commits: a new merge from the moved production branch
     MERGE_MAIN = "merge-main"  # people's commits and main moved: merge main into the branch
     MERGE_RELEASE = "merge-release"  # the branch lacks the release (its tag moved): merge it in
+    CARRY = "carry"  # a new release: start from the older sync branch that holds people's work
     STOP = "stop"  # the pull request was merged or closed: nothing is reopened or recreated
 
 
@@ -36,6 +37,7 @@ class BranchFacts:
     has_release: bool = False  # the release commit is already merged into the branch tip
     people_commits: int = 0  # commits on the branch that forksync did not make
     main_moved: bool = False  # the production branch has commits the branch lacks
+    carry_from: str = ""  # an older open sync branch with people's commits and no open conflicts
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,11 @@ def decide(branch: BranchFacts, pr: PrState, pr_ref: str = "the pull request") -
             "recreate it (reopen it to have it updated, or wait for the next release)",
         )
     if not branch.exists:
+        if branch.carry_from:
+            return Plan(
+                Action.CARRY,
+                f"a newer release: started from {branch.carry_from}, whose commits by people are kept",
+            )
         return Plan(Action.CREATE, "no sync branch: a new merge from the production branch")
     if branch.people_commits == 0:
         if not branch.has_release:  # an interrupted run's branch, or the release's tag moved

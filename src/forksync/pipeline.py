@@ -413,7 +413,16 @@ class Sync:
             return
         from .forges import make_forge
 
-        pr = make_forge(self.config, self.repo).pull_request_for(self._sync_branch_name())
+        forge = make_forge(self.config, self.repo)
+        name = self._sync_branch_name()
+        pr = forge.pull_request_for(name)
+        # Older open sync PRs of the same production branch (newest first): a person's work there
+        # is carried on by this release's branch (`_carry_candidate`).
+        synced = forge.find_open_sync_prs(self.config.forge.label_sync)
+        heads, base = {p.head for p in synced}, self.config.forge.base or self.config.fork.branch
+        self.older_heads = [
+            p.head for p in reversed(synced) if p.head != name and (p.base == base or p.base in heads)
+        ]
         if pr is not None:
             self.pr_state = "merged" if pr.state == "merged" else "closed" if pr.state == "closed" else "open"
             self.pr_ref = f"pull request {pr.url or pr.number}"
@@ -439,9 +448,17 @@ class Sync:
             local = remote_has
         tip = local or remote_has
         facts = self._branch_facts(tip, fork)
+        carried = self._carry_candidate(fork) if tip is None else None
+        if carried is not None:
+            facts = replace(facts, carry_from=carried[0])
+            tip = None
         self.plan = lifecycle.decide(facts, getattr(self, "pr_state", "none"), getattr(self, "pr_ref", ""))
         rebuild = self.plan.action in (Action.CREATE, Action.REBUILD, Action.STOP)
+        if self.plan.action is Action.CARRY and carried is not None:
+            tip = carried[1]
         start = fork if rebuild or tip is None else tip
+        if start != fork:  # the merge's own base, for the resolvers
+            self.base_commit = self.git.merge_base(start, self.upstream_commit)
         self.branch_old = None if self.opts.dry_run else local
         self.push_lease = remote_has if self.plan.lease and remote_has and remote_has != start else None
         self.start_commit = start
@@ -450,6 +467,23 @@ class Sync:
         self.ui.stage(
             "branch", f"{'(dry run) ' if self.opts.dry_run else ''}{name} from {start[:10]}: {self.plan.why}"
         )
+
+    def _carry_candidate(self, fork: str) -> tuple[str, str] | None:
+        """An older open sync branch holding people's commits and no conflict markers: a newer
+        release starts from it, so that superseding its PR does not drop their work."""
+        for head in getattr(self, "older_heads", []):
+            sha = self._fetch_remote_branch(check_ref_name(head, "sync branch"))
+            if (
+                sha is None
+                or self.git.is_ancestor(self.upstream_commit, sha)
+                or not self._people_commits(sha, fork)
+            ):
+                continue
+            grep = self.git.run("grep", "-l", "-I", "-e", "^<<<<<<< ", sha, check=False).out
+            paths = [line.split(":", 1)[1] for line in grep.splitlines() if ":" in line]
+            if not any(has_markers(self.git.show_file(sha, p) or b"") for p in paths):
+                return head, sha
+        return None
 
     def _branch_facts(self, tip: str | None, fork: str) -> lifecycle.BranchFacts:
         if tip is None:
