@@ -18,6 +18,7 @@ from tests.gitutil import git
 
 STAGES = [
     "detect",
+    "precheck",
     "fetch",
     "branch",
     "merge",

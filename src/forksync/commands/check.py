@@ -17,7 +17,8 @@ def run(repo: Path, config_path: Path | None, as_json: bool) -> int:
     top = Git(repo).run("rev-parse", "--show-toplevel", check=False)
     root = Path(top.out.strip()) if top.returncode == 0 else repo
     config, _ = load_config(root, config_path)
-    sync = Sync(repo, config, SyncOptions(), Progress(quiet=True))
+    # dry_run: `check` reads history only, so a dirty checkout does not matter to it
+    sync = Sync(repo, config, SyncOptions(dry_run=True), Progress(quiet=True))
     target = sync.detect()
     r = sync.report
     due = target is not None

@@ -53,6 +53,18 @@ def execute(
     return report
 
 
+def check_report_path(path: Path) -> None:
+    """Checked before the run (part of the precheck): a sync is never pushed only for its
+    report to be lost at the end."""
+    folder = path.parent
+    if path.is_dir():
+        raise ConfigError(f"--report {path} is a folder", hint="name a file")
+    if not folder.is_dir():
+        raise ConfigError(f"--report {path}: folder {folder} does not exist")
+    if not os.access(path if path.exists() else folder, os.W_OK):
+        raise ConfigError(f"--report {path} is not writable")
+
+
 def run(
     repo: Path,
     config_path: Path | None,
@@ -67,6 +79,8 @@ def run(
 ) -> int:
     if export_dir is not None and (dry_run or no_push):
         raise ConfigError("--export cannot be combined with --dry-run or --no-push")
+    if report_path is not None:
+        check_report_path(report_path)
     report = execute(
         repo,
         config_path,

@@ -100,6 +100,8 @@ def render_body(r: Report) -> str:
         out.append(
             f"| Merge commit | `{_short(r.merge_commit)}` (parents: {parents or '—'}) on `{_cell(r.sync_branch)}` |"
         )
+    if r.lifecycle:
+        out.append(f"| Sync branch | {_cell(r.lifecycle)} |")
     out.append(f"| Brought in | {r.upstream_commits} upstream commits, {r.files_changed} files changed |")
     if r.version_update:
         v = r.version_update
