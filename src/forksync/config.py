@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import ConfigError
+from .git import Git
 
 CONFIG_FILE = ".forksync.toml"
 
@@ -292,7 +293,18 @@ def parse_config(data: dict[str, Any], source: str) -> Config:
 
 
 def load_config(repo: Path, explicit: Path | None = None) -> tuple[Config, str]:
-    """Return the config and where it came from ('defaults' when there is none)."""
+    """Return the config and where it came from ('defaults' when there is none).
+
+    Every secret the config names (`*-env` keys) is registered for redaction on the way out.
+    """
+    config, source = _load_config(repo, explicit)
+    from . import secrets
+
+    secrets.register_config(config)
+    return config, source
+
+
+def _load_config(repo: Path, explicit: Path | None) -> tuple[Config, str]:
     candidates: list[Path] = [explicit] if explicit else [repo / CONFIG_FILE]
     for path in candidates:
         if path.is_file():
@@ -306,6 +318,76 @@ def load_config(repo: Path, explicit: Path | None = None) -> tuple[Config, str]:
         if isinstance(section, dict):
             return parse_config(section, "pyproject.toml [tool.forksync]"), str(pyproject)
     return Config(), "defaults"
+
+
+def config_section(name: str, blob: bytes | None) -> dict[str, Any] | None:
+    """The config table a file holds: `.forksync.toml` whole, pyproject's `[tool.forksync]`.
+
+    None when the file is absent, has no such table, or is not valid TOML (a conflicted file).
+    """
+    if blob is None:
+        return None
+    try:
+        data = tomllib.loads(blob.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return None
+    if name == CONFIG_FILE:
+        return data
+    section = data.get("tool", {}).get("forksync") if name == "pyproject.toml" else None
+    return section if isinstance(section, dict) else None
+
+
+def load_config_at(git: Git, commit: str) -> tuple[Config, str]:
+    """The config as committed in `commit` (the fork's side), never the working tree.
+
+    A sync branch's working tree holds upstream's files; upstream must not configure the
+    fork (a `regenerate` command in an upstream-added `.forksync.toml` would run).
+    """
+    where = f"{commit[:10]}"
+    blob = git.show_file(commit, CONFIG_FILE)
+    if blob is not None:
+        text = blob.decode("utf-8", "replace")
+        config = load_config_text(text, f"{CONFIG_FILE} (fork's commit {where})")
+        source = f"{CONFIG_FILE} at {where}"
+    else:
+        section = config_section("pyproject.toml", git.show_file(commit, "pyproject.toml"))
+        if section is None:
+            config, source = Config(), "defaults"
+        else:
+            config = parse_config(section, f"pyproject.toml [tool.forksync] (fork's commit {where})")
+            source = f"pyproject.toml [tool.forksync] at {where}"
+    from . import secrets
+
+    secrets.register_config(config)
+    return config, source
+
+
+def load_fork_config(repo: Path, explicit: Path | None = None) -> tuple[Config, str]:
+    """The config for `sync`: an explicit file, or the fork branch's own.
+
+    The working tree is used only when it is the checkout of the fork branch it names (so a
+    local edit can be tried before committing); any other checkout (a sync branch, a detached
+    merge) reads the config from the fork branch's commit, and that config must name the same
+    fork branch.
+    """
+    if explicit is not None:
+        return load_config(repo, explicit)
+    git = Git(repo)
+    config, source = load_config(repo)
+    branch = config.fork.branch
+    tip = git.rev_parse(f"refs/heads/{branch}") or git.rev_parse(
+        f"refs/remotes/{config.fork.remote}/{branch}"
+    )
+    if tip is None or git.rev_parse("HEAD") == tip:
+        return config, source
+    committed, source = load_config_at(git, tip)
+    if committed.fork.branch != branch:
+        raise ConfigError(
+            f"the checkout's config names fork branch '{branch}', whose own config names "
+            f"'{committed.fork.branch}'",
+            hint="check out the fork branch (or pass --config)",
+        )
+    return committed, source
 
 
 def load_config_text(text: str, source: str) -> Config:

@@ -8,6 +8,7 @@ from pathlib import Path
 from ..config import CONFIG_FILE, load_config_text
 from ..errors import ConfigError, GitError
 from ..git import Git
+from ..secrets import strip_credentials
 
 
 def _template(name: str) -> str:
@@ -15,6 +16,7 @@ def _template(name: str) -> str:
 
 
 def render_files(upstream_url: str, branch: str, forge: str) -> dict[str, str]:
+    upstream_url = strip_credentials(upstream_url)  # a token never lands in a committed file
     values = {
         "upstream_url": upstream_url.replace("\\", "\\\\").replace('"', '\\"'),
         "branch": branch,

@@ -8,16 +8,14 @@ conflict exactly as git left it; the merge driver follows git's contract: the re
 from __future__ import annotations
 
 import json
-import tomllib
 from pathlib import Path
 from typing import Any, cast
 
 import click
 
-from ..config import CONFIG_FILE, Config, load_config, parse_config
+from ..config import CONFIG_FILE, Config, load_config, load_config_at
 from ..errors import ForksyncError, GitError
 from ..git import Git
-from ..resolve.conflicts import has_markers
 from ..resolve.engine import (
     Chain,
     apply_results,
@@ -27,7 +25,7 @@ from ..resolve.engine import (
     resolve_versions,
 )
 from ..resolve.model import Context, FileResult, ForkSide, Versions
-from ..secrets import redact
+from ..secrets import redact, register_checkout
 
 
 def _context(repo: Path, config_path: Path | None, fork_side: ForkSide) -> Context:
@@ -38,13 +36,14 @@ def _context(repo: Path, config_path: Path | None, fork_side: ForkSide) -> Conte
         raise GitError(f"{repo} is not a git repository")
     top = git.toplevel()
     git = Git(top)
+    register_checkout(top)
     head, merge_head = git.rev_parse("HEAD"), git.rev_parse("MERGE_HEAD")
     if head is None or merge_head is None:
         raise GitError(
             f"no merge in progress in {top}", hint="run it after a `git merge` that stopped on conflicts"
         )
     fork, upstream = (head, merge_head) if fork_side == "ours" else (merge_head, head)
-    config = _load_config(git, top, config_path, fork)
+    config = _load_config(git, top, config_path, fork, upstream)
     described = git.run("describe", "--tags", "--exact-match", upstream, check=False)
     version = described.out.strip() if described.returncode == 0 else None
     return Context(
@@ -59,23 +58,22 @@ def _context(repo: Path, config_path: Path | None, fork_side: ForkSide) -> Conte
     )
 
 
-def _load_config(git: Git, top: Path, config_path: Path | None, fork_commit: str) -> Config:
-    """The config; a pyproject.toml that is itself conflicted is read from the fork's commit."""
-    pyproject = top / "pyproject.toml"
-    if (
-        config_path is None
-        and not (top / CONFIG_FILE).is_file()
-        and pyproject.is_file()
-        and has_markers(pyproject.read_bytes())
-    ):
-        blob = git.show_file(fork_commit, "pyproject.toml") or b""
-        try:
-            section = tomllib.loads(blob.decode("utf-8", "replace")).get("tool", {}).get("forksync")
-        except tomllib.TOMLDecodeError:
-            section = None
-        source = "pyproject.toml [tool.forksync] (fork's commit)"
-        return parse_config(section, source) if isinstance(section, dict) else Config()
-    return load_config(top, config_path)[0]
+def _load_config(git: Git, top: Path, config_path: Path | None, fork_commit: str, upstream: str) -> Config:
+    """The config from the fork's commit of the merge in progress, not the working tree: the
+    working tree holds upstream's files, and upstream must not configure the fork (an added
+    `.forksync.toml` with a `regenerate` command would run). `--config FILE` is used as given,
+    and so is an untracked `.forksync.toml` that upstream does not have (the user's own file)."""
+    if config_path is not None or _users_own_file(git, top, upstream):
+        return load_config(top, config_path)[0]
+    return load_config_at(git, fork_commit)[0]
+
+
+def _users_own_file(git: Git, top: Path, upstream: str) -> bool:
+    return (
+        (top / CONFIG_FILE).is_file()
+        and not git.ok("ls-files", "--error-unmatch", "--", CONFIG_FILE)
+        and git.show_file(upstream, CONFIG_FILE) is None
+    )
 
 
 def run(repo: Path, config_path: Path | None, fork_side: str, dry_run: bool, as_json: bool) -> int:
@@ -169,9 +167,9 @@ def merge_driver(base: Path, current: Path, other: Path, path: str, fork_side: s
         (data["current"], data["other"]) if fork_side == "ours" else (data["other"], data["current"])
     )
     repo = Path.cwd()
-    try:
-        config, _source = load_config(repo)
-    except ForksyncError:  # e.g. pyproject.toml itself mid-merge: the defaults still resolve safely
+    try:  # the fork's committed config, never the half-merged working tree (upstream's files)
+        config = _driver_config(repo, fork_side)
+    except ForksyncError:  # e.g. an unreadable config: the defaults still resolve safely
         config = Config()
     ctx = Context(repo=repo, git=Git(repo), config=config, head="fork" if fork_side == "ours" else "upstream")
     v = Versions(path or current.name, data["base"], fork, upstream)
@@ -190,3 +188,10 @@ def merge_driver(base: Path, current: Path, other: Path, path: str, fork_side: s
         )
     current.write_bytes(content)
     return 1
+
+
+def _driver_config(repo: Path, fork_side: str) -> Config:
+    """git runs a merge driver mid-merge: the fork's side is HEAD (ours) or MERGE_HEAD (theirs)."""
+    git = Git(repo)
+    fork = git.rev_parse("HEAD" if fork_side == "ours" else "MERGE_HEAD")
+    return load_config_at(git, fork)[0] if fork else Config()
