@@ -28,29 +28,124 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", alias_generator=_dash, populate_by_name=True, frozen=True)
 
 
-# A group that repeats something itself repeated, like (a+)+ or (\w*)*: exponential backtracking.
-_NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)[+*{]")
+MAX_TAG_LENGTH = 128  # a longer tag name is never a release tag: no pattern ever sees more
+MAX_UNBOUNDED = 4  # unbounded repeats (*, +, {n,}) in one regex: 128 characters stay < 0.3 s
+_BOUND = rf"(?=[\s\S]{{0,{MAX_TAG_LENGTH}}}\Z)"
+_QUANTIFIER = re.compile(r"[*+?]|\{(\d*)(,?)(\d*)\}")
+_GLOBAL_FLAGS = re.compile(r"^(?:\(\?[aiLmsux]+\))+")
+
+
+def regex_risk(source: str) -> str | None:
+    r"""Why this regex could take super-linear time, or None.
+
+    Python's re cannot be interrupted, so the time bound is enforced up front, on the regex's
+    structure (not a guess at its text): a repeated group that holds a repeat or an alternation
+    (`(a+)+`, `((a+))+`, `(\d|\d\d)*`) is exponential and refused; more than MAX_UNBOUNDED
+    unbounded repeats is refused (their product grows polynomially); the input is bounded to
+    MAX_TAG_LENGTH characters by `compile_pattern` itself.
+    """
+    stack: list[bool] = []  # per open group: does it hold a repeat or an alternation?
+    group_risky: bool | None = None  # the previous atom was a group: did it hold one?
+    unbounded = 0
+    i, n = 0, len(source)
+    while i < n:
+        c = source[i]
+        atom_group: bool | None = None
+        if c == "\\":
+            i += 2
+        elif c == "[":
+            j = i + 1
+            j += source.startswith("^", j)
+            j += source.startswith("]", j)
+            while j < n and source[j] != "]":
+                j += 2 if source[j] == "\\" else 1
+            i = j + 1
+        elif c == "(":
+            i = _open_group(source, i, stack)
+        elif c == ")":
+            inner = stack.pop() if stack else False
+            if inner and stack:
+                stack[-1] = True
+            atom_group = inner
+            i += 1
+        elif c == "|":
+            if stack:
+                stack[-1] = True
+            i += 1
+        elif m := _QUANTIFIER.match(source, i):
+            if m.group(0).startswith("{") and not (m.group(1) or m.group(3)):
+                i += 1  # "{}" or "{,}": literal braces
+                group_risky = None
+                continue
+            high = m.group(3) if m.group(2) else m.group(1)
+            repeats = m.group(0) in "*+" or (m.group(0).startswith("{") and (not high or int(high) > 1))
+            if m.group(0) in "*+" or (m.group(0).startswith("{") and (not high or int(high) > 16)):
+                unbounded += 1
+            if repeats and group_risky:
+                return "a repeated group holds a repeat or an alternation (like (a+)+ or (a|aa)*): exponential time"
+            if stack:
+                stack[-1] = True
+            i = m.end()
+            i += source.startswith(("?", "+"), i)  # lazy or possessive
+        else:
+            i += 1
+        group_risky = atom_group
+    if unbounded > MAX_UNBOUNDED:
+        return f"more than {MAX_UNBOUNDED} unbounded repeats (*, +, {{n,}}); bound some, like \\d{{1,6}}"
+    return None
+
+
+def _open_group(source: str, i: int, stack: list[bool]) -> int:
+    """Skip a group's opening `(` or `(?…`; push it unless it is not a group (flags, comment)."""
+    j = i + 1
+    if not source.startswith("?", j):
+        stack.append(False)
+        return j
+    j += 1
+    for prefix in (":", "=", "!", "<=", "<!", ">"):
+        if source.startswith(prefix, j):
+            stack.append(False)
+            return j + len(prefix)
+    if source.startswith("P<", j) or source.startswith("<", j):
+        stack.append(False)
+        end = source.find(">", j)
+        return len(source) if end < 0 else end + 1
+    if source.startswith(("P=", "#", "("), j):  # a named backreference, a comment, a conditional
+        end = source.find(")", j)
+        return len(source) if end < 0 else end + 1
+    while j < len(source) and (source[j].isalpha() or source[j] == "-"):
+        j += 1
+    if source.startswith(":", j):  # (?i:...) scoped flags: a group
+        stack.append(False)
+        return j + 1
+    return j + 1  # (?i) global flags: not a group
 
 
 def compile_pattern(pattern: str) -> re.Pattern[str]:
     """A glob or a 're:'-prefixed regex, compiled; raise ValueError with the reason.
 
-    Python's re cannot be interrupted, so the time bound is enforced up front: patterns are
-    short, and a quantified group holding a quantifier (catastrophic backtracking) is refused.
+    Tags come from upstream, so the match must stay fast whatever they hold: the compiled
+    pattern matches nothing longer than MAX_TAG_LENGTH characters, and a regex whose structure
+    can backtrack badly is refused (`regex_risk`).
     """
     if pattern.startswith("re:"):
         source = pattern[3:]
         if len(source) > 500:
             raise ValueError("regex longer than 500 characters")
-        if _NESTED_QUANTIFIER.search(source):
-            raise ValueError("nested quantifiers such as (a+)+ can take exponential time; simplify the regex")
+        risk = regex_risk(source)
+        if risk:
+            raise ValueError(f"{risk}; simplify the regex")
         try:
-            return re.compile(source)
+            re.compile(source)
         except re.error as exc:
             raise ValueError(f"invalid regex: {exc}") from exc
-    import fnmatch
+    else:
+        import fnmatch
 
-    return re.compile(fnmatch.translate(pattern))
+        source = fnmatch.translate(pattern)
+    flags = _GLOBAL_FLAGS.match(source)
+    head = flags.group(0) if flags else ""
+    return re.compile(head + _BOUND + source[len(head) :])
 
 
 def repo_relative(value: str) -> str:
@@ -228,11 +323,37 @@ class Feature(Section):
     tests: list[str] = Field(default_factory=list)
 
 
+# GitHub Actions events forksync knows how to judge (gate.py); any other is refused.
+KNOWN_EVENTS = frozenset(
+    {
+        "schedule",
+        "workflow_dispatch",
+        "issue_comment",
+        "repository_dispatch",
+        "pull_request",
+        "pull_request_target",
+        "pull_request_review_comment",
+        "push",
+    }
+)
+
+
 class SecurityConfig(Section):
     allowed_actors: list[str] = Field(default_factory=list)
     allowed_branches: list[str] = Field(default_factory=list)
     required_label: str = ""
     allow_fork_prs: bool = False
+    allowed_events: list[str] = Field(default_factory=lambda: ["schedule", "workflow_dispatch"])
+
+    @field_validator("allowed_events")
+    @classmethod
+    def _events(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - KNOWN_EVENTS)
+        if unknown:
+            raise ValueError(
+                f"unknown event(s) {', '.join(unknown)}; known: {', '.join(sorted(KNOWN_EVENTS))}"
+            )
+        return value
 
 
 class Config(Section):
