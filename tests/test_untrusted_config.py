@@ -144,3 +144,16 @@ def test_a_conflicted_tool_forksync_is_left_for_review_with_the_reason(tmp_path:
     assert report.sync_branch == "sync/v1.1.0"  # the fork's config ran the sync
     assert [c.path for c in report.unresolved] == ["pyproject.toml"]
     assert any("[tool.forksync]" in r for r in report.reasons) and report.recommendation == "needs-review"
+
+
+def test_resolve_keeps_the_forks_tool_forksync_in_a_resolved_pyproject(tmp_path: Path) -> None:
+    base = '[project]\nname = "x"\nversion = "1.0.0"\n\n[tool.forksync.fork]\nsync-branch = "s/{version}"\n'
+    fork = base.replace('"x"', '"x-fork"')
+    upstream = base.replace("1.0.0", "1.1.0").replace('"s/{version}"', '"evil/{version}"')
+    repo = conflict_repo(
+        tmp_path, {"pyproject.toml": base}, {"pyproject.toml": fork}, {"pyproject.toml": upstream}
+    )
+    result = CliRunner().invoke(main, ["resolve", "--repo", str(repo.path), "--json"])
+    merged = repo.read("pyproject.toml")
+    assert "evil" not in merged and "s/{version}" in merged, result.output
+    assert "[tool.forksync]" in result.output

@@ -121,3 +121,20 @@ def test_a_failing_credentialed_upstream_leaks_nothing(tmp_path: Path) -> None:
     last = json.loads((fork.path / ".git" / "forksync" / "last.json").read_text())
     assert TOKEN not in json.dumps(last) and TOKEN not in report.to_json()
     assert last["upstream_url"] == "https://127.0.0.1:1/up.git"
+
+
+def test_web_links_never_carry_credentials_and_encode_tags() -> None:
+    from forksync.forges.urls import compare_url, release_url
+
+    assert release_url(f"https://bot:{TOKEN}@github.com/o/r.git", "v1)(x") == (
+        "https://github.com/o/r/releases/tag/v1%29%28x"
+    )
+    assert compare_url(f"https://bot:{TOKEN}@gitlab.com/o/r.git", "v1", "v2#x") == (
+        "https://gitlab.com/o/r/-/compare/v1...v2%23x"
+    )
+
+
+def test_a_user_name_alone_is_not_a_secret_over_ssh() -> None:
+    assert secrets.strip_credentials("ssh://deployer@host/x.git") == "ssh://deployer@host/x.git"
+    assert "deployer" in secrets.redact("deployer ran")
+    assert secrets.strip_credentials("https://ghtoken1234@host/x.git") == "https://host/x.git"

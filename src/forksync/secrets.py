@@ -63,20 +63,21 @@ def secret_env_names(extra_names: Iterable[str] = (), env: Mapping[str, str] | N
 def _url_password(value: str) -> str | None:
     """The user-info of a URL that carries a password or token (`https://user:tok@host`)."""
     m = _URL_USERINFO.match(value.strip())
-    return m.group(2) if m and m.group(2) else None
+    return m.group(2) if m and ":" in m.group(2) else None
 
 
 def strip_credentials(url: str) -> str:
     """`https://user:token@host/x` → `https://host/x`; any other text is returned unchanged.
 
     The user-info is registered as a secret first, so a copy printed elsewhere is masked too.
-    scp-style `git@host:path` has no secret in it and is kept.
+    scp-style `git@host:path` and `ssh://git@host/path` have no secret in them and are kept.
     """
     m = _URL_USERINFO.match(url.strip())
-    if not m:
-        return url
+    web = m is not None and m.group(1).lower() in ("http://", "https://")
+    if m is None or not (web or ":" in m.group(2)):
+        return url  # ssh://git@host/x: a user name, not a secret
     info = m.group(2)
-    register(info, *info.split(":", 1)[1:])
+    register(info, *info.split(":", 1)[1:])  # over https a lone user name is usually a token
     return m.group(1) + url.strip()[m.end() :]
 
 

@@ -8,6 +8,7 @@ conflict exactly as git left it; the merge driver follows git's contract: the re
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -16,6 +17,7 @@ import click
 from ..config import CONFIG_FILE, Config, load_config, load_config_at
 from ..errors import ForksyncError, GitError
 from ..git import Git
+from ..resolve.conflicts import has_markers
 from ..resolve.engine import (
     Chain,
     apply_results,
@@ -24,6 +26,7 @@ from ..resolve.engine import (
     resolve_all,
     resolve_versions,
 )
+from ..resolve.fork_config import keep_fork_config
 from ..resolve.model import Context, FileResult, ForkSide, Versions
 from ..secrets import redact, register_checkout
 
@@ -80,7 +83,10 @@ def run(repo: Path, config_path: Path | None, fork_side: str, dry_run: bool, as_
     side = cast(ForkSide, fork_side)
     ctx = _context(repo, config_path, side)
     versions, missing = read_conflicts_full(ctx.git, side)
-    results = resolve_all(ctx, versions)
+    by_path = {v.path: v for v in versions}
+    results = [
+        _keep_fork_config(by_path[r.path], r) if r.path in by_path else r for r in resolve_all(ctx, versions)
+    ]
     results += [
         FileResult(
             p,
@@ -99,6 +105,18 @@ def run(repo: Path, config_path: Path | None, fork_side: str, dry_run: bool, as_
     for problem in problems:  # a file a command should have regenerated still holds upstream's copy
         click.echo(redact(f"forksync: regenerate: {problem}; check the regenerated files"), err=True)
     return 1 if left or problems else 0
+
+
+def _keep_fork_config(v: Versions, r: FileResult) -> FileResult:
+    """A resolved `[tool.forksync]` is the fork's, whatever upstream's side said (fork_config.py)."""
+    if r.outcome != "resolved" or r.content is None:
+        return r
+    kept = keep_fork_config(r.path, v.base, v.fork, v.upstream, r.content)
+    if kept is None or kept.content == r.content:
+        return r
+    if kept.content is None or has_markers(kept.content):
+        return r
+    return replace(r, content=kept.content, details=(*r.details, kept.reason))
 
 
 def _as_dict(r: FileResult) -> dict[str, Any]:
