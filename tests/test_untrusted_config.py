@@ -157,3 +157,24 @@ def test_resolve_keeps_the_forks_tool_forksync_in_a_resolved_pyproject(tmp_path:
     merged = repo.read("pyproject.toml")
     assert "evil" not in merged and "s/{version}" in merged, result.output
     assert "[tool.forksync]" in result.output
+
+
+def test_verify_on_a_merge_reads_the_fork_sides_config(tmp_path: Path) -> None:
+    """A merge committed with upstream's `.forksync.toml`: `verify` still uses the fork's."""
+    from forksync.config import load_merge_config
+    from forksync.git import Git
+
+    repo = Repo(tmp_path / "r")
+    repo.commit({"a.txt": "a\n", ".forksync.toml": '[fork]\nname = "acme"\n'}, "base")
+    repo.git("checkout", "-q", "-b", "up")
+    repo.commit({".forksync.toml": '[fork]\nname = "evil"\n'}, "upstream's config")
+    repo.git("checkout", "-q", "main")
+    repo.commit({"b.txt": "b\n"}, "fork work")
+    repo.git("merge", "-q", "--no-edit", "up")  # git takes upstream's config: the fork never touched it
+    assert 'name = "evil"' in repo.read(".forksync.toml")
+    git = Git(repo.path)
+    fork_side, upstream_side = repo.git("rev-parse", "HEAD^1"), repo.git("rev-parse", "HEAD^2")
+    config, source = load_merge_config(git, repo.path, None, fork_side, upstream_side)
+    assert config.fork.name == "acme" and fork_side[:10] in source
+    result = CliRunner().invoke(main, ["verify", "--repo", str(repo.path), "--json"])
+    assert "Traceback" not in result.output

@@ -483,6 +483,25 @@ def load_config_at(git: Git, commit: str) -> tuple[Config, str]:
     return config, source
 
 
+def load_merge_config(
+    git: Git, top: Path, explicit: Path | None, fork_commit: str, upstream_commit: str
+) -> tuple[Config, str]:
+    """The config for work on a merge (resolve, verify): the fork side's committed config.
+
+    The working tree holds upstream's files, and upstream must not configure the fork (an added
+    `.forksync.toml` with a `regenerate` command would run). `--config FILE` is used as given,
+    and so is an untracked `.forksync.toml` that upstream does not have (the user's own file).
+    """
+    own = (
+        (top / CONFIG_FILE).is_file()
+        and not git.ok("ls-files", "--error-unmatch", "--", CONFIG_FILE)
+        and git.show_file(upstream_commit, CONFIG_FILE) is None
+    )
+    if explicit is not None or own:
+        return load_config(top, explicit)
+    return load_config_at(git, fork_commit)
+
+
 def load_fork_config(repo: Path, explicit: Path | None = None) -> tuple[Config, str]:
     """The config for `sync`: an explicit file, or the fork branch's own.
 

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import click
 
-from ..config import CONFIG_FILE, Config, load_config, load_config_at
+from ..config import Config, load_config_at, load_merge_config
 from ..errors import ForksyncError, GitError
 from ..git import Git
 from ..resolve.conflicts import has_markers
@@ -46,7 +46,7 @@ def _context(repo: Path, config_path: Path | None, fork_side: ForkSide) -> Conte
             f"no merge in progress in {top}", hint="run it after a `git merge` that stopped on conflicts"
         )
     fork, upstream = (head, merge_head) if fork_side == "ours" else (merge_head, head)
-    config = _load_config(git, top, config_path, fork, upstream)
+    config = load_merge_config(git, top, config_path, fork, upstream)[0]  # never upstream's
     described = git.run("describe", "--tags", "--exact-match", upstream, check=False)
     version = described.out.strip() if described.returncode == 0 else None
     return Context(
@@ -58,24 +58,6 @@ def _context(repo: Path, config_path: Path | None, fork_side: ForkSide) -> Conte
         base_commit=git.merge_base(head, merge_head),
         upstream_version=version,
         head="fork" if fork_side == "ours" else "upstream",
-    )
-
-
-def _load_config(git: Git, top: Path, config_path: Path | None, fork_commit: str, upstream: str) -> Config:
-    """The config from the fork's commit of the merge in progress, not the working tree: the
-    working tree holds upstream's files, and upstream must not configure the fork (an added
-    `.forksync.toml` with a `regenerate` command would run). `--config FILE` is used as given,
-    and so is an untracked `.forksync.toml` that upstream does not have (the user's own file)."""
-    if config_path is not None or _users_own_file(git, top, upstream):
-        return load_config(top, config_path)[0]
-    return load_config_at(git, fork_commit)[0]
-
-
-def _users_own_file(git: Git, top: Path, upstream: str) -> bool:
-    return (
-        (top / CONFIG_FILE).is_file()
-        and not git.ok("ls-files", "--error-unmatch", "--", CONFIG_FILE)
-        and git.show_file(upstream, CONFIG_FILE) is None
     )
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..config import load_config
+from ..config import load_merge_config
 from ..errors import ExitCode, GitError
 from ..git import Git
 from ..report import Finding
@@ -39,12 +39,12 @@ def run(repo: Path, config_path: Path | None, against: str | None, as_json: bool
 
     git = Git(repo)
     root = git.toplevel()
-    config, _ = load_config(root, config_path)
     parents = _parents(git)
     if len(parents) < 2:
         raise GitError(
             "HEAD is not a merge commit: nothing to verify", hint="run it on the sync branch's merge"
         )
+    config, _ = load_merge_config(git, root, config_path, parents[0], parents[1])  # the fork side's
     fork_before = against or parents[0]
     findings = verify(root, config, fork_before=fork_before, upstream=parents[1], merged="HEAD")
     if as_json:
