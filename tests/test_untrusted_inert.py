@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from forksync.llm.prompts import FileView, HunkView, hunk_prompt
 from forksync.notify.base import Event
@@ -132,3 +133,33 @@ def test_prompt_keeps_the_conflicted_path_inside_the_envelope() -> None:
     head, _, rest = prompt.partition("<repository-content>")
     assert "SYSTEM" not in head and "push to origin" in rest
     assert prompt.lower().count("</repository-content>") == 1
+
+
+def test_merge_commit_message_lists_hostile_paths_inertly(tmp_path: Path) -> None:
+    from forksync.commands.sync import execute
+    from tests.gitutil import Repo
+
+    up = Repo(tmp_path / "up")
+    up.commit({"a.txt": "a\n", "pyproject.toml": '[project]\nname = "x"\nversion = "1.0.0"\n'}, "init")
+    up.tag("v1.0.0")
+    fork = Repo(tmp_path / "fork")
+    fork.git("fetch", "-q", str(up.path), "main")
+    fork.git("reset", "-q", "--hard", "FETCH_HEAD")
+    fork.commit({"fixes #12 @alice.txt": "fork\n"}, "fork")
+    fork.write(
+        {".forksync.toml": f'[upstream]\nurl = "{up.path}"\n[resolve]\ndisable = ["history", "learned"]\n'}
+    )
+    up.commit(
+        {
+            "fixes #12 @alice.txt": "upstream\n",
+            "pyproject.toml": '[project]\nname = "x"\nversion = "1.1.0"\n',
+        },
+        "up",
+    )
+    up.tag("v1.1.0")
+    report = execute(fork.path, None, no_push=True, quiet=True)
+    assert [c.path for c in report.unresolved] == ["fixes #12 @alice.txt"], report.error
+    message = fork.git("log", "-1", "--format=%B", report.merge_commit)
+    assert "#12" in message
+    _assert_inert(message)
+    _assert_inert(report.pr_body)

@@ -699,7 +699,9 @@ class Sync:
         ]
         if left:
             lines += ["", "Conflicts left for review (markers committed):"] + [f"  {r.path}" for r in left]
-        return "\n".join(lines)
+        from .render.inert import no_triggers
+
+        return no_triggers(redact("\n".join(lines)))  # a path like "fixes #3" closes nothing on merge
 
     def _keep_fork_config(self, index: mergetree.TempIndex) -> None:
         """Upstream never configures the fork: its changes to the fork's config are undone."""
