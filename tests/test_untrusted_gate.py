@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from forksync.gate import check
 
 
 def _env(
-    tmp_path: Path, event: str, payload: dict[str, object] | None = None, **extra: str
+    tmp_path: Path, event: str, payload: Mapping[str, object] | None = None, **extra: str
 ) -> dict[str, str]:
     env = {"GITHUB_ACTIONS": "true", "GITHUB_EVENT_NAME": event, "GITHUB_REPOSITORY": "acme/proxy", **extra}
     if payload is not None:
