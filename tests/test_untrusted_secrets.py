@@ -53,7 +53,10 @@ def test_strip_credentials() -> None:
 
 
 def test_init_never_writes_a_credential_into_the_config() -> None:
-    files = render_files(f"https://x-access-token:{TOKEN}@github.com/o/r.git", "main", "github")
+    from forksync.workflow import ActionRef
+
+    action = ActionRef("acme/forksync", "0" * 40, "v0.1.0")
+    files = render_files(f"https://x-access-token:{TOKEN}@github.com/o/r.git", "main", "github", action)
     assert TOKEN not in files[".forksync.toml"] and "https://github.com/o/r.git" in files[".forksync.toml"]
 
 

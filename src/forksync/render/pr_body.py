@@ -12,6 +12,8 @@ under GitHub's size limit.
 
 from __future__ import annotations
 
+import re
+
 from ..report import ConflictRecord, Report
 from ..secrets import redact
 from . import inert
@@ -33,6 +35,10 @@ def _short(sha: str) -> str:
     return sha[:10] if sha else "—"
 
 
+def _note(text: str) -> str:
+    return f" ({_cell(text)})" if text else ""
+
+
 def render_title(r: Report) -> str:
     tag = r.release.tag if r.release else "upstream"
     prefix = "[needs review] " if r.unresolved else ""
@@ -43,12 +49,17 @@ def _unresolved_section(r: Report) -> list[str]:
     out = [
         f"## ⚠️ {len(r.unresolved)} conflicted file(s) left for review",
         "",
-        "This PR is a draft: conflict markers are committed in the files below (and only there). "
-        "Resolve them on this branch; the marker check keeps the PR from passing until then.",
+        "This PR is a draft. Each file below says what was committed for it: conflict markers (the "
+        "marker check keeps the PR from passing until they are gone), or one side's state with what "
+        "the other side did. Resolve them on this branch."
+        if any(c.committed for c in r.unresolved)
+        else "Nothing was committed for these files.",
         "",
     ]
     for c in r.unresolved[:MAX_TABLE_ROWS]:
         out.append(f"- **{_code(c.path)}** ({_cell(c.kind)}): {_cell(c.reason)}")
+        if c.committed_note:
+            out.append(f"  - committed: {_cell(c.committed_note)}")
         open_hunks = [h for h in c.hunks if h.outcome != "resolved"]
         for h in open_hunks[:MAX_ITEMS]:
             lines = f"fork lines {h.fork_start}–{h.fork_start + max(h.fork_lines, 1) - 1}"
@@ -94,8 +105,11 @@ def render_body(r: Report) -> str:
         link = f"[{_cell(rel.tag)}]({_url(rel.url)})" if _url(rel.url) else _code(rel.tag)
         out.append(f"| Upstream release | {link} (commit `{_short(rel.commit)}`) |")
     if _url(r.compare_url):
-        compared = _cell(f"{r.fork_version} → {rel.version if rel else ''}")
-        out.append(f"| Compare | [{compared}]({_url(r.compare_url)}) |")
+        start = _short(r.compare_from) if re.fullmatch(r"[0-9a-f]{40,64}", r.compare_from) else r.compare_from
+        start = start or (r.fork_version or "")
+        out.append(
+            f"| Compare | [{_cell(start)}...{_cell(tag)}]({_url(r.compare_url)}) (from the merge base) |"
+        )
     out.append(
         f"| Fork | {_code(r.fork_branch)} at `{_short(r.fork_commit)}`, version {_cell(r.fork_version or 'unknown')}"
         f" ({_cell(r.fork_version_source)}) |"
@@ -108,7 +122,12 @@ def render_body(r: Report) -> str:
     out.append(f"| Brought in | {r.upstream_commits} upstream commits, {r.files_changed} files changed |")
     if r.version_update:
         v = r.version_update
-        out.append(f"| Version | {_code(v.file)}: {_cell(str(v.old))} → **{_cell(v.new)}** |")
+        change = (
+            f"{_cell(str(v.old))} → **{_cell(v.new)}**"
+            if v.old != v.new
+            else f"**{_cell(v.new)}** (unchanged)"
+        )
+        out.append(f"| Version | {_code(v.file)}: {change if v.new else '—'}{_note(v.note)} |")
     if r.ignored_tags:
         tags = inert.capped(r.ignored_tags, MAX_ITEMS, _code, "… and {n} more")
         out.append("| Not stable (skipped) | " + ", ".join(tags) + " |")
@@ -166,6 +185,16 @@ def render_body(r: Report) -> str:
             out.append(f"- **{_cell(f.kind)}**{feat} {where} {_cell(f.message)}")
         if len(r.findings) > 100:
             out.append(f"- … and {len(r.findings) - 100} more (all in the JSON report)")
+        out.append("")
+
+    if r.agent_changes:
+        out += ["### Files the agent's fixes changed", "", "Review each: the agent wrote them.", ""]
+        out += [
+            f"- {_code(a.path)} {a.change} (+{a.added_lines} −{a.removed_lines})"
+            for a in r.agent_changes[:MAX_TABLE_ROWS]
+        ]
+        if len(r.agent_changes) > MAX_TABLE_ROWS:
+            out.append(f"- … and {len(r.agent_changes) - MAX_TABLE_ROWS} more")
         out.append("")
 
     if r.llm_calls:
