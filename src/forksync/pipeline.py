@@ -43,6 +43,7 @@ from .report import (
 )
 from .resolve.conflicts import has_markers
 from .resolve.model import Context, FileResult, Versions
+from .secrets import redact, strip_credentials
 from .ui import Progress
 
 if TYPE_CHECKING:
@@ -74,6 +75,10 @@ class Sync:
     """One run. ``run()`` returns the final report; it never raises for expected failures."""
 
     def __init__(self, repo: Path, config: Config, options: SyncOptions, progress: Progress) -> None:
+        from . import secrets
+
+        secrets.register_config(config)  # every secret known before anything can print one
+        secrets.register_checkout(repo)
         self.git = Git(repo)
         top = self.git.run("rev-parse", "--show-toplevel", check=False)
         if top.returncode != 0:
@@ -108,7 +113,7 @@ class Sync:
             except ForksyncError as exc:
                 self.report.status = "failed"
                 self.report.exit_code = exc.exit_code
-                self.report.error = {"kind": exc.kind, "message": str(exc)}
+                self.report.error = {"kind": exc.kind, "message": redact(str(exc))}
                 self._rollback()
             finally:
                 self._cleanup()
@@ -204,6 +209,13 @@ class Sync:
 
     # -- detect -----------------------------------------------------------------------
     def upstream_url(self) -> str:
+        """The URL git fetches from; credentials in it are registered as secrets here, and only
+        `strip_credentials(url)` is ever stored (report, merge message, last.json)."""
+        url = self._upstream_url()
+        strip_credentials(url)  # registers user:token for redaction
+        return url
+
+    def _upstream_url(self) -> str:
         url = self.config.upstream.url
         if url:
             if not re.match(r"^[a-z+]+://|^[\w.-]+@", url) and not Path(url).is_absolute():
@@ -232,7 +244,7 @@ class Sync:
 
     def detect(self) -> releases_mod.Release | None:
         url = self.upstream_url()
-        self.report.upstream_url = url
+        self.report.upstream_url = strip_credentials(url)
         fork = self.fork_commit()
         self.report.fork_commit = fork
         self._check_checkout()
@@ -358,7 +370,7 @@ class Sync:
             "--no-tags",
             "--quiet",
             "--",
-            self.report.upstream_url,
+            self.upstream_url(),
             f"+refs/tags/{tag}:{ref}",
             timeout=1800,
         )
@@ -910,14 +922,34 @@ class Sync:
         lines = [
             f"Merge upstream release {name} into {self.report.sync_branch or self.config.fork.branch}",
             "",
-            f"Upstream: {self.report.upstream_url}",
+            f"Upstream: {strip_credentials(self.report.upstream_url)}",
             "Synced by forksync.",
         ]
         if left:
             committed = {c.path: c.committed for c in self.report.conflicts}
             lines += ["", "Conflicts left for review (what this commit holds there):"]
             lines += [f"  {r.path} ({committed.get(r.path) or 'nothing recorded'})" for r in left]
-        return "\n".join(lines)
+        from .render.inert import no_triggers
+
+        return no_triggers(redact("\n".join(lines)))  # a path like "fixes #3" closes nothing on merge
+
+    def _keep_fork_config(self, index: mergetree.TempIndex) -> None:
+        """Upstream never configures the fork: its changes to the fork's config are undone."""
+        from .resolve.fork_config import GUARDED, keep_fork_config
+
+        for name in GUARDED:
+            found = index.blob(name)
+            sides = (self.base_commit, self.report.fork_commit, self.upstream_commit)
+            base, fork, upstream = (self.git.show_file(c, name) if c else None for c in sides)
+            kept = keep_fork_config(name, base, fork, upstream, found[1] if found else None)
+            if kept is None:
+                continue
+            self.report.reasons.append(kept.reason)
+            if kept.content is None:
+                index.set_entries([("0", "0" * 40, name)])
+            elif found is None or kept.content != found[1]:
+                (sha,) = index.hash_blobs([kept.content])
+                index.set_entries([(found[0] if found else "100644", sha, name)])
 
     def commit(self, left: list[FileResult]) -> None:
         """Build the merged tree in a private index and commit it with both parents."""
@@ -925,6 +957,7 @@ class Sync:
         try:
             if not self.already_merged:
                 self._entries_for_results(index)
+                self._keep_fork_config(index)
             self._apply_version(index)
             tree = index.write_tree()
         finally:

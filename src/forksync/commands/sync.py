@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..config import load_config
+from ..config import load_fork_config
 from ..errors import ConfigError
 from ..pipeline import SyncOptions, run_sync
 from ..render.summary import render_summary
@@ -36,7 +36,7 @@ def execute(
 
     top = Git(repo).run("rev-parse", "--show-toplevel", check=False)
     root = Path(top.out.strip()) if top.returncode == 0 else repo
-    config, _source = load_config(root, config_path)
+    config, _source = load_fork_config(root, config_path)  # never a sync branch's (upstream's) copy
     options = SyncOptions(
         release=release,
         dry_run=dry_run,
