@@ -9,8 +9,9 @@ tag" (parent 1 = the fork before the sync, parent 2 = the release). For each one
 builds, under `--work` (default `bench/work/real_syncs/`, reused across runs):
 
 - `upstream.git`: the release commit tagged with its tag, plus the earlier releases of the same
-  list and (unless `--no-old-tags`) the real upstream tags the mirror carries (stable, nightly,
-  rc, dev…), so detection, the fork's version from ancestry and "also includes" are exercised;
+  list, so detection and the fork's version from ancestry are exercised; with `--old-tags`, also
+  the mirror's copies of upstream's older tags (v1.32 to v1.74: stable, nightly, rc, dev…), which
+  exercise the tag filters and "also includes";
 - `origin.git`: a bare copy of the fork whose `main` is parent 1;
 - `fork`: a `git clone` of origin, then `forksync init --upstream upstream.git`, with
   `[checks] commands = ["python -m compileall -q -j 2 litellm"]` and `[forge] kind = "local"`.
@@ -353,10 +354,9 @@ def main() -> None:
     ap.add_argument("--fresh", action="store_true", help="rebuild the repositories under --work first")
     ap.add_argument("--no-checks", dest="checks", action="store_false", help="configure no check command")
     ap.add_argument(
-        "--no-old-tags",
-        dest="old_tags",
-        action="store_false",
-        help="upstream gets only the three release tags",
+        "--old-tags",
+        action="store_true",
+        help="upstream also gets the mirror's copies of upstream's older tags (stable, nightly, rc…)",
     )
     ap.add_argument("--merge-runs", type=int, default=3, help="git merge-tree timings (median)")
     args = ap.parse_args()
@@ -370,6 +370,8 @@ def main() -> None:
         shutil.rmtree(args.work, ignore_errors=True)
     args.work.mkdir(parents=True, exist_ok=True)
     args.out.mkdir(parents=True, exist_ok=True)
+    options = {"checks": CHECK if args.checks else None, "old_tags": args.old_tags, "repo": str(mirror)}
+    print(f"forksync: {forksync_bin()}; options: {options}")
     results = []
     releases: dict[str, str] = {}
     for sync in SYNCS:
@@ -380,7 +382,10 @@ def main() -> None:
         show(result)
         results.append(result)
     summary = args.out / "real_syncs.json"
-    summary.write_text(json.dumps({"forksync": forksync_bin(), "syncs": results}, indent=2), encoding="utf-8")
+    summary.write_text(
+        json.dumps({"forksync": forksync_bin(), "options": options, "syncs": results}, indent=2),
+        encoding="utf-8",
+    )
     print(f"\nfigures: {summary}")
 
 
