@@ -34,6 +34,7 @@ It measures; it asserts nothing.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import re
@@ -46,6 +47,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from forksync.backtest import ws_normal  # the same "equal up to whitespace" as bench/litellm.py
 
 HERE = Path(__file__).resolve().parent
 ENV = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
@@ -79,21 +82,23 @@ def blob(repo: Path, rev: str, path: str) -> bytes | None:
     return proc.stdout if proc.returncode == 0 else None
 
 
-def squash_ws(data: bytes) -> bytes:
-    """Equal up to whitespace: runs of blanks collapsed, blank lines dropped (as bench/litellm.py)."""
-    lines = (b" ".join(line.split()) for line in data.splitlines())
-    return b"\n".join(line for line in lines if line)
-
-
 def verdict(ours: bytes | None, carto: bytes | None, outcome: str) -> str:
     """One conflicted file of forksync's sync against the file CARTO committed in its merge."""
     if outcome != "resolved":
         return "open"
     if ours == carto:
         return "exact"
-    if ours is not None and carto is not None and squash_ws(ours) == squash_ws(carto):
+    if ours is not None and carto is not None and ws_normal(ours) == ws_normal(carto):
         return "ws-equal"
     return "different"
+
+
+def lines_unlike(ours: bytes | None, carto: bytes | None) -> int:
+    """Lines added or removed between forksync's file and CARTO's (how far apart they are)."""
+    a = (ours or b"").decode("utf-8", "replace").splitlines()
+    b = (carto or b"").decode("utf-8", "replace").splitlines()
+    diff = difflib.unified_diff(a, b, lineterm="", n=0)
+    return sum(1 for line in diff if line[:1] in "+-" and line[:3] not in ("+++", "---"))
 
 
 # -- building the repositories -------------------------------------------------------------
@@ -237,19 +242,23 @@ def run_one(args: argparse.Namespace, mirror: Path, sync: Sync, releases: dict[s
     proc = forksync(fork, "sync", "--repo", str(fork), "--no-push", "--report", str(report_path))
     wall = time.perf_counter() - start
     if not report_path.exists():
-        raise SystemExit(f"real_syncs: {sync.tag}: no report (exit {proc.returncode}): {proc.stderr.strip()}")
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        print(f"\n=== {sync.tag}: forksync sync wrote no report (exit {proc.returncode}): {tail}")
+        return {"tag": sync.tag, "carto_merge": merge, "exit_code": proc.returncode, "error": tail}
     rep = json.loads(report_path.read_text(encoding="utf-8"))
-    stages = {s["name"]: s["duration_s"] for s in rep["stages"]}
-    tip = git(fork, "rev-parse", "--verify", "-q", f"refs/heads/{rep['sync_branch']}", check=False)
+    stages = {s["name"]: s["duration_s"] for s in rep.get("stages", [])}
+    tip = git(fork, "rev-parse", "--verify", "-q", f"refs/heads/{rep.get('sync_branch', '')}", check=False)
     files = []
-    for c in rep["conflicts"]:
+    for c in rep.get("conflicts", []):
         ours = blob(fork, tip, c["path"]) if tip else None
+        carto = blob(fork, merge, c["path"])
         files.append(
             {
                 "path": c["path"],
                 "outcome": c["outcome"],
                 "rule": c["rule"],
-                "verdict": verdict(ours, blob(fork, merge, c["path"]), c["outcome"]),
+                "verdict": verdict(ours, carto, c["outcome"]),
+                "lines_unlike_carto": lines_unlike(ours, carto),
             }
         )
     body_path = args.out / f"{sync.tag}.md"
@@ -271,11 +280,11 @@ def run_one(args: argparse.Namespace, mirror: Path, sync: Sync, releases: dict[s
         "merge_tree_conflicted_files": merge_conflicts,
         "conflicted_files": files,
         "verdicts": dict(Counter(f["verdict"] for f in files)),
-        "findings": len(rep["findings"]),
-        "findings_by_kind": dict(Counter(f["kind"] for f in rep["findings"])),
-        "recommendation": rep["recommendation"],
-        "reasons": rep["reasons"],
-        "warnings": rep["warnings"],
+        "findings": len(rep.get("findings", [])),
+        "findings_by_kind": dict(Counter(f["kind"] for f in rep.get("findings", []))),
+        "recommendation": rep.get("recommendation"),
+        "reasons": rep.get("reasons", []),
+        "warnings": rep.get("warnings", []),
         "version": {"file": vu.get("file"), "old": vu.get("old"), "new": vu.get("new")},
         "checks": [
             {
@@ -284,13 +293,14 @@ def run_one(args: argparse.Namespace, mirror: Path, sync: Sync, releases: dict[s
                 "passed": c["passed"],
                 "s": c["duration_s"],
             }
-            for c in rep["checks"]
+            for c in rep.get("checks", [])
         ],
         "stages_s": stages,
         "sync_wall_s": round(wall, 3),
         "sync_wall_without_checks_s": round(wall - stages.get("checks", 0.0), 3),
         "git_merge_tree_s": round(merge_s, 3),
         "setup_s": round(setup_s, 3),
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "pr_body": str(body_path),
         "report": str(report_path),
     }
@@ -315,7 +325,8 @@ def show(r: dict[str, Any]) -> None:
         + ", ".join(f"{k} {v.get(k, 0)}" for k in ("exact", "ws-equal", "open", "different"))
     )
     for f in r["conflicted_files"]:
-        print(f"    {f['verdict']:<9} {f['path']}  [{f['outcome']}: {f['rule']}]")
+        apart = f" ({f['lines_unlike_carto']} lines unlike CARTO's)" if f["verdict"] == "different" else ""
+        print(f"    {f['verdict']:<9} {f['path']}  [{f['outcome']}: {f['rule']}]{apart}")
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(r["findings_by_kind"].items()))
     print(f"  findings: {r['findings']}" + (f" ({kinds})" if kinds else ""))
     print(f"  recommendation: {r['recommendation']}")
@@ -332,7 +343,26 @@ def show(r: dict[str, Any]) -> None:
         f"without checks (checks {st.get('checks', 0):.2f} s, whole {r['sync_wall_s']:.2f} s); "
         f"git merge-tree --write-tree {r['git_merge_tree_s']:.2f} s"
     )
-    print(f"  PR body: {r['pr_body']}")
+    print(f"  PR body: {r['pr_body']}  (load average {r['load_average_1m']} when it finished)")
+
+
+def table(results: list[dict[str, Any]]) -> None:
+    print(
+        "\n| sync | conflicted | exact | ws-equal | open | different | findings | recommendation "
+        "| verify s | sync s (no checks) | checks s | git merge-tree s |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        if "status" not in r:
+            print(f"| {r['tag']} | error: {r['error']} |")
+            continue
+        v, st = r["verdicts"], r["stages_s"]
+        print(
+            f"| {r['tag']} | {len(r['conflicted_files'])} | {v.get('exact', 0)} | {v.get('ws-equal', 0)} "
+            f"| {v.get('open', 0)} | {v.get('different', 0)} | {r['findings']} | {r['recommendation']} "
+            f"| {st.get('verify', 0):.1f} | {r['sync_wall_without_checks_s']:.1f} | {st.get('checks', 0):.1f} "
+            f"| {r['git_merge_tree_s']:.2f} |"
+        )
 
 
 def main() -> None:
@@ -379,8 +409,10 @@ def main() -> None:
         if args.only and sync.tag not in args.only:
             continue
         result = run_one(args, mirror, sync, dict(releases))
-        show(result)
+        if "status" in result:
+            show(result)
         results.append(result)
+    table(results)
     summary = args.out / "real_syncs.json"
     summary.write_text(
         json.dumps({"forksync": forksync_bin(), "options": options, "syncs": results}, indent=2),
