@@ -34,7 +34,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # tests.standins: the loopback API the test suite uses
 
-from forksync.backtest import MergeSpec, parents, replay  # noqa: E402
+from forksync.backtest import MergeSpec, parents, replay, ws_normal  # noqa: E402
 from forksync.config import parse_config  # noqa: E402
 from forksync.git import Git  # noqa: E402
 from forksync.llm.agent import Agent, make_agent  # noqa: E402
@@ -143,6 +143,12 @@ class Oracle:
         row["truth_parses"] = truth is None or parses(v.path, truth) is None
         row["outcome"] = out.outcome
         row["exact"] = truth is not None and out.outcome == "resolved" and out.content == truth
+        row["ws_equal"] = (
+            truth is not None
+            and out.outcome == "resolved"
+            and not row["exact"]
+            and ws_normal(out.content or b"") == ws_normal(truth)
+        )
         if truth is not None and out.outcome == "resolved" and not row["exact"]:
             got, want = decode(out.content or b"").splitlines(True), decode(truth).splitlines(True)
             diff = difflib.unified_diff(want, got, "committed", "result", n=1)
@@ -209,6 +215,7 @@ def main() -> int:
         "person_also_edited_outside_the_hunks": len(aligned) - len(expressible),
         "expressible_by_hunks": len(expressible),
         "exact_with_perfect_model": len(exact),
+        "whitespace_equal_with_perfect_model": sum(1 for f in expressible if f["ws_equal"]),
         "exact_share_of_expressible": round(100 * len(exact) / len(expressible), 1) if expressible else 0.0,
         "exact_share_of_expressible_that_parse": round(100 * len(exact) / (len(expressible) - len(broken)), 1)
         if len(expressible) > len(broken)
