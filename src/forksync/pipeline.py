@@ -53,6 +53,7 @@ UPSTREAM_REF_PREFIX = "refs/forksync/upstream/"
 T = TypeVar("T")
 ZERO_SHA = "0" * 40
 VERIFY_TASK = "forksync verify"
+WORKTREE_PREFIX = "forksync-wt-"
 
 
 @dataclass
@@ -744,10 +745,10 @@ class Sync:
         """A checkout of the sync commit, made only when something must run on the files."""
         if self.worktree is not None:
             return self.worktree
-        root = state.state_dir(self.common) / "worktrees"
-        root.mkdir(exist_ok=True)
-        path = root / self.report.run_id
-        self._remove_worktree(path)
+        # Outside the git directory: repository code run there must not reach `../../config`
+        # (the checkout's token), and the Claude Code CLI refuses to edit under `.git/`.
+        path = Path(tempfile.mkdtemp(prefix=WORKTREE_PREFIX))
+        state.remember_worktree(self.common, path)
         self.git.run("worktree", "add", "--quiet", "--detach", str(path), self.head)
         self.worktree = path
         self.wt = Git(path, env=self._identity_env())
@@ -1023,11 +1024,18 @@ class Sync:
         self._cleanup()
 
     def _sweep_worktrees(self) -> None:
-        """Worktrees left by a killed run (we hold the lock, so none is in use)."""
+        """Worktrees left by a killed run (we hold the lock, so none is in use): those remembered
+        in the state, and any registered worktree of ours (older runs kept them under `.git`)."""
+        found = state.remembered_worktrees(self.common)
+        for line in self.git.out("worktree", "list", "--porcelain").splitlines():
+            path = Path(line.removeprefix("worktree "))
+            if line.startswith("worktree ") and path.name.startswith(WORKTREE_PREFIX):
+                found.append(path)
         root = self.common / "forksync" / "worktrees"
         if root.is_dir():
-            for path in root.iterdir():
-                self._remove_worktree(path)
+            found += list(root.iterdir())
+        for path in dict.fromkeys(found):
+            self._remove_worktree(path)
         tmp = self.common / "forksync" / "tmp"
         if tmp.is_dir():
             for path in tmp.iterdir():
@@ -1046,6 +1054,7 @@ class Sync:
 
                 shutil.rmtree(path, ignore_errors=True)
             self.git.run("worktree", "prune", check=False)
+        state.forget_worktree(self.common, path)
 
 
 def run_sync(repo: Path, config: Config, options: SyncOptions, progress: Progress) -> Report:
