@@ -232,6 +232,9 @@ class SecurityConfig(Section):
     allowed_branches: list[str] = Field(default_factory=list)
     required_label: str = ""
     allow_fork_prs: bool = False
+    sandbox: Literal["auto", "require", "off"] = "auto"
+    sandbox_network: bool = True
+    allow_unsandboxed: bool = False
 
 
 class Config(Section):

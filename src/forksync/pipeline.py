@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, TypeVar
 from packaging.version import Version
 
 from . import checks as checks_mod
-from . import mergetree, state, versioning
+from . import guard, mergetree, sandbox, signals, state, versioning
 from . import releases as releases_mod
 from .config import Config
 from .errors import ConfigError, ExitCode, ForgeError, ForksyncError, GitError, UpstreamError
@@ -54,6 +54,7 @@ T = TypeVar("T")
 ZERO_SHA = "0" * 40
 VERIFY_TASK = "forksync verify"
 WORKTREE_PREFIX = "forksync-wt-"
+GUARDED_STAGES = ("checks", "verify", "repair")  # stages that may run repository code
 
 
 @dataclass
@@ -98,24 +99,40 @@ class Sync:
     # -- driver ---------------------------------------------------------------------
     def run(self) -> Report:
         notes: list[str] = []
-        with state.locked(self.common, notes):
+        with signals.interruptible(), state.locked(self.common, notes):
             self.report.warnings.extend(notes)
             state.save_report(self.common, self.report)
             self._sweep_worktrees()
             try:
-                self._pipeline()
+                with sandbox.using(self._sandbox_policy()):
+                    self._pipeline()
             except ForksyncError as exc:
                 self.report.status = "failed"
                 self.report.exit_code = exc.exit_code
                 self.report.error = {"kind": exc.kind, "message": str(exc)}
                 self._rollback()
+            except signals.Interrupted as exc:
+                self._interrupted(exc)
             finally:
-                self._cleanup()
-                self.report.finished_at = _now()
-                state.save_report(self.common, self.report)
-        if self.report.status in ("failed",) or self.report.exit_code:
+                with signals.deferred():
+                    self._cleanup()
+                    self.report.finished_at = _now()
+                    state.save_report(self.common, self.report)
+        if self.report.status == "failed" or (self.report.exit_code and self.report.status != "interrupted"):
             self._notify_safely()
         return self.report
+
+    def _sandbox_policy(self) -> sandbox.Policy:
+        sec = self.config.security
+        return sandbox.Policy(sec.sandbox, sec.sandbox_network, sec.allow_unsandboxed)
+
+    def _interrupted(self, exc: signals.Interrupted) -> None:
+        """A signal stopped the run: say where, so that `--resume` can finish it."""
+        stage = getattr(self, "_current_stage", None) or "start"
+        self.report.stages.append(StageRecord(stage, "interrupted", 0.0, exc.name))
+        self.report.status = "interrupted"
+        self.report.exit_code = exc.exit_code
+        self.report.error = {"kind": "interrupted", "message": f"{exc} during stage {stage}"}
 
     def _pipeline(self) -> None:
         from . import gate
@@ -166,7 +183,7 @@ class Sync:
     def _resume_target(self) -> None:
         """--resume: finish the last interrupted run's release, not whatever is newest now."""
         last = state.load_last(self.common)
-        if last is None or last.status != "running" or last.release is None:
+        if last is None or last.status not in ("running", "interrupted") or last.release is None:
             self.report.warnings.append("nothing to resume: the last run finished; running a normal sync")
             return
         self.opts.release = last.release.tag
@@ -181,8 +198,11 @@ class Sync:
             raise ForksyncError(f"injected failure at stage {name}")
         if os.environ.get("FORKSYNC_KILL_AT") == name:
             os._exit(137)
+        self._current_stage = name
         try:
             result = fn()
+            if name in GUARDED_STAGES:
+                self._check_untouched()
         except ForksyncError:
             self.report.stages.append(StageRecord(name, "failed", round(time.monotonic() - start, 3)))
             raise
@@ -749,11 +769,20 @@ class Sync:
         # (the checkout's token), and the Claude Code CLI refuses to edit under `.git/`.
         path = Path(tempfile.mkdtemp(prefix=WORKTREE_PREFIX))
         state.remember_worktree(self.common, path)
+        self._snapshot = guard.take(self.git, self.common)  # before any repository code runs
         self.git.run("worktree", "add", "--quiet", "--detach", str(path), self.head)
         self.worktree = path
         self.wt = Git(path, env=self._identity_env())
         self.report.worktree = str(path)
         return path
+
+    def _check_untouched(self) -> None:
+        """Refs, git config and hooks, forksync's own code: changed only by forksync itself."""
+        before = getattr(self, "_snapshot", None)
+        if before is None:
+            return
+        expected = {} if self.opts.dry_run else {self.branch_ref: self.branch_old}
+        guard.assert_unchanged(before, guard.take(self.git, self.common), expected)
 
     def run_checks(self) -> None:
         commands = checks_mod.check_list(self.config)
