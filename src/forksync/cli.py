@@ -39,7 +39,9 @@ def handled(fn: F) -> F:
                 raise
             _fail(str(exc), exc.exit_code)
         except KeyboardInterrupt as exc:
-            _fail(str(exc) or "interrupted", getattr(exc, "exit_code", 130))  # signals.Interrupted: 128+signum
+            _fail(
+                str(exc) or "interrupted", getattr(exc, "exit_code", 130)
+            )  # signals.Interrupted: 128+signum
         except Exception as exc:
             if os.environ.get("FORKSYNC_DEBUG"):
                 raise

@@ -101,6 +101,7 @@ class Sync:
         notes: list[str] = []
         with signals.interruptible(), state.locked(self.common, notes):
             self.report.warnings.extend(notes)
+            self._previous = state.load_last(self.common)  # before this run's report replaces it
             state.save_report(self.common, self.report)
             self._sweep_worktrees()
             try:
@@ -182,7 +183,7 @@ class Sync:
 
     def _resume_target(self) -> None:
         """--resume: finish the last interrupted run's release, not whatever is newest now."""
-        last = state.load_last(self.common)
+        last = getattr(self, "_previous", None)
         if last is None or last.status not in ("running", "interrupted") or last.release is None:
             self.report.warnings.append("nothing to resume: the last run finished; running a normal sync")
             return
