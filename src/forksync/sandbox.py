@@ -304,9 +304,9 @@ def _refuse_unsandboxed(policy: Policy, common: Path | None) -> None:
     allowed = policy.allow_unsandboxed or os.environ.get(ALLOW_ENV, "") not in ("", "0", "false")
     if allowed:
         return
-    reach = secrets_in_env() + [f"git config {k}" for k in credentials_in_config(common)]
+    reach = [f"git config {k}" for k in credentials_in_config(common)] + secrets_in_env()
     if reach:
-        shown = ", ".join(reach[:6]) + (f" and {len(reach) - 6} more" if len(reach) > 6 else "")
+        shown = ", ".join(reach[:8]) + (f" and {len(reach) - 8} more" if len(reach) > 8 else "")
         raise SandboxError(
             f"refusing to run repository code without a sandbox while secrets are in reach ({shown})",
             hint=f"install bubblewrap (pip install 'forksync[sandbox]'), or set [security] allow-unsandboxed = true or {ALLOW_ENV}=1",
