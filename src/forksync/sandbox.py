@@ -40,6 +40,9 @@ _CREDENTIAL_KEY = re.compile(
     r"^(http\..*extraheader|credential\..*|include\.path|includeif\..*\.path)$", re.I
 )
 _URL_USERINFO = re.compile(r"(?<=://)[^/@\s]*@")
+_TOKEN_SHAPE = re.compile(
+    r"\b(gh[pousr]_|github_pat_|glpat-|sk-|xox[abprs]-)[A-Za-z0-9_-]{10,}|hooks\.slack\.com/"
+)
 # Files under HOME that commonly hold credentials: hidden (an empty file or folder in their place).
 HOME_SECRETS = (
     ".git-credentials",
@@ -152,9 +155,7 @@ def config_entries(common_dir: Path) -> list[tuple[str, str]]:
 
 
 def is_credential(key: str, value: str) -> bool:
-    from .secrets import redact
-
-    return bool(_CREDENTIAL_KEY.match(key)) or bool(_URL_USERINFO.search(value)) or redact(value) != value
+    return bool(_CREDENTIAL_KEY.match(key) or _URL_USERINFO.search(value) or _TOKEN_SHAPE.search(value))
 
 
 def credentials_in_config(common_dir: Path | None) -> list[str]:
