@@ -237,3 +237,39 @@ def test_guard_names_what_changed(tmp_path: Path) -> None:
     ]
     assert "refs/heads/upstream-sync/v1 created" in guard.changes(before, after, {})
     assert os.path.basename(guard.__file__) == "guard.py"
+
+
+# -- bounds of the structured merges ------------------------------------------------------------
+def test_yaml_alias_bomb_is_declined_at_once() -> None:
+    import time
+
+    from forksync.resolve.structured_yaml import merge_yaml
+    from forksync.resolve.threeway import Decline, Notes
+
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
+        lines.append(f"{name}: &{name} [" + ",".join(f"*{prev}" for _ in range(9)) + "]")
+    bomb = ("\n".join(lines) + "\n").encode()
+    start = time.monotonic()
+    with pytest.raises(Decline, match="expands to more than 200000 values"):
+        merge_yaml(b"x: 1\n", b"x: 2\n" + bomb[4:], bomb, Notes())
+    assert time.monotonic() - start < 5
+    # Ordinary anchors still merge.
+    base = b"d: &d {a: 1}\nx: *d\ny: 1\n"
+    merged = merge_yaml(base, base.replace(b"y: 1", b"y: 2"), base.replace(b"a: 1", b"a: 3"), Notes())
+    assert merged == b"d: &d {a: 3}\nx: *d\ny: 2\n"
+
+
+def test_huge_toml_is_declined_with_the_reason() -> None:
+    import time
+
+    from forksync.resolve.structured_toml import merge_toml
+    from forksync.resolve.threeway import Decline, Notes
+
+    big = ("x = [" + ",".join("1" for _ in range(30_000)) + "]\n").encode()
+    start = time.monotonic()
+    with pytest.raises(Decline, match=r"holds 3000\d values \(over 20000\)"):
+        merge_toml(b"a = 1\n" + big, b"a = 2\n" + big, b"a = 1\nb = 2\n" + big, Notes())
+    with pytest.raises(Decline, match="over 512 kB"):
+        merge_toml(b"a = 1\n", b"a = 2\n", b"a = 1\n#" + b"x" * 600_000 + b"\n", Notes())
+    assert time.monotonic() - start < 10
