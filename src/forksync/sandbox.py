@@ -250,14 +250,18 @@ def prepare(
     env: Mapping[str, str] | None = None,
     writable: Sequence[Path] = (),
     policy: Policy | None = None,
+    runs_repository_code: bool = True,
 ) -> Prepared:
-    """Decide how to run ``argv`` (repository code) in ``cwd``; raise SandboxError when it may not run."""
+    """Decide how to run ``argv`` in ``cwd``; raise SandboxError when it may not run.
+    ``runs_repository_code=False`` (the Claude Code CLI with only Read and Edit) is sandboxed
+    when possible, but not refused without a sandbox unless the policy requires one."""
     policy = policy or current()
     cwd = Path(cwd).resolve()
     common = _common_dir(cwd)
     bwrap = find_bwrap() if policy.mode != "off" else None
     if bwrap is None:
-        _refuse_unsandboxed(policy, common)
+        if runs_repository_code or policy.mode == "require":
+            _refuse_unsandboxed(policy, common)
         return Prepared(list(argv), child_env(env), cwd, False)
     scratch = Path(tempfile.mkdtemp(prefix="forksync-sbx-"))
     empty_file = scratch / "empty"
