@@ -16,7 +16,7 @@ from forksync import guard, sandbox
 from forksync.checks import run_check
 from forksync.git import Git
 from tests.gitutil import Repo, git
-from tests.test_signals import processes_with
+from tests.test_signals import processes_with, wait_for
 
 HAVE_BWRAP = sandbox.find_bwrap() is not None
 needs_bwrap = pytest.mark.skipif(not HAVE_BWRAP, reason="bubblewrap cannot run here")
@@ -173,9 +173,11 @@ def test_no_process_outlives_its_check(tmp_path: Path, mode: str) -> None:
     code = f"import subprocess, sys; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)', '{marker}'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); print('left a child')"
     with sandbox.using(sandbox.Policy(mode="auto" if mode == "auto" else "off", allow_unsandboxed=True)):
         rec = run_check(tmp_path, "bg", py(code), timeout=30)
-        assert rec.passed and processes_with(marker) == []
+        assert rec.passed
+        wait_for(lambda: processes_with(marker) == [], timeout=5)  # SIGKILLed: gone in a moment
         slow = run_check(tmp_path, "slow", py(code + "\nimport time; time.sleep(60)"), timeout=1)
-    assert slow.timed_out and processes_with(marker) == []
+    assert slow.timed_out
+    wait_for(lambda: processes_with(marker) == [], timeout=5)
 
 
 def test_unsandboxed_with_a_secret_in_reach_is_refused(

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -49,10 +50,10 @@ def slow_check_config(fork: Path, marker: str) -> None:
     git(fork, "commit", "-qam", "slow check")
 
 
-def wait_for(predicate: object, timeout: float = 60) -> None:
+def wait_for(predicate: Callable[[], bool], timeout: float = 60) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        if predicate():  # type: ignore[operator]
+        if predicate():
             return
         time.sleep(0.05)
     raise AssertionError("timed out waiting")
@@ -84,7 +85,7 @@ def test_signal_stops_the_sync_cleanly_and_resume_finishes_it(
             proc.kill()
     assert time.monotonic() - started < 15
     assert proc.returncode == 128 + sig, err
-    assert processes_with(marker) == []  # the check did not outlive forksync
+    wait_for(lambda: processes_with(marker) == [], timeout=5)  # the check did not outlive forksync
     report = json.loads(out)
     assert report["status"] == "interrupted"
     assert report["error"]["message"] == f"interrupted by {sig.name} during stage checks"
