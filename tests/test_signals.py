@@ -116,3 +116,42 @@ def test_signal_stops_the_sync_cleanly_and_resume_finishes_it(
     assert any(w.startswith(f"resuming run {report['run_id']}") for w in again["warnings"]), again["warnings"]
     assert again["status"] == "synced" and again["exit_code"] == 0, again["error"]
     assert git(remote, "rev-parse", "refs/heads/upstream-sync/v1.1.0") == again["merge_commit"]
+
+
+def test_a_killed_sync_takes_its_check_along_and_the_next_run_sweeps_its_worktree(
+    demo: tuple[Path, Path, Path], forksync_bin: str
+) -> None:
+    """SIGKILL cannot be handled: bwrap's --die-with-parent ends the check, the next run cleans up."""
+    _, _, fork = demo
+    marker = f"forksync-test-{uuid.uuid4().hex}"
+    slow_check_config(fork, marker)
+    proc = subprocess.Popen(
+        [forksync_bin, "sync", "--repo", str(fork), "--json"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "FS_TEST_SLEEP": "60"},
+    )
+    try:
+        wait_for(lambda: len(processes_with(marker)) > 0 or proc.poll() is not None)
+        proc.kill()
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    wait_for(lambda: processes_with(marker) == [], timeout=5)
+    left = json.loads((fork / ".git" / "forksync" / "last.json").read_text())
+    assert left["status"] == "running" and Path(left["worktree"]).is_dir()
+    remembered = (fork / ".git" / "forksync" / "worktrees.txt").read_text().split()
+    assert remembered == [left["worktree"]]
+    resumed = subprocess.run(
+        [forksync_bin, "sync", "--repo", str(fork), "--resume", "--json"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "FS_TEST_SLEEP": "0"},
+        timeout=120,
+        check=False,
+    )
+    report = json.loads(resumed.stdout)
+    assert report["status"] == "synced", report["error"]
+    assert not Path(left["worktree"]).exists()
+    assert "forksync-wt-" not in git(fork, "worktree", "list")

@@ -775,6 +775,7 @@ class Sync:
         self.worktree = path
         self.wt = Git(path, env=self._identity_env())
         self.report.worktree = str(path)
+        state.save_report(self.common, self.report)
         return path
 
     def _check_untouched(self) -> None:

@@ -39,6 +39,7 @@ BWRAP_ENV = "FORKSYNC_BWRAP"  # a bwrap binary to use; "none" = behave as if non
 _CREDENTIAL_KEY = re.compile(
     r"^(http\..*extraheader|credential\..*|include\.path|includeif\..*\.path)$", re.I
 )
+_IDENTITY = re.compile(r"^GIT_(AUTHOR|COMMITTER)_(NAME|EMAIL|DATE)$")  # named like secrets ("AUTH"), are not
 _URL_USERINFO = re.compile(r"(?<=://)[^/@\s]*@")
 _TOKEN_SHAPE = re.compile(
     r"\b(gh[pousr]_|github_pat_|glpat-|sk-|xox[abprs]-)[A-Za-z0-9_-]{10,}|hooks\.slack\.com/"
@@ -138,7 +139,9 @@ def secrets_in_env(env: Mapping[str, str] | None = None) -> list[str]:
 
     env = os.environ if env is None else env
     kept = scrubbed_env()
-    return sorted(n for n, v in env.items() if n not in kept or (v and redact(v) != v))
+    return sorted(
+        n for n, v in env.items() if not _IDENTITY.match(n) and (n not in kept or (v and redact(v) != v))
+    )
 
 
 def config_entries(common_dir: Path) -> list[tuple[str, str]]:
