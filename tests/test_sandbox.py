@@ -79,19 +79,24 @@ def test_bwrap_argv_order_and_network() -> None:
     argv = sandbox.bwrap_argv(
         "bwrap",
         ["make", "test"],
-        writable=[Path("/tmp/wt")],
+        writable=[Path("/tmp/repo")],
         readable_tmp=[Path("/tmp/repo/.git")],
+        readonly=[Path("/tmp/repo/.git")],
         hide_files=[(Path("/x/clean"), Path("/tmp/repo/.git/config"))],
         hide_dirs=[Path("/root/.ssh")],
-        cwd=Path("/tmp/wt"),
+        cwd=Path("/tmp/repo"),
         home="/tmp/home",
         network=False,
     )
     text = " ".join(argv)
-    # /tmp is private, then what must show through it is bound on top, the worktree last (writable).
-    assert text.index("--tmpfs /tmp") < text.index("--ro-bind /tmp/repo/.git") < text.index("--bind /tmp/wt")
-    assert text.index("--ro-bind /tmp/repo/.git /tmp/repo/.git") < text.index(
-        "/x/clean /tmp/repo/.git/config"
+    # /tmp is private, what must show through it is bound on top, then the writable folder, then the
+    # git directory inside it read-only again, and the credential-free config last.
+    ro_git = "--ro-bind /tmp/repo/.git /tmp/repo/.git"
+    assert text.index("--tmpfs /tmp") < text.index(ro_git) < text.index("--bind /tmp/repo /tmp/repo")
+    assert (
+        text.index("--bind /tmp/repo /tmp/repo")
+        < text.rindex(ro_git)
+        < text.index("/x/clean /tmp/repo/.git/config")
     )
     assert "--unshare-net" in argv and "--unshare-pid" in argv and "--die-with-parent" in argv
     assert argv[-3:] == ["--", "make", "test"]
@@ -100,6 +105,7 @@ def test_bwrap_argv_order_and_network() -> None:
         ["t"],
         writable=[],
         readable_tmp=[],
+        readonly=[],
         hide_files=[],
         hide_dirs=[],
         cwd=Path("/"),
@@ -275,3 +281,14 @@ def test_huge_toml_is_declined_with_the_reason() -> None:
     with pytest.raises(Decline, match="over 512 kB"):
         merge_toml(b"a = 1\n", b"a = 2\n", b"a = 1\n#" + b"x" * 600_000 + b"\n", Notes())
     assert time.monotonic() - start < 10
+
+
+@needs_bwrap
+def test_git_directory_stays_read_only_when_the_check_runs_in_the_checkout(tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "repo")
+    repo.commit({"a.txt": "a\n"}, "init")
+    repo.git("config", "http.https://github.com/.extraheader", "AUTHORIZATION: basic c2VjcmV0LXRva2Vu")
+    code = "import pathlib\nprint('extraheader' in pathlib.Path('.git/config').read_text())\ntry:\n    open('.git/hooks/pre-push', 'w')\n    print('planted')\nexcept OSError:\n    print('read-only')\nopen('new.txt', 'w').write('x')"
+    rec = run_check(repo.path, "probe", py(code), timeout=30)
+    assert rec.output_tail.splitlines() == ["False", "read-only"]
+    assert (repo.path / "new.txt").exists() and not (repo.path / ".git" / "hooks" / "pre-push").exists()

@@ -223,22 +223,27 @@ def bwrap_argv(
     *,
     writable: Sequence[Path],
     readable_tmp: Sequence[Path],
+    readonly: Sequence[Path],
     hide_files: Sequence[tuple[Path, Path]],
     hide_dirs: Sequence[Path],
     cwd: Path,
     home: str,
     network: bool,
 ) -> list[str]:
-    """bwrap's command line (pure): read-only root, private /tmp and HOME, writable worktree."""
+    """bwrap's command line (pure): read-only root, private /tmp and HOME, writable worktree.
+    Later mounts cover earlier ones: the git directory is read-only even inside a writable
+    folder, and hidden files are hidden last."""
     out = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     for path in readable_tmp:  # what lives under /tmp and must stay visible (read-only)
+        out += ["--ro-bind", str(path), str(path)]
+    for path in writable:
+        out += ["--bind", str(path), str(path)]
+    for path in readonly:
         out += ["--ro-bind", str(path), str(path)]
     for path in hide_dirs:
         out += ["--tmpfs", str(path)]
     for empty, target in hide_files:
         out += ["--ro-bind", str(empty), str(target)]
-    for path in writable:
-        out += ["--bind", str(path), str(path)]
     out += ["--dir", home, "--unshare-pid", "--unshare-ipc", "--die-with-parent"]
     if not network:
         out.append("--unshare-net")
@@ -293,6 +298,7 @@ def prepare(
         argv,
         writable=[cwd, *(Path(w).resolve() for w in writable)],
         readable_tmp=readable_tmp,
+        readonly=[common] if common is not None else [],
         hide_files=hide_files,
         hide_dirs=hide_dirs,
         cwd=cwd,
