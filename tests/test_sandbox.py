@@ -59,6 +59,8 @@ def test_clean_config_keeps_the_repository_readable_without_credentials(tmp_path
     repo.git("config", "http.https://github.com/.extraheader", "AUTHORIZATION: basic c2VjcmV0LXRva2Vu")
     repo.git("config", "credential.helper", "store")
     repo.git("config", "include.path", "/elsewhere/creds")
+    (tmp_path / "creds.config").write_text("[http]\n\textraheader = AUTHORIZATION: basic dG9rZW4=\n")
+    repo.git("config", "includeIf.gitdir:/.path", "../../creds.config")  # relative to the git directory
     repo.git("remote", "add", "origin", "https://user:hunter2secret@example.com/x.git")
     repo.git("config", "core.quotepath", 'a "quoted" \\ value')
     entries = sandbox.config_entries(repo.path / ".git")
@@ -66,8 +68,10 @@ def test_clean_config_keeps_the_repository_readable_without_credentials(tmp_path
         "credential.helper",
         "http.https://github.com/.extraheader",
         "include.path",
+        "includeif.gitdir:/.path",
         "remote.origin.url",
     ]
+    assert sandbox.included_files(repo.path / ".git", entries) == [tmp_path / "creds.config"]
     clean = tmp_path / "clean"
     clean.write_text(sandbox.clean_config_text(entries))
     read = git(tmp_path, "config", "--file", str(clean), "--list")
@@ -119,6 +123,14 @@ def test_bwrap_argv_order_and_network() -> None:
 def test_inside_the_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     repo, wt = worktree(tmp_path)
     repo.git("config", "http.https://github.com/.extraheader", "AUTHORIZATION: basic c2VjcmV0LXRva2Vu")
+    runner_temp = tmp_path / "runner-temp"  # actions/checkout v6: the token in an included file
+    runner_temp.mkdir()
+    (runner_temp / "git-credentials-1.config").write_text(
+        "[http]\n\textraheader = AUTHORIZATION: basic dG9rZW4=\n"
+    )
+    repo.git(
+        "config", f"includeIf.gitdir:{repo.path}/.git.path", str(runner_temp / "git-credentials-1.config")
+    )
     home = tmp_path / "home"
     (home / ".ssh").mkdir(parents=True)
     (home / ".ssh" / "id_ed25519").write_text("PRIVATE")
@@ -133,7 +145,7 @@ def can_write(p):
     except OSError: return "no"
 print("pids", len([d for d in os.listdir("/proc") if d.isdigit()]))
 print("env-token", "GITHUB_TOKEN" in os.environ or "ghp_" in open("/proc/1/environ").read())
-print("config", "extraheader" in open({str(repo.path / ".git" / "config")!r}).read())
+print("config", "extraheader" in open({str(repo.path / ".git" / "config")!r}).read() + open({str(runner_temp / "git-credentials-1.config")!r}).read())
 print("git-log", subprocess.run(["git", "log", "--format=%s"], capture_output=True, text=True).stdout.strip())
 print("ssh", os.listdir({str(home / ".ssh")!r}), "creds", repr(open({str(home / ".git-credentials")!r}).read()))
 print("home", os.environ["HOME"], can_write(os.environ["HOME"] + "/x"))

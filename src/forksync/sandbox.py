@@ -167,6 +167,17 @@ def credentials_in_config(common_dir: Path | None) -> list[str]:
     return [k for k, v in config_entries(common_dir) if is_credential(k, v)]
 
 
+def included_files(common_dir: Path, entries: Sequence[tuple[str, str]]) -> list[Path]:
+    """Existing files that the repository's config includes (relative to the git directory)."""
+    out = []
+    for key, value in entries:
+        if re.match(r"^include(if\..*)?\.path$", key, re.I) and value:
+            path = common_dir / Path(os.path.expanduser(value))
+            if path.is_file():
+                out.append(path.resolve())
+    return out
+
+
 def clean_config_text(entries: Sequence[tuple[str, str]]) -> str:
     """The config in git's syntax without credentials: what repository code may read."""
     lines: list[str] = []
@@ -277,9 +288,12 @@ def prepare(
     home = "/tmp/home"
     hide_files: list[tuple[Path, Path]] = []
     if common is not None and (common / "config").is_file():
+        entries = config_entries(common)
         clean = scratch / "config"
-        clean.write_text(clean_config_text(config_entries(common)), encoding="utf-8")
+        clean.write_text(clean_config_text(entries), encoding="utf-8")
         hide_files.append((clean, common / "config"))
+        # Included files (actions/checkout v6 keeps the token in one under RUNNER_TEMP): emptied.
+        hide_files += [(empty_file, path) for path in included_files(common, entries)]
     hide_dirs: list[Path] = []
     real_home = Path(os.path.expanduser("~"))
     for name in HOME_SECRETS:
