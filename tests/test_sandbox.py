@@ -77,6 +77,7 @@ def test_clean_config_keeps_the_repository_readable_without_credentials(tmp_path
     read = git(tmp_path, "config", "--file", str(clean), "--list")
     assert "extraheader" not in read and "hunter2" not in read and "credential" not in read
     assert 'core.quotepath=a "quoted" \\ value' in read and "remote.origin.fetch=" in read
+    assert "remote.origin.url=https://example.com/x.git" in read
 
 
 def test_bwrap_argv_order_and_network() -> None:

@@ -183,8 +183,9 @@ def clean_config_text(entries: Sequence[tuple[str, str]]) -> str:
     lines: list[str] = []
     section = None
     for key, value in entries:
-        if is_credential(key, value):
+        if _CREDENTIAL_KEY.match(key) or _TOKEN_SHAPE.search(value):
             continue
+        value = _URL_USERINFO.sub("", value)  # the remote stays, its password goes
         head, _, name = key.rpartition(".")
         sec, _, sub = head.partition(".")
         wanted = f'[{sec} "{_escape(sub)}"]' if sub else f"[{sec}]"
