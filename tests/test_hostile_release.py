@@ -207,7 +207,9 @@ def test_secrets_in_reach_without_a_sandbox_is_refused(
     for name in [*CANARIES, "git config http.https://github.com/.extraheader"]:
         assert name in message
     assert attacker.loot() == []  # the hostile code never ran
+    assert [s["name"] for s in report["stages"]] == []  # refused before any work
     assert git(remote, "branch", "--list", "upstream-sync/*") == ""
+    assert git(fork, "branch", "--list", "upstream-sync/*") == ""
 
 
 def test_sandbox_required_but_unavailable_is_one_clear_error(

@@ -106,6 +106,8 @@ class Sync:
             self._sweep_worktrees()
             try:
                 with sandbox.using(self._sandbox_policy()):
+                    if checks_mod.check_list(self.config):  # refuse before merging, not after
+                        sandbox.preflight(self.common)
                     self._pipeline()
             except ForksyncError as exc:
                 self.report.status = "failed"

@@ -324,6 +324,13 @@ def prepare(
     return Prepared(cmd, inner, cwd, True, [scratch])
 
 
+def preflight(common_dir: Path | None, policy: Policy | None = None) -> None:
+    """Fail now, before any work, if repository code will not be allowed to run here."""
+    policy = policy or current()
+    if (find_bwrap() if policy.mode != "off" else None) is None:
+        _refuse_unsandboxed(policy, common_dir)
+
+
 def _refuse_unsandboxed(policy: Policy, common: Path | None) -> None:
     if policy.mode == "require":
         raise SandboxError(
