@@ -305,3 +305,20 @@ def test_git_directory_stays_read_only_when_the_check_runs_in_the_checkout(tmp_p
     rec = run_check(repo.path, "probe", py(code), timeout=30)
     assert rec.output_tail.splitlines() == ["False", "read-only"]
     assert (repo.path / "new.txt").exists() and not (repo.path / ".git" / "hooks" / "pre-push").exists()
+
+
+def test_guard_sees_code_written_into_forksync(tmp_path: Path) -> None:
+    """Code appended to a forksync module would run inside forksync at its next import."""
+    import forksync
+
+    repo = Repo(tmp_path / "r")
+    repo.commit({"a": "1"}, "one")
+    g = Git(repo.path)
+    before = guard.take(g, repo.path / ".git")
+    probe = Path(forksync.__file__).parent / f"_guard_probe_{uuid.uuid4().hex}.py"
+    try:
+        probe.write_text("")
+        found = guard.changes(before, guard.take(g, repo.path / ".git"), {})
+    finally:
+        probe.unlink()
+    assert found == [f"forksync/{probe.name} changed"]
