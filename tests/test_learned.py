@@ -10,7 +10,7 @@ from forksync.config import Config, ResolveConfig
 from forksync.git import Git
 from forksync.resolve.conflicts import merge_file, split_lines
 from forksync.resolve.engine import Chain, read_conflicts, resolve_versions
-from forksync.resolve.learned import LearnedResolver, align, learned_index
+from forksync.resolve.learned import Learned, LearnedResolver, align, learned_index
 from forksync.resolve.model import Context, Versions
 from tests.gitutil import Repo
 
@@ -212,3 +212,87 @@ def test_a_parallel_branch_teaches_with_the_sides_the_other_way_round(tmp_path: 
         as_of=when,
     )
     assert all(h.merge != taught for hits in learned_index(earlier).values() for h in hits)
+
+
+def build_marked(tmp_path: Path, *, fix: bool) -> tuple[Repo, str, str | None]:
+    """A sync merge that committed conflict markers (forksync's review mode), on its sync branch;
+    with ``fix``, a person's later commit on that branch replaces them with a resolution."""
+    repo = Repo(tmp_path / "r")
+    repo.commit({"app.py": HEADER + body(BODY[2])}, "base")
+    base = repo.head()
+    repo.commit({"app.py": HEADER + body(FORK_LINE)}, "fork: tune compute")
+    repo.git("checkout", "-q", "-b", "up-release", base)
+    repo.commit({"app.py": HEADER + body(UP_LINE)}, "upstream: shared client")
+    repo.git("checkout", "-q", "-b", "up-main", base)
+    repo.commit({"app.py": HEADER + "# upstream banner\n" + body(UP_LINE)}, "upstream: client + banner")
+    repo.git("checkout", "-q", "-b", "upstream-sync/v1", "main")
+    repo.git("merge", "-q", "--no-edit", "up-release", check=False)
+    assert "<<<<<<<" in repo.read("app.py")
+    january = {"GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z", "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z"}
+    repo.git("commit", "-q", "-a", "-m", "Merge upstream release v1 (markers left for review)", env=january)
+    marked = repo.head()
+    fixed = None
+    if fix:
+        (repo.path / "app.py").write_text(HEADER + body(RESOLVED))
+        february = {"GIT_AUTHOR_DATE": "2026-02-01T00:00:00Z", "GIT_COMMITTER_DATE": "2026-02-01T00:00:00Z"}
+        repo.git("commit", "-q", "-a", "-m", "resolve compute() by hand", env=february)
+        fixed = repo.head()
+    repo.git("checkout", "-q", "main")
+    repo.commit({"app.py": "# fork notice\n" + HEADER + body(FORK_LINE)}, "fork: notice")
+    return repo, marked, fixed
+
+
+def _marker_lines(index: dict[str, list[Learned]]) -> list[str]:
+    return [
+        line
+        for hits in index.values()
+        for h in hits
+        for line in h.lines
+        if line.startswith(("<<<<<<<", ">>>>>>>"))
+    ]
+
+
+def test_committed_markers_are_never_learned(tmp_path: Path) -> None:
+    """Issue 12: a merge that committed markers taught them back, leaving the next hunk open."""
+    repo, marked, _ = build_marked(tmp_path, fix=False)
+    ctx, v = merge_now(repo)
+    index = learned_index(ctx)
+    assert _marker_lines(index) == [] and all(h.merge != marked for hits in index.values() for h in hits)
+    result = resolve_versions(ctx, v, Chain([], [LearnedResolver()]))
+    assert result.outcome == "unresolved" and result.hunks[0].rule != "learned"
+    cache = repo.path / ".git" / "forksync" / "learned.json"
+    assert not cache.exists() or marked not in json.loads(cache.read_text())["merges"]  # a fix may come
+
+
+def test_a_person_s_fix_of_committed_markers_is_learned(tmp_path: Path) -> None:
+    repo, marked, fixed = build_marked(tmp_path, fix=True)
+    ctx, v = merge_now(repo)
+    result = resolve_versions(ctx, v, Chain([], [LearnedResolver()]))
+    assert result.outcome == "resolved", result.hunks
+    assert result.content == ("# fork notice\n" + HEADER + "# upstream banner\n" + body(RESOLVED)).encode()
+    assert marked[:10] in result.hunks[0].reason
+    # A replay dated between the merge and the fix sees the markers only: it learns nothing.
+    mid = int(repo.git("log", "-1", "--format=%ct", marked)) + 86400
+    replay = Context(
+        repo.path,
+        ctx.git,
+        Config(),
+        fork_commit=ctx.fork_commit,
+        upstream_commit=ctx.upstream_commit,
+        as_of=mid,
+    )
+    assert all(h.merge != marked for hits in learned_index(replay).values() for h in hits)
+    assert fixed is not None
+
+
+def test_a_later_merge_is_no_fix(tmp_path: Path) -> None:
+    """The first commit after the marked merge that touches the file is the next sync's merge:
+    its content is not a person's fix of these hunks, so nothing is learned."""
+    repo, marked, _ = build_marked(tmp_path, fix=False)
+    repo.git("checkout", "-q", "upstream-sync/v1")
+    repo.git("merge", "-q", "--no-edit", "up-main", check=False)
+    (repo.path / "app.py").write_text(HEADER + body(RESOLVED.replace("30", "60")))
+    repo.git("commit", "-q", "-a", "--no-edit")
+    repo.git("checkout", "-q", "main")
+    ctx, _ = merge_now(repo)
+    assert all(h.merge != marked for hits in learned_index(ctx).values() for h in hits)

@@ -332,3 +332,53 @@ def test_non_utf8_file_is_left_without_a_call(tmp_path: Path, standin: LLMStandI
     (res,) = bot.resolve_remaining(ctx, versions, results)
     assert res.outcome == "unresolved" and res.hunks[0].reason == "not UTF-8 text: left for review"
     assert standin.requests == []
+
+
+def test_answer_merging_upstreams_change_into_the_marked_line_is_accepted(
+    tmp_path: Path, standin: LLMStandIn
+) -> None:
+    """Issue 14: the marker and the fork's own code survive while upstream's change is merged into
+    the same line; validation must not insist that the fork's line survives verbatim."""
+    merged_line = (
+        'def greet(name, punctuation="!"):\n    audit(name, punctuation)  # FORK: audit every greeting\n'
+        '    return f"Hello {name}{punctuation}"\n'
+    )
+    standin.add(submit((1, merged_line, "audit with upstream's new argument")))
+    _, (res,), _ = run_agent(tmp_path, standin)
+    assert res.outcome == "resolved", res.hunks[0].reason
+    assert "audit(name, punctuation)  # FORK: audit every greeting" in res.content.decode()
+
+
+def test_marker_comment_kept_without_the_forks_call_is_rejected(tmp_path: Path, standin: LLMStandIn) -> None:
+    moved = (
+        'def greet(name, punctuation="!"):\n'
+        '    return f"Hello {name}{punctuation}"  # FORK: audit every greeting\n'
+    )
+    standin.add(submit((1, moved, "kept the comment")), submit((1, moved, "kept the comment")))
+    _, (res,), _ = run_agent(tmp_path, standin)
+    assert res.outcome == "unresolved"
+    assert "marked line was dropped" in res.hunks[0].reason
+
+
+def test_answers_that_only_parse_together_are_accepted_together(tmp_path: Path, standin: LLMStandIn) -> None:
+    """Issue 14 (agent ceiling): a bracket opened in one hunk's right answer is closed in the next
+    hunk's. Judged one at a time (the other hunk filled with the fork's side) neither parses; the
+    batch is parsed as a whole first."""
+    from tests.test_llm_common import Merge
+
+    body = "".join(f"    {i},\n" for i in range(6))
+    base = f"x = [\n{body}]\n"
+    fork = f"x = [  # fork\n{body}]  # fork\n"
+    up = f"x = (\n{body})\n"
+    merge = Merge(tmp_path, {"m.py": base}, {"m.py": fork}, {"m.py": up})
+    cfg = agent_config(standin)
+    ctx = merge.context(cfg)
+    versions, results = merge.engine(ctx)
+    assert len(results[0].hunks) == 2
+    standin.add(submit((1, "x = (  # fork\n", "upstream's tuple"), (2, ")  # fork\n", "closes it")))
+    bot = make_agent(cfg, tmp_path / "artifacts")
+    assert bot is not None
+    (res,) = bot.resolve_remaining(ctx, versions, results)
+    assert res.outcome == "resolved", [h.reason for h in res.hunks]
+    assert res.content.decode() == f"x = (  # fork\n{body})  # fork\n"
+    assert len(standin.requests) == 1

@@ -290,35 +290,6 @@ def test_checks_run_without_secrets(demo: tuple[Path, Path, Path], monkeypatch: 
     assert report.checks and "GITHUB_TOKEN" not in report.checks[0].output_tail
 
 
-def test_init_writes_a_loadable_config_and_workflow(tmp_path: Path, forksync_bin: str) -> None:
-    from ruamel.yaml import YAML
-
-    from forksync.config import load_config
-
-    repo = Repo(tmp_path / "r")
-    repo.commit({"x": "1\n"}, "init")
-    repo.git("remote", "add", "upstream", "https://github.com/example/project.git")
-    res = cli(forksync_bin, "init", "--repo", str(repo.path))
-    assert res.returncode == 0, res.stderr
-    config, source = load_config(repo.path)
-    assert config.upstream.url == "https://github.com/example/project.git" and source.endswith(
-        ".forksync.toml"
-    )
-    wf = YAML(typ="safe").load((repo.path / ".github/workflows/forksync.yml").read_text())
-    on = wf["on"]
-    assert on["schedule"][0]["cron"] == "0 3 * * *"
-    assert "release" in on["workflow_dispatch"]["inputs"]
-    assert wf["permissions"] == {"contents": "write", "pull-requests": "write"}
-    assert wf["concurrency"]["cancel-in-progress"] is False
-    steps = wf["jobs"]["sync"]["steps"]
-    assert steps[0]["with"]["fetch-depth"] == 0
-    run_step = next(s for s in steps if s.get("name") == "Sync")
-    assert "${{" not in run_step["run"]  # inputs reach the script only through env
-    assert run_step["env"]["GITHUB_TOKEN"] == "${{ secrets.GITHUB_TOKEN }}"
-    again = cli(forksync_bin, "init", "--repo", str(repo.path))
-    assert again.returncode == ExitCode.CONFIG and "--force" in again.stderr
-
-
 def test_status_shows_the_last_run(demo: tuple[Path, Path, Path], forksync_bin: str) -> None:
     _, _, fork = demo
     execute(fork, None, quiet=True)

@@ -5,11 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
 
 from forksync.config import Config, load_config_text
 from forksync.errors import UpstreamError
 from forksync.git import Git
-from forksync.releases import detect, stable_releases, tag_version
+from forksync.releases import (
+    Release,
+    compare_from,
+    detect,
+    included_releases,
+    stable_releases,
+    tag_version,
+)
 from tests.gitutil import Repo
 
 
@@ -78,3 +86,22 @@ def test_no_release_is_a_clear_error(tmp_path: Path) -> None:
     up.tag("nightly")
     with pytest.raises(UpstreamError, match="no stable release"):
         detect(Git(tmp_path), cfg(), str(up.path))
+
+
+def test_included_releases_are_in_the_window_and_in_the_history() -> None:
+    rels = [
+        Release(f"v{v}", Version(v), c)
+        for v, c in [("1.3.0", "t"), ("1.2.5", "a"), ("1.2.1", "b"), ("1.1.0", "c")]
+    ]
+    target = rels[0]
+    # 1.2.5 sorts in the window but sits on a release branch: not brought by the merge.
+    assert included_releases(rels, target, Version("1.1.0"), {"t", "b", "x"}) == [rels[2]]
+    assert included_releases(rels, target, None, {"t", "a", "b", "c"}) == rels[1:]
+    assert included_releases(rels, target, Version("1.2.5"), {"a", "b"}) == []
+
+
+def test_compare_starts_at_the_previous_tag_only_when_it_is_the_merge_base() -> None:
+    prev = Release("v1.1.0", Version("1.1.0"), "c" * 40)
+    assert compare_from("c" * 40, prev) == "v1.1.0"
+    assert compare_from("d" * 40, prev) == "d" * 40
+    assert compare_from("d" * 40, None) == "d" * 40

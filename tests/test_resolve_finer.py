@@ -175,3 +175,23 @@ def test_the_same_words_added_twice_stay_open(tmp_path: Path) -> None:
     repo = conflict_repo(tmp_path, {"Dockerfile": base}, {"Dockerfile": fork}, {"Dockerfile": up})
     assert resolve(repo).exit_code == 1
     assert "py3-pip bash" in repo.read("Dockerfile") and "<<<<<<<" in repo.read("Dockerfile")
+
+
+def test_a_signature_rewritten_on_both_sides_stays_open(tmp_path: Path) -> None:
+    """Issue 14: two rewrites of one declaration merged word by word give a signature neither
+    side wrote (or two declarations); the hunk stays open."""
+    base = "class A:\n    def send(self, msg):\n        return msg\n"
+    fork = "class A:\n    def send(self, msg, tenant=None):\n        return msg\n"
+    up = "class A:\n    async def send(self, msg):\n        return msg\n"
+    repo = conflict_repo(tmp_path, {"c.py": base}, {"c.py": fork}, {"c.py": up})
+    result = resolve(repo, "--json")
+    assert result.exit_code == 1, result.output
+    assert not any(r.startswith("finer") for r in _rules(result.output))
+
+
+def test_words_of_an_ordinary_line_still_merge(tmp_path: Path) -> None:
+    base = "x = call(a, b)\n"
+    fork = "x = call(a2, b)\n"
+    up = "x = call(a, b2)\n"
+    d = FinerResolver()._by_words((base,), (fork,), (up,))
+    assert d == ("x = call(a2, b2)\n",)

@@ -185,3 +185,45 @@ def test_tests_added_on_both_sides_are_left_for_review(tmp_path: Path) -> None:
     # The same additions outside a test file are two independent changes: both kept.
     code, rules, text = _run(tmp_path / "src", base, fork, up, name="pkg/m.py")
     assert code == 0 and "def test_fork_feature" in text and "def test_up_feature" in text
+
+
+def test_one_value_under_two_keyword_names_is_one_conflict(tmp_path: Path) -> None:
+    """Issue 14: both sides passed the same new argument under different names; keeping both
+    would raise TypeError (or pass it twice), so the hunk stays open."""
+    base = "client = Client(\n    host=h,\n    port=p,\n)\n"
+    fork = "client = Client(\n    host=h,\n    port=p,\n    request_timeout=timeout,\n)\n"
+    up = "client = Client(\n    host=h,\n    port=p,\n    timeout=timeout,\n)\n"
+    code, rules, _text = _run(tmp_path, base, fork, up)
+    assert code == 1 and "python-syntax" not in rules
+
+
+def test_two_positional_arguments_at_one_place_are_one_conflict(tmp_path: Path) -> None:
+    base = "run(\n    a,\n    b,\n)\n"
+    fork = "run(\n    a,\n    b,\n    fork_arg,\n)\n"
+    up = "run(\n    a,\n    b,\n    upstream_arg,\n)\n"
+    code, rules, _text = _run(tmp_path, base, fork, up)
+    assert code == 1 and "python-syntax" not in rules
+
+
+def test_keyword_arguments_with_literal_values_are_still_two_additions(tmp_path: Path) -> None:
+    base = "run(\n    a,\n    b=1,\n)\n"
+    fork = "run(\n    a,\n    b=1,\n    tenant=None,\n)\n"
+    up = "run(\n    a,\n    b=1,\n    retries=None,\n)\n"
+    code, rules, text = _run(tmp_path, base, fork, up)
+    assert code == 0 and rules == ["python-syntax"]
+    assert "tenant=None" in text and "retries=None" in text
+
+
+def test_same_assignment_with_different_values_anywhere_in_the_hunk_is_one_conflict(tmp_path: Path) -> None:
+    """Issue 14: `x = 1` and `x = 2` added by the two sides (even at different places of one
+    hunk) would both be kept, the second silently overriding the first."""
+    base = "A = 1\nB = 2\n"
+    fork = "A = 1\nLIMIT = 10\nB = 2\nC = 3\n"
+    up = "A = 1\nB = 2\nLIMIT = 20\n"
+    code, rules, _text = _run(tmp_path, base, fork, up)
+    assert code == 1 and "python-syntax" not in rules
+    base = 'settings = {}\nsettings["a"] = 1\n'
+    fork = base + 'settings["mode"] = "fork"\n'
+    up = base + 'settings["mode"] = "upstream"\n'
+    code, rules, _text = _run(tmp_path / "sub", base, fork, up)
+    assert code == 1 and "python-syntax" not in rules

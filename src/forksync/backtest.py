@@ -11,8 +11,8 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal, Protocol
 
 from .config import Config
 from .git import Git, cat_blobs, tree_entries
@@ -22,6 +22,18 @@ from .resolve.history import PATHS_KEY
 from .resolve.learned import conflicted_stages as conflicted
 from .resolve.model import Context, FileResult, Versions, is_binary
 from .resolve.policy import is_lock_file
+
+
+class AgentLike(Protocol):
+    """What a replay needs of the LLM agent (llm/agent.py), without importing it here."""
+
+    @property
+    def calls(self) -> Sequence[Any]: ...
+
+    def resolve_remaining(
+        self, ctx: Context, versions: Sequence[Versions], results: Sequence[FileResult]
+    ) -> list[FileResult]: ...
+
 
 Parent = Literal["p1", "p2"]
 Verdict = Literal["exact", "ws-equal", "unresolved", "wrong", "binary", "missing", "error"]
@@ -45,6 +57,9 @@ class FileOutcome:
     rule: str
     reason: str
     delta: int = 0  # for a wrong result: lines in one of (result, committed) and not the other
+    agent: bool = False  # sent to the agent (`backtest --agent`): the engine had left it open
+    tokens: int = 0  # the agent's input + output tokens for this file
+    cost_usd: float = 0.0
 
 
 @dataclass
@@ -109,12 +124,14 @@ def replay(
     *,
     progress: Callable[[int, MergeOutcome], None] | None = None,
     chain: Callable[[Context], Chain] = Chain.default,
+    agent: AgentLike | None = None,
 ) -> Backtest:
-    """Replay each merge; ``chain`` builds the resolvers per merge (the registry's by default)."""
+    """Replay each merge; ``chain`` builds the resolvers per merge (the registry's by default).
+    With ``agent``, what the engine leaves open goes to the agent, as in a sync."""
     started = time.perf_counter()
     result = Backtest()
     for i, spec in enumerate(specs):
-        outcome = replay_merge(git, config, spec, chain)
+        outcome = replay_merge(git, config, spec, chain, agent)
         result.merges.append(outcome)
         if progress:
             progress(i, outcome)
@@ -123,7 +140,11 @@ def replay(
 
 
 def replay_merge(
-    git: Git, config: Config, spec: MergeSpec, chain: Callable[[Context], Chain] = Chain.default
+    git: Git,
+    config: Config,
+    spec: MergeSpec,
+    chain: Callable[[Context], Chain] = Chain.default,
+    agent: AgentLike | None = None,
 ) -> MergeOutcome:
     started = time.perf_counter()
     outcome = MergeOutcome(spec.sha, spec.fork_side, spec.label, 0.0)
@@ -166,7 +187,7 @@ def replay_merge(
             outcome.files.append(FileOutcome(path, "", "missing", "", "blob missing from the repository"))
             continue
         v = stage_versions(path, st, blobs, fork_stage, up_stage)
-        outcome.files.append(_score(ctx, resolvers, v, truth.get(path), blobs))
+        outcome.files.append(_score(ctx, resolvers, v, truth.get(path), blobs, agent))
     outcome.seconds = time.perf_counter() - started
     return outcome
 
@@ -186,12 +207,33 @@ def _committed(git: Git, merge: str, paths: list[str]) -> dict[str, tuple[str, s
 
 
 def _score(
-    ctx: Context, chain: Chain, v: Versions, truth: tuple[str, str] | None, blobs: dict[str, bytes]
+    ctx: Context,
+    chain: Chain,
+    v: Versions,
+    truth: tuple[str, str] | None,
+    blobs: dict[str, bytes],
+    agent: AgentLike | None = None,
 ) -> FileOutcome:
     try:
         res: FileResult = resolve_versions(ctx, v, chain)
     except Exception as exc:  # a resolver bug must show up in the score, not stop the replay
         return FileOutcome(v.path, v.kind, "error", "", f"{type(exc).__name__}: {exc}"[:300])
+    if agent is not None and res.outcome != "resolved" and not is_lock_file(v.path):
+        before = len(agent.calls)
+        res = agent.resolve_remaining(ctx, [v], [res])[0]
+        calls = list(agent.calls)[before:]
+        return replace(
+            _judge(res, v, truth, blobs),
+            agent=True,
+            tokens=sum(c.input_tokens + c.output_tokens for c in calls),
+            cost_usd=round(sum(c.cost_usd for c in calls), 6),
+        )
+    return _judge(res, v, truth, blobs)
+
+
+def _judge(
+    res: FileResult, v: Versions, truth: tuple[str, str] | None, blobs: dict[str, bytes]
+) -> FileOutcome:
     rule = res.rule
     if res.rule == "hunks":
         rules = sorted({h.rule for h in res.hunks if h.outcome == "resolved"})
@@ -254,6 +296,31 @@ def summary(
         "percent_exact_or_ws": round(pct["exact"] + pct["ws-equal"], 1),
         "seconds": round(seconds, 3),
         "seconds_per_merge": round(seconds / len(merges), 3) if merges else 0.0,
+        **(
+            {"agent": agent_summary(bt, label, exclude)}
+            if any(f.agent for m in merges for f in m.files)
+            else {}
+        ),
+    }
+
+
+def agent_summary(
+    bt: Backtest, label: str | None = None, exclude: Callable[[str], bool] | None = None
+) -> dict[str, Any]:
+    """What the agent did with the files the engine left open: verdicts, tokens and dollars."""
+    files = [
+        f
+        for m in bt.replayed()
+        if label is None or m.label == label
+        for f in m.files
+        if f.agent and not (exclude and exclude(f.path))
+    ]
+    counts = Counter(f.verdict for f in files)
+    return {
+        "files": len(files),
+        "counts": {v: counts[v] for v in SCORED},
+        "tokens": sum(f.tokens for f in files),
+        "cost_usd": round(sum(f.cost_usd for f in files), 4),
     }
 
 
@@ -286,6 +353,13 @@ def render(bt: Backtest, n_worst: int = 20) -> str:
         lines.append(f"  {v:<11} {c[v]:>6}  {s['percent'][v]:5.1f}%")
     if c["binary"] or c["missing"]:
         lines.append(f"  apart: {c['binary']} binary resolved differently, {c['missing']} with missing blobs")
+    if "agent" in s:
+        a = s["agent"]
+        lines.append(
+            f"agent: {a['files']} file(s) the engine left open; "
+            + ", ".join(f"{v} {n}" for v, n in a["counts"].items() if n)
+            + f"; {a['tokens']} tokens, ${a['cost_usd']:.4f}"
+        )
     by_rule = per_rule(bt)
     if by_rule:
         lines.append("resolved files per rule:")

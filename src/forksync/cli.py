@@ -122,6 +122,13 @@ def check(repo: Path, config_path: Path | None, as_json: bool) -> int:
     default=None,
     help="Also write the JSON report here.",
 )
+@click.option(
+    "--export",
+    "export_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Push nothing: write the report and the sync branch (a git bundle) here for `forksync publish`.",
+)
 @json_option
 @handled
 def sync(
@@ -133,6 +140,7 @@ def sync(
     resume: bool,
     report_path: Path | None,
     as_json: bool,
+    export_dir: Path | None,
 ) -> int:
     """Merge the newest upstream stable release into a sync branch and open its pull request."""
     from .commands.sync import run
@@ -146,19 +154,60 @@ def sync(
         resume=resume,
         report_path=report_path,
         as_json=as_json,
+        export_dir=export_dir,
     )
+
+
+@main.command()
+@repo_option
+@config_option
+@click.option(
+    "--from",
+    "source",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="The folder `forksync sync --export` wrote (untrusted: checked, never executed).",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the JSON report here.",
+)
+@json_option
+@handled
+def publish(
+    repo: Path, config_path: Path | None, source: Path, report_path: Path | None, as_json: bool
+) -> int:
+    """Push the sync branch another job exported and open its pull request; notify."""
+    from .commands.publish import run
+
+    return run(repo, config_path, source, report_path, as_json)
 
 
 @main.command()
 @repo_option
 @click.option("--upstream", "upstream_url", default="", help="Upstream git URL to write into the config.")
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
+@click.option(
+    "--action",
+    default=None,
+    help="forksync's action as OWNER/REPO@<commit> (default: where this forksync was installed from).",
+)
+@click.option(
+    "--token",
+    type=click.Choice(["app", "pat", "github-token"]),
+    default="app",
+    show_default=True,
+    help="How the publishing job authenticates (README: GitHub Actions setup).",
+)
 @handled
-def init(repo: Path, upstream_url: str, force: bool) -> int:
+def init(repo: Path, upstream_url: str, force: bool, action: str | None, token: str) -> int:
     """Write a commented .forksync.toml and the GitHub Actions workflow."""
     from .commands.init import run
 
-    return run(repo, upstream_url, force)
+    return run(repo, upstream_url, force, action, token)
 
 
 @main.command()
@@ -184,13 +233,18 @@ def status(repo: Path, as_json: bool) -> int:
     help="Which side of the merge in progress carries the fork's customizations.",
 )
 @click.option("--dry-run", is_flag=True, help="Only report what would be resolved.")
+@click.option(
+    "--agent", "use_agent", is_flag=True, help="Send what the engine leaves open to the configured [agent]."
+)
 @json_option
 @handled
-def resolve(repo: Path, config_path: Path | None, fork_side: str, dry_run: bool, as_json: bool) -> int:
+def resolve(
+    repo: Path, config_path: Path | None, fork_side: str, dry_run: bool, use_agent: bool, as_json: bool
+) -> int:
     """Resolve the conflicts of a merge in progress. Exit 0 when none is left, 1 otherwise."""
     from .commands.resolve import run
 
-    return run(repo, config_path, fork_side, dry_run, as_json)
+    return run(repo, config_path, fork_side, dry_run, as_json, use_agent=use_agent)
 
 
 @main.command("merge-driver")
@@ -217,15 +271,40 @@ def merge_driver(base: Path, current: Path, other: Path, path: str, fork_side: s
     is_flag=True,
     help="Record each rule's measured precision; later resolutions are capped by it.",
 )
+@click.option(
+    "--agent", "use_agent", is_flag=True, help="Send what the engine leaves open to the configured [agent]."
+)
+@click.option(
+    "--budget-usd",
+    type=float,
+    default=None,
+    help="With --agent: the most the whole replay may spend (default: [agent] max-cost-usd).",
+)
 @json_option
 @handled
 def backtest(
-    repo: Path, config_path: Path | None, limit: int, merges: tuple[str, ...], calibrate: bool, as_json: bool
+    repo: Path,
+    config_path: Path | None,
+    limit: int,
+    merges: tuple[str, ...],
+    calibrate: bool,
+    use_agent: bool,
+    budget_usd: float | None,
+    as_json: bool,
 ) -> int:
     """Replay past conflicted merges and compare the engine with what was committed."""
     from .commands.backtest import run
 
-    return run(repo, config_path, limit, list(merges), as_json, calibrate=calibrate)
+    return run(
+        repo,
+        config_path,
+        limit,
+        list(merges),
+        as_json,
+        calibrate=calibrate,
+        use_agent=use_agent,
+        budget_usd=budget_usd,
+    )
 
 
 @main.command()

@@ -199,6 +199,7 @@ class AgentConfig(Section):
         return repo_relative(value)
 
     allow_ready: bool = False
+    allow_paths: list[str] = Field(default_factory=list)  # globs the agent's fixes may change and stay ready
     prices: dict[str, tuple[float, float]] = Field(default_factory=dict)
     timeout: float = 120.0
 

@@ -24,6 +24,7 @@ class ExitCode:
     LOCKED = 11
     BUDGET = 12
     GATED = 13
+    REFUSED = 14  # `forksync publish`: the export is malformed or claims what git does not bear out
 
 
 class ForksyncError(Exception):

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from .errors import GitError
 from .git import Git
+from .resolve.conflicts import conflict_block, has_markers, marker_size, split_lines
+from .resolve.model import Hunk, Versions, is_binary
 
 ZERO = "0" * 40
 
@@ -131,3 +133,92 @@ def commit_tree(git: Git, tree: str, parents: list[str], message: str, env: dict
     if res.returncode != 0:
         raise GitError(f"git commit-tree failed: {res.err.splitlines()[-1] if res.err else res.returncode}")
     return res.out.strip()
+
+
+# -- what a path left for review holds in the merge commit ------------------------------
+
+TEXT_MODES = ("100644", "100755")
+
+
+@dataclass(frozen=True)
+class ReviewEntry:
+    """What the merge commit holds at a path left for review, and the sentence that says so.
+
+    ``committed`` is ``markers`` (a new blob, ``content``), ``fork`` (the fork's object ``sha``
+    kept as it is) or ``absent`` (the path is not in the tree)."""
+
+    committed: str
+    note: str
+    mode: str = ""
+    sha: str = ""
+    content: bytes | None = None
+
+
+def _did(side: tuple[str, str] | None, data: bytes | None, in_base: bool, renamed: bool) -> str:
+    """What one side did to the path, relative to the merge base, in a few words."""
+    if side is None:
+        return "deleted it (or renamed it away)" if in_base else "has no file at this path"
+    mode, sha = side
+    verb = "changed it" if in_base else ("renamed a file to this path" if renamed else "added it")
+    if mode == "160000":
+        return f"{verb}: submodule at commit {sha[:10]}"
+    if mode == "120000" and data is not None:
+        return f"{verb}: a symlink to '{data.decode('utf-8', 'replace')[:200]}'"
+    return f"{verb} (blob {sha[:10]})" if data is not None and is_binary(data) else verb
+
+
+def review_entry(
+    stages: dict[int, tuple[str, str]],
+    v: Versions | None,
+    marked: bytes | None,
+    labels: tuple[str, str, str],
+    git_says: str = "",
+) -> ReviewEntry:
+    """Decide what is committed at a conflicted path nothing resolved, so that no side's copy
+    is silently chosen and the reviewer is told the truth.
+
+    - Every present side is a regular text file: conflict markers, always. ``marked`` is the
+      line merge with markers where both sides have the file; where one side deleted it (or
+      renamed it away: modify/delete, rename/delete, rename/rename), the whole file is one
+      conflict block whose deleting side is empty and labelled so. Markers keep the path from
+      passing the marker check, so neither side's copy can be merged unread — unlike the old
+      behaviour, which quietly brought back a workflow the fork had deleted.
+    - Binary files, symlinks and submodules cannot hold markers: the fork's state is committed
+      (its object, or no file where the fork deleted it), so merging the PR changes nothing
+      there in production, and the note names exactly what upstream did (its object id, link
+      target or submodule commit) for the reviewer to take it by hand.
+    - A side whose blob is missing (a partial clone): likewise the fork's state, said so.
+    """
+    fork, up = stages.get(2), stages.get(3)
+    fork_data, up_data = (v.fork, v.upstream) if v else (None, None)
+    in_base, renamed = 1 in stages, "rename" in git_says
+    sides = (
+        f"the fork {_did(fork, fork_data, in_base, renamed)}; upstream {_did(up, up_data, in_base, renamed)}"
+    )
+    sides += f" (git: {git_says})" if git_says else ""
+    present = [(s[0], data) for s, data in ((fork, fork_data), (up, up_data)) if s]
+    textual = bool(present) and all(
+        mode in TEXT_MODES and data is not None and not is_binary(data) for mode, data in present
+    )
+    if v is not None and textual:
+        mode = (fork or up or ("100644", ""))[0]
+        if marked is not None and has_markers(marked):
+            return ReviewEntry("markers", f"conflict markers; {sides}", mode, content=marked)
+        names = list(labels)
+        absent = "the fork" if fork is None else "upstream" if up is None else ""
+        if absent:
+            names[0 if fork is None else 2] += ", no file on this side"
+        hunk = Hunk(1, _lines(v.base), _lines(v.fork), _lines(v.upstream), 1)
+        size = marker_size(v.base or b"", v.fork or b"", v.upstream or b"")
+        block = "".join(conflict_block(hunk, size, (names[0], names[1], names[2])))
+        why = f" ({absent} has no file here: deleting the file takes {absent}'s side)" if absent else ""
+        note = f"conflict markers around the whole file{why}; {sides}"
+        return ReviewEntry("markers", note, mode, content=block.encode("utf-8", "surrogateescape"))
+    missing = "a version of this file is missing from the repository; " if v is None else ""
+    if fork is not None:
+        return ReviewEntry("fork", f"{missing}the fork's copy, unchanged; {sides}", fork[0], fork[1])
+    return ReviewEntry("absent", f"{missing}no file (the fork's state); {sides}")
+
+
+def _lines(data: bytes | None) -> tuple[str, ...]:
+    return tuple(split_lines(data.decode("utf-8", "surrogateescape"))) if data else ()

@@ -27,10 +27,10 @@ from . import checks as checks_mod
 from . import guard, mergetree, sandbox, signals, state, versioning
 from . import releases as releases_mod
 from .config import Config
-from .errors import ConfigError, ExitCode, ForgeError, ForksyncError, GitError, UpstreamError
+from .errors import ConfigError, ExitCode, ForksyncError, GitError, UpstreamError
 from .git import Git, check_ref_name
-from .notify.base import EventKind
 from .report import (
+    AgentChange,
     CheckRecord,
     ConflictRecord,
     Finding,
@@ -64,6 +64,7 @@ class SyncOptions:
     no_push: bool = False
     resume: bool = False
     run_url: str = ""
+    export_dir: Path | None = None  # `--export DIR`: push nothing; `forksync publish` takes it from there
 
 
 def _now() -> str:
@@ -175,7 +176,9 @@ class Sync:
             self.report.status = "dry-run"
             self._mark("push", "skipped", "dry run")
             return
-        if self.opts.no_push:
+        if self.opts.export_dir is not None:
+            self._mark("push", "skipped", "exported for `forksync publish`")
+        elif self.opts.no_push:
             self._mark("push", "skipped", "--no-push")
         else:
             self._stage("push", self.push)
@@ -261,6 +264,10 @@ class Sync:
             )
         self.ui.stage("detect", f"listing upstream tags of {url}")
         releases, tags = releases_mod.detect(self.git, self.config, url)
+        self.version_plan = self._version_plan(fork)
+        if self.version_plan.note:  # said up front, before anything is merged
+            hint = f"; set [version] {self.version_plan.hint}" if self.version_plan.hint else ""
+            self.report.warnings.append(self.version_plan.note + hint)
         current, source = self._current_version(releases, fork)
         self.report.fork_version, self.report.fork_version_source = (
             (str(current) if current else None),
@@ -287,11 +294,7 @@ class Sync:
                 self.report.release = self._info(target)
                 return None
         self.report.release = self._info(target)
-        self.report.skipped_releases = [
-            self._info(r)
-            for r in releases
-            if r.version < target.version and (current is None or r.version > current)
-        ]
+        self.releases = releases  # "also includes" is decided by ancestry after the fetch (`measure`)
         stable = {r.tag for r in releases}
         newer = []
         for tag in tags:
@@ -320,9 +323,10 @@ class Sync:
         for rel in releases:
             if self.git.has_object(rel.commit) and self.git.is_ancestor(rel.commit, fork):
                 return rel.version, f"last merged release {rel.tag}"
-        text = self.git.show_file(fork, self.config.version.file)
+        file = self.version_plan.file or self.config.version.file
+        text = self.git.show_file(fork, file)
         if text is not None:
-            value = versioning.read_version_text(text.decode("utf-8", "replace"), self.config.version.file)
+            value = versioning.read_version_text(text.decode("utf-8", "replace"), file)
             parsed = releases_mod.parse_version(value or "")
             if parsed is not None:
                 newest = releases[0].version if releases else None
@@ -335,6 +339,15 @@ class Sync:
                     return None, f"{self.config.version.file} (ignored: ahead of upstream)"
                 return parsed, self.config.version.file
         return None, "unknown"
+
+    def _version_plan(self, commit: str) -> versioning.VersionPlan:
+        """Which file holds the fork's version at ``commit`` (a dynamic pyproject is followed)."""
+
+        def read(path: str) -> str | None:
+            data = self.git.show_file(commit, path)
+            return data.decode("utf-8", "replace") if data is not None else None
+
+        return versioning.plan_version(self.config.version.file, self.config.version.update, read)
 
     def _check_checkout(self) -> None:
         if self.git.current_branch() == self.config.fork.branch and self.git.is_dirty():
@@ -377,9 +390,16 @@ class Sync:
         self.report.release = (
             ReleaseInfo(**{**self.report.release.__dict__, "commit": commit}) if self.report.release else None
         )
+        self.measure(commit)
+
+    def measure(self, commit: str) -> None:
+        """What the merge brings, from the actual merge base of the fork's tip and the release:
+        the commits (fork..release), the releases among them ("also includes") and the compare
+        link. Needs the release's objects (after `fetch`)."""
         fork = self.report.fork_commit
         self.base_commit = self.git.merge_base(fork, commit)
-        self.report.upstream_commits = self.git.count(f"{fork}..{commit}")
+        brought = set(self.git.out("rev-list", f"{fork}..{commit}").split())
+        self.report.upstream_commits = len(brought)
         log = self.git.out("log", "--no-merges", "--format=%h %s", "-n", "20", f"{fork}..{commit}")
         self.report.top_commits = [line for line in log.splitlines() if line]
         if self.base_commit:
@@ -387,10 +407,19 @@ class Sync:
             files = [f for f in stat.splitlines() if f]
             self.report.files_changed = len(files)
             self.report.top_files = files[:30]
+        releases: list[releases_mod.Release] = getattr(self, "releases", [])
+        current = releases_mod.parse_version(self.report.fork_version or "")
+        self.report.skipped_releases = [
+            self._info(r) for r in releases_mod.included_releases(releases, self.target, current, brought)
+        ]
         from .forges.urls import compare_url
 
-        old = self._previous_tag()
-        self.report.compare_url = compare_url(self.report.upstream_url, old, tag) if old else ""
+        previous = next((r for r in releases if r.tag == self._previous_tag()), None)
+        start = releases_mod.compare_from(self.base_commit, previous) if self.base_commit else ""
+        self.report.compare_from = start
+        self.report.compare_url = (
+            compare_url(self.report.upstream_url, start, self.target.tag) if start else ""
+        )
 
     def _previous_tag(self) -> str | None:
         version = self.report.fork_version
@@ -435,7 +464,8 @@ class Sync:
         self.ui.stage("branch", f"{'(dry run) ' if self.opts.dry_run else ''}{name} from {start[:10]}")
 
     def _fetch_remote_branch(self, name: str) -> str | None:
-        if self.opts.no_push or self.opts.dry_run:
+        exporting = self.opts.export_dir is not None
+        if (self.opts.no_push and not exporting) or self.opts.dry_run:
             return None
         remote = self.config.fork.remote
         if self.git.run("remote", "get-url", "--", remote, check=False).returncode != 0:
@@ -448,8 +478,10 @@ class Sync:
             f"+refs/heads/{name}:refs/remotes/{remote}/{name}",
             timeout=600,
         )
-        if res.returncode != 0:
+        if res.returncode != 0 and not exporting:
             return None
+        # An export continues the published sync branch, so that `forksync publish` fast-forwards
+        # it; without credentials to fetch, the copy the checkout already has (fetch-depth: 0) serves.
         return self.git.rev_parse(f"refs/remotes/{remote}/{name}")
 
     def _identity_env(self) -> dict[str, str]:
@@ -485,9 +517,7 @@ class Sync:
 
     # -- resolve ----------------------------------------------------------------------
     def context(self) -> Context:
-        new = versioning.new_version(
-            self.config.version.scheme, self.target.version, self.report.fork_version
-        )
+        new = self._version_value()[0]
         return Context(
             repo=self.repo,
             git=self.git,
@@ -599,22 +629,18 @@ class Sync:
 
     # -- version, commit ----------------------------------------------------------------
     def _entries_for_results(self, index: mergetree.TempIndex) -> None:
-        """Write every resolution (and, in review mode, what is left) into the private index."""
+        """Write every resolution, and for each path left for review what `mergetree.review_entry`
+        decides (markers wherever the path can hold them, else the fork's state), recording in the
+        report what was committed there and what the other side did."""
         blobs: list[tuple[str, str, bytes]] = []  # (mode, path, content)
         removals: list[tuple[str, str, str]] = []
         keep: list[tuple[str, str, str]] = []
+        records = {c.path: c for c in self.report.conflicts}
         for res in getattr(self, "results", []):
             stages = self.tree_merge.entries.get(res.path, {})
             v = self.versions.get(res.path)
-            if v is None:  # unreadable blobs: the fork's side stands, listed for review
-                side = stages.get(2) or stages.get(3)
-                if side:
-                    keep.append((side[0], side[1], res.path))
-                else:
-                    removals.append(("0", "", res.path))
-                continue
-            mode = v.fork_mode or v.upstream_mode or "100644"
-            if res.outcome == "resolved":
+            if v is not None and res.outcome == "resolved":
+                mode = v.fork_mode or v.upstream_mode or "100644"
                 if res.content is None:
                     removals.append(("0", "", res.path))
                 elif mode == "160000":
@@ -622,29 +648,22 @@ class Sync:
                 else:
                     blobs.append((mode, res.path, res.content))
                 continue
-            # Left for review: text conflicts carry role-labelled markers; other kinds keep the fork's side.
-            content = res.content
-            if (
-                content is None
-                and v.kind in ("content", "add/add")
-                and v.fork is not None
-                and v.upstream is not None
-            ):
+            marked = res.content if res.content is not None and has_markers(res.content) else None
+            if marked is None and v is not None and v.kind in ("content", "add/add"):
                 from .resolve.conflicts import merge_file
 
-                content = (
-                    merge_file(v.base or b"", v.fork, v.upstream, labels=self._labels())
-                    .render()
-                    .encode("utf-8", "surrogateescape")
-                )
-            if content is not None and mode != "160000":
-                blobs.append((mode, res.path, content))
-            elif 2 in stages:
-                keep.append((stages[2][0], stages[2][1], res.path))
-            elif 3 in stages:
-                keep.append((stages[3][0], stages[3][1], res.path))
+                doc = merge_file(v.base or b"", v.fork or b"", v.upstream or b"", labels=self._labels())
+                marked = doc.render().encode("utf-8", "surrogateescape")
+            said = [m for m in self.tree_merge.messages.get(res.path, []) if m.startswith("CONFLICT")]
+            entry = mergetree.review_entry(stages, v, marked, self._labels(), said[0] if said else "")
+            if entry.content is not None:
+                blobs.append((entry.mode, res.path, entry.content))
+            elif entry.sha:
+                keep.append((entry.mode, entry.sha, res.path))
             else:
                 removals.append(("0", "", res.path))
+            if res.path in records:
+                records[res.path].committed, records[res.path].committed_note = entry.committed, entry.note
         shas = index.hash_blobs(data for _, _, data in blobs)
         entries = [(mode, sha, path) for (mode, path, _), sha in zip(blobs, shas, strict=True)]
         # Every stage of a path goes before its new entry is added.
@@ -654,51 +673,74 @@ class Sync:
     def _labels(self) -> tuple[str, str, str]:
         return (f"fork ({self.config.fork.branch})", "base", f"upstream ({self.target.tag})")
 
+    def _fork_file_version(self) -> str | None:
+        """The version the fork's own file says (at the production branch's tip), if any."""
+        plan = getattr(self, "version_plan", None) or self._version_plan(self.report.fork_commit)
+        file = plan.file or self.config.version.file
+        data = self.git.show_file(self.report.fork_commit, file)
+        return (
+            versioning.read_version_text(data.decode("utf-8", "replace"), file) if data is not None else None
+        )
+
+    def _version_value(self) -> tuple[str, str]:
+        """The version the sync commits and, when it is not the scheme's, why (never lowered)."""
+        new = versioning.new_version(
+            self.config.version.scheme, self.target.version, self.report.fork_version
+        )
+        return versioning.keep_or_set(self._fork_file_version(), new)
+
     def set_version(self) -> None:
         """Decide the new version; it is written into the merge commit by `commit`."""
         cfg = self.config.version
-        new = versioning.new_version(cfg.scheme, self.target.version, self.report.fork_version)
-        upstream_text = self.git.show_file(self.upstream_commit, cfg.file)
+        plan = getattr(self, "version_plan", None) or self._version_plan(self.report.fork_commit)
+        file = plan.file or cfg.file
+        upstream_text = self.git.show_file(self.upstream_commit, file)
         up_tree = (
-            versioning.read_version_text(upstream_text.decode("utf-8", "replace"), cfg.file)
+            versioning.read_version_text(upstream_text.decode("utf-8", "replace"), file)
             if upstream_text is not None
             else None
         )
         if up_tree is not None and releases_mod.parse_version(up_tree) != self.target.version:
             # LESSONS 2: the tree must be the release's; say so when upstream's own file disagrees.
             self.report.warnings.append(
-                f"upstream's {cfg.file} at {self.target.tag} says {up_tree}, not {self.target.version_str}"
+                f"upstream's {file} at {self.target.tag} says {up_tree}, not {self.target.version_str}"
             )
-        self.version_target = new if cfg.update else None
+        self.version_target = self._version_value()[0] if plan.file is not None else None
+        self.version_file = plan.file
         self.upstream_tree_version = up_tree
+        if plan.file is None and plan.note:  # dynamic: nothing to write, and the report says why
+            self.report.version_update = VersionUpdate(cfg.file, None, "", up_tree, plan.note)
 
     def _apply_version(self, index: mergetree.TempIndex) -> None:
-        cfg = self.config.version
         new = getattr(self, "version_target", None)
-        if new is None:
+        file: str | None = getattr(self, "version_file", None)
+        if new is None or file is None:
             return
-        found = index.blob(cfg.file)
+        found = index.blob(file)
         if found is None:
             raise GitError(
-                f"version file {cfg.file} not found in the fork", hint="set [version] file, or update = false"
+                f"version file {file} not found in the fork", hint="set [version] file, or update = false"
             )
         mode, data = found
         if has_markers(data):
-            self.report.warnings.append(f"{cfg.file} still has conflict markers; version not updated")
+            self.report.warnings.append(f"{file} still has conflict markers; version not updated")
             return
         with tempfile.TemporaryDirectory(prefix="forksync-version-") as tmp:
-            path = Path(tmp) / Path(cfg.file).name
+            path = Path(tmp) / Path(file).name
             path.write_bytes(data)
-            current = versioning.read_version_text(data.decode("utf-8", "replace"), cfg.file)
+            current = versioning.read_version_text(data.decode("utf-8", "replace"), file)
             if current != new:
                 versioning.write_version(path, new)
             content = path.read_bytes()
         if content != data:
             (sha,) = index.hash_blobs([content])
-            index.set_entries([(mode, sha, cfg.file)])
-        old = self.report.fork_version or current
-        self.report.version_update = VersionUpdate(cfg.file, old, new, self.upstream_tree_version)
-        self.ui.stage("version", f"{cfg.file}: {old} → {new}")
+            index.set_entries([(mode, sha, file)])
+        _, note = self._version_value()
+        old = self._fork_file_version() or current  # the file's own value before the sync
+        self.report.version_update = VersionUpdate(file, old, new, self.upstream_tree_version, note)
+        if note and f"{file}: {note}" not in self.report.warnings:
+            self.report.warnings.append(f"{file}: {note}")
+        self.ui.stage("version", f"{file}: {old} → {new}" + (f" ({note})" if note else ""))
 
     def _merge_message(self, left: list[FileResult]) -> str:
         tag = getattr(self, "target", None)
@@ -710,7 +752,9 @@ class Sync:
             "Synced by forksync.",
         ]
         if left:
-            lines += ["", "Conflicts left for review (markers committed):"] + [f"  {r.path}" for r in left]
+            committed = {c.path: c.committed for c in self.report.conflicts}
+            lines += ["", "Conflicts left for review (what this commit holds there):"]
+            lines += [f"  {r.path} ({committed.get(r.path) or 'nothing recorded'})" for r in left]
         return "\n".join(lines)
 
     def commit(self, left: list[FileResult]) -> None:
@@ -831,6 +875,7 @@ class Sync:
             return checks_mod.run_check(worktree, name, argv, timeout)
 
         calls_before = len(agent.calls)
+        before = self.head
         try:
             commits = agent.fix_checks(worktree, tasks, rerun)
         finally:
@@ -838,9 +883,28 @@ class Sync:
             self._agent_notes(agent)
         if commits:
             self._adopt_worktree_head()
+            self.report.agent_changes = self._agent_changes(before, self.head)
             self.report.checks = [checks_mod.run_check(worktree, n, a, t) for n, (a, t) in commands.items()]
             self.verify()
             self.report.warnings.append(f"the agent committed {len(commits)} fix(es) on the sync branch")
+
+    def _agent_changes(self, before: str, after: str) -> list[AgentChange]:
+        """Every file the agent's commits changed, file by file: each is the reviewer's to check."""
+        if before == after:
+            return []
+        status = self.git.out("diff", "--name-status", "--no-renames", "-z", before, after).split("\0")
+        counts = self.git.out("diff", "--numstat", "--no-renames", "-z", before, after).split("\0")
+        lines: dict[str, tuple[int, int]] = {}
+        for rec in counts:
+            added, removed, path = [*rec.split("\t", 2), "", ""][:3]
+            if path:  # binary files count "-"
+                lines[path] = (int(added) if added.isdigit() else 0, int(removed) if removed.isdigit() else 0)
+        words = {"A": "added", "D": "deleted"}
+        return [
+            AgentChange(path, words.get(code[:1], "modified"), *lines.get(path, (0, 0)))
+            for code, path in zip(status[0::2], status[1::2], strict=False)
+            if path
+        ]
 
     @staticmethod
     def _findings_record(findings: list[Finding]) -> CheckRecord:
@@ -906,7 +970,20 @@ class Sync:
         if self.config.verify.enabled:
             repo = self.worktree if self.worktree is not None else self.repo
             findings += self._verify_findings(repo, "HEAD" if self.worktree is not None else self.head)
+        findings += self._clean_merge_findings()
         self.report.findings = findings
+
+    def _clean_merge_findings(self) -> list[Finding]:
+        """Duplicate keys, definitions or imports that git's clean merge of a file changed on both
+        sides introduced (verify/duplicates.py); conflicted paths went through the resolvers."""
+        if not self.config.verify.enabled or getattr(self, "already_merged", False):
+            return []
+        from .verify.duplicates import clean_merge_findings
+
+        conflicted = {c.path for c in self.report.conflicts}
+        return clean_merge_findings(
+            self.git, self.base_commit, self.start_commit, self.upstream_commit, self.head, conflicted
+        )
 
     def _verify_findings(self, repo: Path, merged: str) -> list[Finding]:
         from .verify import verify as run_verify
@@ -922,35 +999,10 @@ class Sync:
         )
 
     def _recommend(self) -> None:
-        r = self.report
-        reasons = list(r.reasons)
-        if r.unresolved:
-            reasons.insert(0, f"{len(r.unresolved)} conflicted file(s) left for review")
-        failed = [c for c in r.checks if not c.passed]
-        if failed:
-            reasons.append("failing checks: " + ", ".join(c.name for c in failed))
-        if r.findings:
-            reasons.append(f"{len(r.findings)} verification finding(s)")
-        agent_hunks = sum(1 for c in r.conflicts for h in c.hunks if h.by_agent and h.outcome == "resolved")
-        if agent_hunks and not self.config.agent.allow_ready:
-            reasons.append(f"{agent_hunks} hunk(s) resolved by the LLM agent")
-        if any("not " in w and "says" in w for w in r.warnings):
-            reasons.append("upstream's version file disagrees with the release tag")
-        if not self.config.checks.commands:
-            reasons.append("no checks configured")
-        from .resolve.policy import is_lock_file
+        from .verdict import recommend
 
-        stale_locks = [  # a regenerate policy's command has run by now; take-upstream's never does
-            c.path for c in r.conflicts if c.rule == "policy:take-upstream" and is_lock_file(c.path)
-        ]
-        if stale_locks:
-            # LESSON 7: upstream's lock lacks the fork's own dependencies until it is regenerated.
-            reasons.append(
-                f"lock file(s) taken from upstream, regenerate them: {', '.join(stale_locks[:5])} "
-                "(or set a `regenerate` policy with the lock command)"
-            )
-        r.reasons = reasons
-        r.recommendation = "needs-review" if reasons else "ready"
+        r = self.report
+        r.recommendation, r.reasons = recommend(r, self.config)
         cfg = self.config.forge
         r.labels = [
             cfg.label_sync,
@@ -974,81 +1026,27 @@ class Sync:
         else:
             r.status, r.exit_code = "synced", ExitCode.OK
 
-    # -- push, PR, notify -----------------------------------------------------------------
+    # -- push, PR, notify (forksync.publish; `forksync publish` runs the same steps) ---------------
     def push(self) -> None:
-        remote = self.config.fork.remote
+        from .publish import push_branch
+
         branch = self.report.sync_branch
-        if self.git.run("remote", "get-url", "--", remote, check=False).returncode != 0:
-            raise GitError(f"no remote '{remote}' to push {branch} to", hint="add it, or run with --no-push")
-        self.ui.stage("push", f"pushing {branch} to {remote}")
-        res = self.git.remote(
-            "push", "--quiet", "--porcelain", remote, f"refs/heads/{branch}:refs/heads/{branch}", timeout=1800
-        )
-        if res.returncode != 0:
-            text = (res.err + res.out).lower()
-            if "rejected" in text or "non-fast-forward" in text or "fetch first" in text:
-                raise ForgeError(
-                    f"{remote}/{branch} has commits this run does not have",
-                    hint="someone else pushed to the sync branch; forksync never force-pushes",
-                )
-            raise ForgeError(
-                f"cannot push {branch} to {remote}: {res.err.splitlines()[-1] if res.err else ''}"
-            )
+        push_branch(self.git, self.config.fork.remote, branch, f"refs/heads/{branch}", self.ui)
 
     def publish(self) -> None:
-        from .forges import make_forge
-        from .forges.base import PullRequestSpec
-        from .report import PullRequestRecord
+        from .publish import open_pull_request
 
-        r = self.report
-        cfg = self.config.forge
-        forge = make_forge(self.config, self.repo)
-        draft = cfg.draft or bool(r.unresolved)
-        spec = PullRequestSpec(
-            title=r.pr_title,
-            body=r.pr_body,
-            head=r.sync_branch,
-            base=cfg.base or self.config.fork.branch,
-            labels=tuple(r.labels),
-            draft=draft,
-            reviewers=tuple(cfg.reviewers),
-            team_reviewers=tuple(cfg.team_reviewers),
-            assignees=tuple(cfg.assignees),
-            sync_label=cfg.label_sync,
-            version=self.target.version_str,
-            comment=f"forksync re-ran this sync ({r.run_id}): recommendation `{r.recommendation}`.",
-        )
-        result = forge.publish(spec)
-        r.warnings.extend(result.warnings)
-        pr = result.pull_request
-        r.pull_request = PullRequestRecord(
-            pr.url, pr.number, result.action, draft, pr.title, [p.url for p in result.superseded]
-        )
-        self.ui.stage("pr", f"pull request {result.action}: {pr.url}")
+        open_pull_request(self.config, self.repo, self.report, self.target.version_str, self.ui)
 
     def _notify_safely(self) -> None:
-        """Tell Slack / webhooks once per run; a failed notification is recorded, never raised."""
-        if getattr(self, "_notified", False):
+        """Tell Slack / webhooks once per run; a failed notification is recorded, never raised.
+        An exported run (`--export`) leaves that to `forksync publish`, which holds the secrets."""
+        if getattr(self, "_notified", False) or self.opts.export_dir is not None:
             return
         self._notified = True
-        from .notify.base import Event, make_notifiers
-        from .notify.registry import notify_all, problems
+        from .publish import notify_report
 
-        r = self.report
-        r.warnings.extend(problems(self.config))
-        notifiers = make_notifiers(self.config)
-        if not notifiers:
-            return
-        kind: EventKind
-        if r.status in ("up-to-date", "failed", "checks-failed"):
-            kind = r.status
-        elif r.status == "conflicts-left":
-            kind = "conflicts"
-        elif r.pull_request and r.pull_request.action in ("updated", "unchanged"):
-            kind = "pr-updated"
-        else:
-            kind = "pr-created"
-        r.notifications.extend(notify_all(notifiers, Event(kind, r, self.opts.run_url)))
+        notify_report(self.config, self.report, self.opts.run_url)
 
     # -- cleanup ------------------------------------------------------------------------
     def _rollback(self) -> None:

@@ -143,3 +143,23 @@ def detect(git: Git, config: Config, url: str) -> tuple[list[Release], dict[str,
             hint="set [upstream] release-tags to a pattern your upstream's tags follow",
         )
     return releases, tags
+
+
+def included_releases(
+    releases: list[Release], target: Release, current: Version | None, brought: set[str]
+) -> list[Release]:
+    """The releases the merge of ``target`` also brings: between the fork's version and the
+    target, and in the target's history (``brought`` = commits in fork..target). Version order
+    is not ancestry: stable releases tagged on release branches (v1.73.6-stable while the target
+    is v1.81.3) never reach the target, so they are no part of what the merge brings."""
+    return [
+        r
+        for r in releases
+        if r.version < target.version and (current is None or r.version > current) and r.commit in brought
+    ]
+
+
+def compare_from(base: str, previous: Release | None) -> str:
+    """Where the compare link starts: the previous merged release's tag only when that tag IS
+    the merge base (a readable name for the same commit), else the merge base itself."""
+    return previous.tag if previous is not None and previous.commit == base else base

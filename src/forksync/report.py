@@ -61,6 +61,10 @@ class ConflictRecord:
     reason: str
     hunks: list[HunkRecord] = field(default_factory=list)
     details: list[str] = field(default_factory=list)
+    # For a path left for review, what the merge commit holds there (see mergetree.review_entry):
+    # markers | fork | upstream | absent; and one line saying so, with what the other side did.
+    committed: str = ""
+    committed_note: str = ""
 
 
 @dataclass
@@ -77,12 +81,23 @@ class CheckRecord:
 
 @dataclass
 class Finding:
-    kind: str  # manifest, orphan, broken-call, lost-fork-change, lost-upstream-change, fork-test
+    kind: str  # manifest, orphan, broken-call, lost-fork-change, lost-upstream-change, fork-test,
+    # markers, clean-merge-duplicate, clean-merge-parse
     message: str
     feature: str = ""
     path: str = ""
     line: int = 0
     commit: str = ""
+
+
+@dataclass
+class AgentChange:
+    """One file the agent's fix commits changed (the diff from before the repair to after it)."""
+
+    path: str
+    change: str  # added | modified | deleted
+    added_lines: int = 0
+    removed_lines: int = 0
 
 
 @dataclass
@@ -129,6 +144,7 @@ class VersionUpdate:
     old: str | None
     new: str
     upstream_tree_version: str | None = None
+    note: str = ""  # why the file was not set to the release's version (kept, dynamic)
 
 
 @dataclass
@@ -153,6 +169,7 @@ class Report:
     merge_commit: str = ""
     merge_parents: list[str] = field(default_factory=list)
     compare_url: str = ""
+    compare_from: str = ""  # the merge base (or the previous release's tag when it is that commit)
     upstream_commits: int = 0
     files_changed: int = 0
     top_commits: list[str] = field(default_factory=list)
@@ -162,6 +179,7 @@ class Report:
     checks: list[CheckRecord] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     llm_calls: list[LLMCallRecord] = field(default_factory=list)
+    agent_changes: list[AgentChange] = field(default_factory=list)
     recommendation: Recommendation = "needs-review"
     reasons: list[str] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
@@ -215,6 +233,7 @@ class Report:
             "checks": CheckRecord,
             "findings": Finding,
             "llm_calls": LLMCallRecord,
+            "agent_changes": AgentChange,
             "notifications": NotificationRecord,
             "stages": StageRecord,
         }

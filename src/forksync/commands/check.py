@@ -22,12 +22,12 @@ def run(repo: Path, config_path: Path | None, as_json: bool) -> int:
     r = sync.report
     due = target is not None
     commits = None
-    if due and target is not None and sync.git.has_object(target.commit):
-        commits = sync.git.count(f"{r.fork_commit}..{target.commit}")
-    elif target is not None:
-        # Count without a full fetch: fetch just the tag into forksync's namespace.
+    if target is not None:
         sync.target = target
-        sync.fetch()
+        if sync.git.has_object(target.commit):
+            sync.measure(target.commit)  # counts and "also includes" from the merge base, no fetch
+        else:
+            sync.fetch()  # just the tag, into forksync's namespace
         commits = r.upstream_commits
     data = {
         "fork_version": r.fork_version,
@@ -37,6 +37,7 @@ def run(repo: Path, config_path: Path | None, as_json: bool) -> int:
         "sync_needed": due,
         "upstream_commits": commits,
         "skipped_releases": [s.tag for s in r.skipped_releases],
+        "compare_url": r.compare_url or None,
         "warnings": r.warnings,
     }
     if as_json:
@@ -46,6 +47,10 @@ def run(repo: Path, config_path: Path | None, as_json: bool) -> int:
         print(f"newest release: {data['newest_release']}")
         if due:
             print(f"sync needed:    yes — {commits} upstream commits to merge")
+            if r.skipped_releases:
+                print("also includes:  " + ", ".join(s.tag for s in r.skipped_releases))
+            if r.compare_url:
+                print(f"compare:        {r.compare_url}")
         else:
             print("sync needed:    no, up to date")
         for w in r.warnings:

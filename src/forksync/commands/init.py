@@ -1,4 +1,5 @@
-"""`forksync init`: write a commented `.forksync.toml` and the GitHub Actions workflow."""
+"""`forksync init`: write a commented `.forksync.toml` and the GitHub Actions workflow
+(`forksync.workflow`: the pinned action, the two jobs, the token choice)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,17 @@ from pathlib import Path
 from ..config import CONFIG_FILE, load_config_text
 from ..errors import ConfigError, GitError
 from ..git import Git
+from ..versioning import init_version_lines
+from ..workflow import ActionRef, installed_action, render_workflow, resolve_action
 
 
 def _template(name: str) -> str:
     return resources.files("forksync").joinpath("templates", name).read_text(encoding="utf-8")
 
 
-def render_files(upstream_url: str, branch: str, forge: str) -> dict[str, str]:
+def render_files(
+    upstream_url: str, branch: str, forge: str, action: ActionRef, token: str = "app"
+) -> dict[str, str]:
     values = {
         "upstream_url": upstream_url.replace("\\", "\\\\").replace('"', '\\"'),
         "branch": branch,
@@ -22,11 +27,12 @@ def render_files(upstream_url: str, branch: str, forge: str) -> dict[str, str]:
     }
     config = _template("forksync.toml").format(**values)
     load_config_text(config, CONFIG_FILE)  # what we write must load
-    workflow = _template("workflow.yml").format(**values)
+    workflow = render_workflow(action, branch, token)
     return {CONFIG_FILE: config, ".github/workflows/forksync.yml": workflow}
 
 
-def run(repo: Path, upstream_url: str, force: bool) -> int:
+def run(repo: Path, upstream_url: str, force: bool, action: str | None = None, token: str = "app") -> int:
+    pinned = resolve_action(action, installed_action())
     git = Git(repo)
     top = git.run("rev-parse", "--show-toplevel", check=False)
     if top.returncode != 0:
@@ -38,7 +44,8 @@ def run(repo: Path, upstream_url: str, force: bool) -> int:
     branch = git.current_branch() or "main"
     origin = git.run("remote", "get-url", "origin", check=False).out
     forge = "github" if "github" in origin else "gitlab" if "gitlab" in origin else "local"
-    files = render_files(upstream_url, branch, forge)
+    files = render_files(upstream_url, branch, forge, pinned, token)
+    files[CONFIG_FILE], version_note = init_version_lines(files[CONFIG_FILE], root)  # a dynamic version
     existing = [name for name in files if (root / name).exists()]
     if existing and not force:
         raise ConfigError(f"{', '.join(existing)} already exist(s)", hint="pass --force to overwrite")
@@ -47,7 +54,11 @@ def run(repo: Path, upstream_url: str, force: bool) -> int:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
         print(f"wrote {target}")
+    if version_note:
+        print(f"note: {version_note}")
     if not upstream_url:
         print("note: set [upstream] url in .forksync.toml (no 'upstream' remote found)")
+    if not pinned.pinned:
+        print(f"note: {pinned.repo}@{pinned.ref} is not pinned to a commit; the workflow says how to pin it")
     print("next: review both files, commit them, and add the secrets the workflow names")
     return 0

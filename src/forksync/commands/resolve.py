@@ -78,11 +78,21 @@ def _load_config(git: Git, top: Path, config_path: Path | None, fork_commit: str
     return load_config(top, config_path)[0]
 
 
-def run(repo: Path, config_path: Path | None, fork_side: str, dry_run: bool, as_json: bool) -> int:
+def run(
+    repo: Path,
+    config_path: Path | None,
+    fork_side: str,
+    dry_run: bool,
+    as_json: bool,
+    *,
+    use_agent: bool = False,
+) -> int:
     side = cast(ForkSide, fork_side)
     ctx = _context(repo, config_path, side)
     versions, missing = read_conflicts_full(ctx.git, side)
     results = resolve_all(ctx, versions)
+    if use_agent and any(r.outcome != "resolved" for r in results):
+        results = _with_agent(ctx, versions, results)
     results += [
         FileResult(
             p,
@@ -101,6 +111,29 @@ def run(repo: Path, config_path: Path | None, fork_side: str, dry_run: bool, as_
     for problem in problems:  # a file a command should have regenerated still holds upstream's copy
         click.echo(redact(f"forksync: regenerate: {problem}; check the regenerated files"), err=True)
     return 1 if left or problems else 0
+
+
+def _with_agent(ctx: Context, versions: list[Versions], results: list[FileResult]) -> list[FileResult]:
+    """What the engine left, sent to the configured agent (as a sync would); its cost on stderr."""
+    from datetime import UTC, datetime
+
+    from ..errors import ConfigError
+    from ..llm.agent import make_agent
+    from ..state import state_dir
+
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    agent = make_agent(ctx.config, state_dir(ctx.git.common_dir()) / "artifacts" / f"resolve-{stamp}")
+    if agent is None:
+        raise ConfigError("--agent needs an [agent] provider", hint="set [agent] provider in .forksync.toml")
+    out = agent.resolve_remaining(ctx, versions, results)
+    tokens = sum(c.input_tokens + c.output_tokens for c in agent.calls)
+    cost = sum(c.cost_usd for c in agent.calls)
+    click.echo(f"forksync: agent: {len(agent.calls)} call(s), {tokens} tokens, ${cost:.4f}", err=True)
+    for note in agent.warnings:
+        click.echo(redact(f"forksync: agent: {note}"), err=True)
+    if agent.exhausted:
+        click.echo(redact(f"forksync: agent stopped: {agent.exhausted.message}"), err=True)
+    return out
 
 
 def _as_dict(r: FileResult) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..config import load_config
+from ..errors import ConfigError
 from ..pipeline import SyncOptions, run_sync
 from ..render.summary import render_summary
 from ..report import Report
@@ -29,6 +30,7 @@ def execute(
     no_push: bool = False,
     resume: bool = False,
     quiet: bool = False,
+    export_dir: Path | None = None,
 ) -> Report:
     from ..git import Git
 
@@ -36,9 +38,19 @@ def execute(
     root = Path(top.out.strip()) if top.returncode == 0 else repo
     config, _source = load_config(root, config_path)
     options = SyncOptions(
-        release=release, dry_run=dry_run, no_push=no_push, resume=resume, run_url=ci_run_url()
+        release=release,
+        dry_run=dry_run,
+        no_push=no_push,
+        resume=resume,
+        run_url=ci_run_url(),
+        export_dir=export_dir,
     )
-    return run_sync(repo, config, options, Progress(quiet=quiet))
+    report = run_sync(repo, config, options, Progress(quiet=quiet))
+    if export_dir is not None:
+        from ..handoff import write_export
+
+        write_export(Git(root), report, export_dir)
+    return report
 
 
 def run(
@@ -51,9 +63,19 @@ def run(
     resume: bool,
     report_path: Path | None,
     as_json: bool,
+    export_dir: Path | None = None,
 ) -> int:
+    if export_dir is not None and (dry_run or no_push):
+        raise ConfigError("--export cannot be combined with --dry-run or --no-push")
     report = execute(
-        repo, config_path, release=release, dry_run=dry_run, no_push=no_push, resume=resume, quiet=as_json
+        repo,
+        config_path,
+        release=release,
+        dry_run=dry_run,
+        no_push=no_push,
+        resume=resume,
+        quiet=as_json,
+        export_dir=export_dir,
     )
     if report_path is not None:
         report_path.write_text(report.to_json(), encoding="utf-8")
@@ -66,4 +88,11 @@ def run(
             print(f"# {report.pr_title}\n\n{report.pr_body}")
         if report.error:
             print(f"forksync: error: {report.error.get('message', '')}", file=sys.stderr)
+    if export_dir is not None:
+        # The run's own outcome travels in the export; `forksync publish` exits with it.
+        print(
+            f"exported to {export_dir}: `forksync publish --from {export_dir}` takes it from here",
+            file=sys.stderr,
+        )
+        return 0
     return report.exit_code

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from ..secrets import MASK, redact
 from .prompts import HunkView
@@ -45,20 +46,48 @@ def unredact(lines: Sequence[str], view: HunkView) -> tuple[str, ...] | None:
     return tuple(out)
 
 
-def marked_required(view: HunkView, open_before: bool, marker: str) -> list[str]:
-    """Fork-side lines in marked sections: lines naming the marker and lines inside marker blocks."""
+_COMMENT_OPENERS = ("#", "//", "/*", "<!--", "--", ";")
+_TOKEN = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class Need:
+    """Something of the fork's marked lines an answer must keep, within one of its lines."""
+
+    text: str  # found within the line
+    words: tuple[str, ...] = ()  # the fork's own words on that line (absent from base and upstream)
+
+
+def _marker_need(line: str, start: int, others: set[str]) -> Need:
+    """A line naming the marker must keep its comment from the opener on (`# FORK: FORK-1234 …`)
+    and the fork's own words on it; upstream's change to the rest of the line may be merged in."""
+    head = line[:start]
+    at = max(head.rfind(opener) for opener in _COMMENT_OPENERS)
+    if at < 0:
+        return Need(line.strip())  # the marker is part of the code itself: keep the line
+    own = tuple(dict.fromkeys(w for w in _TOKEN.findall(line[:at]) if w not in others))
+    return Need(line[at:].strip(), own)
+
+
+def marked_required(view: HunkView, open_before: bool, marker: str) -> list[Need]:
+    """What the fork's marked sections require of an answer, in order: for each line naming the
+    marker, its marker comment and the fork's own words; each line inside a marker block whole."""
     if not marker:
         return []
     word = re.compile(rf"\b{re.escape(marker)}\b")
+    others = {w for line in (*view.base, *view.upstream) for w in _TOKEN.findall(line)}
     required = []
     inside = open_before
     for line in view.fork:
-        hit = word.search(line) is not None
+        found = word.search(line)
+        hit = found is not None
         lower = line.lower()
         if hit and re.search(r"\b(start|begin)\b", lower):
             inside = True
-        if (hit or inside) and line.strip():
-            required.append(line.strip())
+        if found is not None and not inside and line.strip():
+            required.append(_marker_need(line, found.start(), others))
+        elif (hit or inside) and line.strip():
+            required.append(Need(line.strip()))
         if hit and re.search(r"\bend\b", lower):
             inside = False
     return required
@@ -79,7 +108,7 @@ def block_open_after(lines: Sequence[str], marker: str, inside: bool) -> bool:
     return inside
 
 
-def region_error(lines: Sequence[str], view: HunkView, required: Sequence[str]) -> str | None:
+def region_error(lines: Sequence[str], view: HunkView, required: Sequence[Need]) -> str | None:
     """Why this answer may not be applied to the hunk's region (parsing is checked by the caller)."""
     for line in lines:
         if _MARKER.match(line.rstrip("\r\n")):
@@ -107,8 +136,16 @@ def region_error(lines: Sequence[str], view: HunkView, required: Sequence[str]) 
     stripped = [line.strip() for line in lines]
     pos = 0
     for need in required:
-        try:
-            pos = stripped.index(need, pos) + 1
-        except ValueError:
-            return f"the fork's marked line was dropped: {need[:80]!r}"
+        found = next(
+            (
+                i
+                for i in range(pos, len(stripped))
+                if need.text in stripped[i]
+                and set(need.words) <= set(_TOKEN.findall(stripped[i].replace(need.text, "", 1)))
+            ),
+            None,
+        )
+        if found is None:
+            return f"the fork's marked line was dropped: {need.text[:80]!r}"
+        pos = found + 1
     return None

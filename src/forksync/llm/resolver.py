@@ -21,7 +21,7 @@ from ..resolve.model import Context, FileResult, Hunk, HunkResult, Versions
 from ..resolve.paths import matches
 from ..resolve.validate import validation_error
 from . import history
-from .answers import block_open_after, marked_required, region_error, to_lines, unredact
+from .answers import Need, block_open_after, marked_required, region_error, to_lines, unredact
 from .prompts import CONTEXT_LINES, RESOLVE_SYSTEM, SUBMIT, FileView, HunkView, hunk_prompt, retry_prompt
 from .providers import Message, ProviderError, Request, ToolCall, ToolResult
 from .session import Session
@@ -40,7 +40,7 @@ class Pending:
     result: HunkResult
     hunk: Hunk  # as parsed from the engine's content (index = position among pending)
     view: HunkView
-    required: list[str]
+    required: list[Need]
 
 
 @dataclass
@@ -259,6 +259,7 @@ class AgentResolver:
             entries = self._entries(answer.tool_calls)
             accepted = {n: vd.lines for n, vd in verdicts.items() if vd.lines is not None}
             errors: dict[int, str] = {}
+            candidates: dict[int, tuple[tuple[str, ...], str]] = {}
             for n in todo:
                 entry = entries.get(n)
                 if entry is None:
@@ -269,7 +270,22 @@ class AgentResolver:
                 if entry.get("decision") != "resolve":
                     verdicts[n] = Verdict(None, f"agent left it: {rationale}")
                     continue
-                problem, lines = self._check(v, doc, by_number, n, str(entry.get("resolved", "")), accepted)
+                problem, lines = self._check_region(by_number[n], str(entry.get("resolved", "")))
+                if problem:
+                    errors[n] = problem
+                    verdicts[n] = Verdict(None, f"agent answer rejected: {problem}")
+                else:
+                    candidates[n] = (lines, rationale)
+            # The batch's answers are parsed together first: one hunk's right answer may only parse
+            # beside another's (a `try:` opened in one hunk and closed in the next). Only when the
+            # whole batch fails is each answer judged alone, to say which one is wrong.
+            together = {**accepted, **{n: lines for n, (lines, _) in candidates.items()}}
+            if candidates and self._parse_error(v, doc, by_number, together) is None:
+                for n, (lines, rationale) in candidates.items():
+                    verdicts[n] = Verdict(lines, rationale)
+                candidates = {}
+            for n, (lines, rationale) in candidates.items():
+                problem = self._parse_error(v, doc, by_number, {**accepted, n: lines})
                 if problem:
                     errors[n] = problem
                     verdicts[n] = Verdict(None, f"agent answer rejected: {problem}")
@@ -301,27 +317,21 @@ class AgentResolver:
                     entries[item["hunk"]] = item
         return entries
 
-    def _check(
-        self,
-        v: Versions,
-        doc: Any,
-        by_number: dict[int, Pending],
-        n: int,
-        text: str,
-        accepted: dict[int, tuple[str, ...]],
-    ) -> tuple[str | None, tuple[str, ...]]:
-        p = by_number[n]
+    @staticmethod
+    def _check_region(p: Pending, text: str) -> tuple[str | None, tuple[str, ...]]:
+        """The answer as lines, or why it may not replace the hunk's region."""
         lines = unredact(to_lines(text, p.view), p.view)
         if lines is None:
             return "answer holds redacted text", ()
-        problem = region_error(lines, p.view, p.required)
-        if problem:
-            return problem, lines
-        # Parse check: this answer, accepted answers elsewhere, the fork side for hunks still open.
-        fill = {q.hunk.index: accepted.get(m, tuple(q.hunk.fork)) for m, q in by_number.items()}
-        fill[p.hunk.index] = lines
-        problem = validation_error(v, encode(doc.render(fill)))
-        return problem, lines
+        return region_error(lines, p.view, p.required), lines
+
+    @staticmethod
+    def _parse_error(
+        v: Versions, doc: Any, by_number: dict[int, Pending], answers: dict[int, tuple[str, ...]]
+    ) -> str | None:
+        """Does the file parse with these answers, and the fork side for every hunk still open?"""
+        fill = {q.hunk.index: answers.get(m, tuple(q.hunk.fork)) for m, q in by_number.items()}
+        return validation_error(v, encode(doc.render(fill)))
 
     def _result(
         self,

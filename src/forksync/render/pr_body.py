@@ -7,6 +7,8 @@ to merge (a merge commit: squashing destroys the ancestry the next sync needs).
 
 from __future__ import annotations
 
+import re
+
 from ..report import ConflictRecord, Report
 from ..secrets import redact
 
@@ -21,6 +23,10 @@ def _short(sha: str) -> str:
     return sha[:10] if sha else "—"
 
 
+def _note(text: str) -> str:
+    return f" ({_cell(text)})" if text else ""
+
+
 def render_title(r: Report) -> str:
     tag = r.release.tag if r.release else "upstream"
     prefix = "[needs review] " if r.unresolved else ""
@@ -31,12 +37,17 @@ def _unresolved_section(r: Report) -> list[str]:
     out = [
         f"## ⚠️ {len(r.unresolved)} conflicted file(s) left for review",
         "",
-        "This PR is a draft: conflict markers are committed in the files below (and only there). "
-        "Resolve them on this branch; the marker check keeps the PR from passing until then.",
+        "This PR is a draft. Each file below says what was committed for it: conflict markers (the "
+        "marker check keeps the PR from passing until they are gone), or one side's state with what "
+        "the other side did. Resolve them on this branch."
+        if any(c.committed for c in r.unresolved)
+        else "Nothing was committed for these files.",
         "",
     ]
     for c in r.unresolved:
         out.append(f"- **`{_cell(c.path)}`** ({c.kind}): {_cell(c.reason)}")
+        if c.committed_note:
+            out.append(f"  - committed: {_cell(c.committed_note)}")
         for h in c.hunks:
             if h.outcome != "resolved":
                 lines = f"fork lines {h.fork_start}–{h.fork_start + max(h.fork_lines, 1) - 1}"
@@ -77,7 +88,9 @@ def render_body(r: Report) -> str:
         link = f"[{rel.tag}]({rel.url})" if rel.url else f"`{rel.tag}`"
         out.append(f"| Upstream release | {link} (commit `{_short(rel.commit)}`) |")
     if r.compare_url:
-        out.append(f"| Compare | [{r.fork_version} → {rel.version if rel else ''}]({r.compare_url}) |")
+        start = _short(r.compare_from) if re.fullmatch(r"[0-9a-f]{40,64}", r.compare_from) else r.compare_from
+        start = start or (r.fork_version or "")
+        out.append(f"| Compare | [{_cell(start)}...{_cell(tag)}]({r.compare_url}) (from the merge base) |")
     out.append(
         f"| Fork | `{_cell(r.fork_branch)}` at `{_short(r.fork_commit)}`, version {r.fork_version or 'unknown'}"
         f" ({_cell(r.fork_version_source)}) |"
@@ -90,7 +103,8 @@ def render_body(r: Report) -> str:
     out.append(f"| Brought in | {r.upstream_commits} upstream commits, {r.files_changed} files changed |")
     if r.version_update:
         v = r.version_update
-        out.append(f"| Version | `{_cell(v.file)}`: {v.old} → **{v.new}** |")
+        change = f"{v.old} → **{v.new}**" if v.old != v.new else f"**{v.new}** (unchanged)"
+        out.append(f"| Version | `{_cell(v.file)}`: {change if v.new else '—'}{_note(v.note)} |")
     if r.ignored_tags:
         out.append("| Not stable (skipped) | " + ", ".join(f"`{_cell(t)}`" for t in r.ignored_tags) + " |")
     if r.skipped_releases:
@@ -146,6 +160,13 @@ def render_body(r: Report) -> str:
             where = f"`{_cell(f.path)}:{f.line}`" if f.path else ""
             feat = f" [{_cell(f.feature)}]" if f.feature else ""
             out.append(f"- **{f.kind}**{feat} {where} {_cell(f.message)}")
+        out.append("")
+
+    if r.agent_changes:
+        out += ["### Files the agent's fixes changed", "", "Review each: the agent wrote them.", ""]
+        out += [
+            f"- `{_cell(a.path)}` {a.change} (+{a.added_lines} −{a.removed_lines})" for a in r.agent_changes
+        ]
         out.append("")
 
     if r.llm_calls:

@@ -116,6 +116,33 @@ def _strict_merge3(base: Sequence[str], fork: Sequence[str], upstream: Sequence[
     return merge3(base, fork, upstream)
 
 
+# A declaration's header: def/class (Python), function/fn/func (JS, Rust, Go), a method signature.
+_DECLARATION = re.compile(
+    r"^\s*(?:@\w|(?:export\s+|pub(?:\([^)]*\))?\s+|async\s+|static\s+|public\s+|private\s+)*"
+    r"(?:def|class|function|fn|func|interface|struct|enum|trait|impl)\b)"
+)
+
+
+def _both_rewrite_declaration(base: Sequence[str], fork: Sequence[str], up: Sequence[str]) -> bool:
+    """Both sides changed a declaration's header (a signature rewritten twice). Merging their
+    words or lines yields a signature neither side wrote, or two declarations of one thing."""
+
+    def touched(side: Sequence[str]) -> set[int]:
+        out: set[int] = set()
+        for e in edits(base, side):
+            out.update(range(e.start, max(e.end, e.start + 1)))
+        return out
+
+    headers = {i for i, line in enumerate(base) if _DECLARATION.match(line)}
+    if headers & touched(fork) & touched(up):
+        return True
+    added = [
+        {line.strip() for line in side if _DECLARATION.match(line)} - {b.strip() for b in base}
+        for side in (fork, up)
+    ]
+    return bool(added[0] and added[1])
+
+
 class FinerResolver:
     name = "finer"
 
@@ -124,6 +151,8 @@ class FinerResolver:
         if not base or base in (fork, up):
             return None  # pure insertions on both sides have no finer structure; one-sided is trivial
         if len(base) + len(fork) + len(up) > MAX_LINES:
+            return None
+        if _both_rewrite_declaration(base, fork, up):
             return None
         merged = merge3(base, fork, up) if self._small_and_apart(base, fork, up) else None
         if merged is not None:

@@ -8,6 +8,12 @@ whitespace-normalized (fork text, upstream text) pair, so a recurring conflict i
 wherever the context around it moved, and whichever side each text was on. A replay of the past
 (``Context.as_of``) learns only from merges committed before it: never from itself or anything
 newer. Results are cached per merge in `<git common dir>/forksync/learned.json`.
+
+A merge that committed conflict markers (forksync's own review mode does) teaches nothing from
+those files: the markers would be "learned" and proposed again, leaving the next release's
+hunk open. Where a person fixed the markers later (the first commit after the merge that
+touches the file, on any branch), that fix is learned instead; such merges are not cached,
+since the fix may come later and a replay must not see a fix newer than itself.
 """
 
 from __future__ import annotations
@@ -22,13 +28,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import GitError
 from ..git import Git, cat_blobs, tree_entries
-from .conflicts import decode, merge_file, split_lines
+from .conflicts import decode, has_markers, merge_file, split_lines
 from .model import Context, Decision, Hunk, Versions, is_binary
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 1 could hold resolutions learned from committed conflict markers
 MIN_KEY_CHARS = 24  # shorter pairs ("}" against ")") recur with different answers
 MAX_FILE_BYTES = 2_000_000
+FIX_TIMEOUT_S = 20.0  # the search for a person's fix of committed markers, per file
 _STAGE = re.compile(r"^(\d{6}) ([0-9a-f]{40,64}) ([123])\t(.*)$", re.S)
 _TREE = re.compile(r"^[0-9a-f]{40,64}$")
 
@@ -138,11 +146,14 @@ def _build_index(ctx: Context) -> dict[str, list[Learned]]:
         return {}
     cache = _Cache(git)
     index: dict[str, list[Learned]] = {}
+    tips = (fork, *([ctx.upstream_commit] if ctx.upstream_commit else []), "--branches", "--remotes")
     for sha, p1, p2 in merges:  # newest first
         entries = cache.get(sha)
         if entries is None:
-            entries = learn_merge(git, sha, p1, p2)
-            cache.put(sha, entries)
+            fixes = FixUps(tips, ctx.as_of)
+            entries = learn_merge(git, sha, p1, p2, fixes)
+            if not fixes.met:  # what a merge with markers teaches depends on later commits
+                cache.put(sha, entries)
         # Stored by (first parent's text, second parent's text); which of them was the fork
         # then is read off the texts at lookup (the current fork's text matches one of them).
         for h1, h2, exact, kind, lines in entries:
@@ -182,8 +193,42 @@ def conflicted_stages(git: Git, p1: str, p2: str) -> Stages | None:
     return out
 
 
-def learn_merge(git: Git, sha: str, p1: str, p2: str) -> list[Entry]:
-    """Every hunk resolution that can be read unambiguously off one past merge (p1 as the fork)."""
+@dataclass
+class FixUps:
+    """Where a person's fix of markers a merge committed is looked for: commits after the merge
+    (up to ``tips``, before ``as_of`` in a replay)."""
+
+    tips: tuple[str, ...] = ()
+    as_of: int | None = None
+    met: bool = False  # a merge committed markers: what it teaches depends on later commits
+
+    def fixed(self, git: Git, merge: str, path: str) -> bytes | None:
+        """The file as the first later commit touching it left it, if that is a plain commit
+        (a person's fix-up, not the next merge) and holds no markers; else None."""
+        self.met = True
+        if not self.tips:
+            return None
+        before = [f"--before=@{self.as_of - 1}"] if self.as_of is not None else []
+        try:
+            res = git.run(
+                "rev-list", "--ancestry-path", "--topo-order", "--reverse", *before,
+                f"^{merge}", *self.tips, "--", path, check=False, timeout=FIX_TIMEOUT_S,
+            )  # fmt: skip
+        except GitError:  # timed out: skip, never block the sync
+            return None
+        first = res.out.split("\n", 1)[0].strip() if res.returncode == 0 else ""
+        parents = git.run("show", "-s", "--format=%P", first, check=False).out.split() if first else []
+        if len(parents) != 1:  # none, or a merge (the next sync): not a person's fix of this file
+            return None
+        data = git.cat_blob(f"{first}:{path}")
+        if data is None or len(data) > MAX_FILE_BYTES or is_binary(data) or has_markers(data):
+            return None
+        return data
+
+
+def learn_merge(git: Git, sha: str, p1: str, p2: str, fixes: FixUps | None = None) -> list[Entry]:
+    """Every hunk resolution that can be read unambiguously off one past merge (p1 as the fork).
+    A file committed with conflict markers teaches only through a later fix (``fixes``)."""
     stages = conflicted_stages(git, p1, p2)
     if not stages:
         return []
@@ -200,6 +245,10 @@ def learn_merge(git: Git, sha: str, p1: str, p2: str) -> list[Entry]:
         result = blobs.get(committed.get(path, ""))
         if result is None or any(d is None or is_binary(d) or len(d) > MAX_FILE_BYTES for d in datas):
             continue
+        if has_markers(result):  # never learn markers: learn a person's later fix, or nothing
+            result = (fixes or FixUps()).fixed(git, sha, path)
+            if result is None:
+                continue
         base, one, two = (d or b"" for d in datas)
         doc = merge_file(base, one, two)
         resolved = align(doc.parts, split_lines(decode(result)))

@@ -26,8 +26,10 @@ LOCK_TOOLS: dict[str, list[str] | None] = {
     "Cargo.lock": ["cargo", "update", "--workspace"],
     "composer.lock": None,  # `composer update --lock` only rehashes; a re-lock upgrades
     "Gemfile.lock": ["bundle", "lock"],
-    "go.sum": None,  # `go mod tidy` also rewrites go.mod
 }
+# Lists of checksums: every line either side needs must stay, so they merge by union (taking
+# upstream's go.sum whole drops the checksums of the fork's own modules and the build fails).
+CHECKSUM_LISTS = ("go.sum", "go.work.sum")
 
 
 def is_lock_file(path: str) -> bool:
@@ -58,6 +60,10 @@ def rules_for(ctx: Context) -> list[Rule]:
                 Rule(f"{cfg.fork.name.upper()}_*.md", "keep-fork", "fork-only document"),
             ]
             rules += [_lock_rule(name, tool) for name, tool in LOCK_TOOLS.items()]
+            rules += [
+                Rule(name, "union", "checksum list: both sides' lines kept (each side's modules need theirs)")
+                for name in CHECKSUM_LISTS
+            ]
         return rules
 
     return ctx.memo("policy.rules", make)  # type: ignore[return-value]
@@ -91,10 +97,25 @@ class PathPolicyResolver:
         if rule.policy == "union":
             if v.fork is None or v.upstream is None:
                 return None
+            if v.path.rsplit("/", 1)[-1] in CHECKSUM_LISTS:
+                return Decision("policy:union", 1.0, why, content=line_union(v.fork, v.upstream))
             from .conflicts import union_merge
 
             return Decision("policy:union", 1.0, why, content=union_merge(v.base or b"", v.fork, v.upstream))
         return Decision("policy:manual", 0.0, why + ": left for a person", stop=True)
+
+
+def line_union(fork: bytes, upstream: bytes) -> bytes:
+    """Every distinct line of both sides, once: sorted when both sides are sorted (as `go mod
+    tidy` writes go.sum), else upstream's lines in order followed by the fork's own."""
+    up = [line for line in upstream.split(b"\n") if line]
+    fk = [line for line in fork.split(b"\n") if line]
+    if up == sorted(up) and fk == sorted(fk):
+        lines = sorted(set(up) | set(fk))
+    else:
+        seen = set(up)
+        lines = [*up, *(line for line in dict.fromkeys(fk) if line not in seen)]
+    return b"\n".join(lines) + b"\n" if lines else b""
 
 
 def regenerate_commands(ctx: Context, results: Sequence[FileResult]) -> list[list[str]]:

@@ -26,7 +26,7 @@ from .paths import is_test_file
 _CLOSER = re.compile(r"^\s*[)\]}]")
 _NAME = re.compile(
     r"^\s*(?:async\s+def|def|class)\s+(\w+)"  # definitions
-    r"|^\s*([A-Za-z_][\w.]*)\s*(?::[^=]*)?=(?!=)"  # assignments, keyword arguments
+    r"|^\s*([A-Za-z_][\w.]*(?:\[[^\]\n]*\])*)\s*(?::[^=]*)?=(?!=)"  # assignments, keyword arguments
     r"|^\s*(['\"][^'\"]*['\"])\s*:"  # dict entries with string keys
     r"|^\s*(?:from\s+([\w.]+)\s+)?import\s+([\w., ]+?)\s*(?:#.*)?$"  # import lines
     r"|^\s*(?:await\s+)?([A-Za-z_][\w.]*)\s*\("  # calls: the callee
@@ -151,16 +151,19 @@ def merge_additions(
         return None
     out: list[str] = []
     shared = False
+    # A name both sides added (anywhere in the hunk) with different content fills one slot twice:
+    # `x = 1` and `x = 2` kept together is a silent override, not two additions.
+    up_names = {item_name(i): i for gap_items in ua.values() for i in gap_items if item_name(i)}
+    for item in (i for gap_items in fa.values() for i in gap_items):
+        name = item_name(item)
+        if name and name in up_names and up_names[name].strip() != item.strip():
+            return None
     for gap in range(len(base) + 1):
         ups, forks = ua.get(gap, []), fa.get(gap, [])
-        up_names = {item_name(i): i for i in ups if item_name(i)}
         added = []
         for item in forks:
             if item in ups and item.strip():
                 continue  # both sides added the same item
-            name = item_name(item)
-            if name and name in up_names and up_names[name] != item:
-                return None  # the same name added twice with different content
             if name is None and any(item_name(other) is None and _alike(item, other) for other in ups):
                 return None  # unnamed (e.g. a bare expression): judge by likeness
             added.append(item)
@@ -172,6 +175,36 @@ def merge_additions(
         if gap < len(base):
             out.append(base[gap])
     return out, shared
+
+
+_LITERAL = re.compile(r"^(?:None|True|False|-?[\d.]+|''|\"\"|\[\]|\{\}|\(\))$")
+_KEYWORD = re.compile(r"^\s*([A-Za-z_]\w*)\s*=(?!=)\s*(.*?)\s*,?\s*(?:#.*)?$", re.S)
+
+
+def _same_argument(base: list[str], fork: list[str], up: list[str]) -> bool:
+    """Do both sides' new call arguments fill one slot? Two positional arguments at one place
+    (the second shifts every later one), or one value passed under two keyword names (the
+    same argument renamed: keeping both raises TypeError, or passes it twice)."""
+    fa = [i for i in fork if i.strip() and i not in base and i not in up]
+    ua = [i for i in up if i.strip() and i not in base and i not in fork]
+    if not fa or not ua:
+        return False
+
+    def positional(item: str) -> bool:
+        return _KEYWORD.match(item) is None and not item.strip().startswith(("*", "#"))
+
+    if any(positional(i) for i in fa) and any(positional(i) for i in ua):
+        return True
+    values: dict[str, str] = {}
+    for item in ua:
+        m = _KEYWORD.match(item)
+        if m and not _LITERAL.match(m.group(2)):  # `a=None`, `b=None` say nothing of a shared slot
+            values.setdefault(" ".join(m.group(2).split()), m.group(1))
+    for item in fa:
+        m = _KEYWORD.match(item)
+        if m and values.get(" ".join(m.group(2).split()), m.group(1)) != m.group(1):
+            return True
+    return False
 
 
 def _container(ctx: Context, v: Versions, hunk: Hunk) -> str | None:
@@ -242,8 +275,14 @@ class PythonSyntaxResolver:
         items, shared = merged
         if _moved(base, fork, hunk.upstream, v.upstream) or _moved(base, up, hunk.fork, v.fork):
             return None
+        if _named_elsewhere(base, fork, hunk.upstream, hunk.base, v.upstream, v.base) or _named_elsewhere(
+            base, up, hunk.fork, hunk.base, v.fork, v.base
+        ):
+            return None
         kind = _container(ctx, v, hunk)
         if kind is None or (kind in _COMMA_LISTS and not _commas_ok(items)):
+            return None
+        if shared and kind == "argument_list" and _same_argument(base, fork, up):
             return None
         what = {
             "module": "top-level statements",
@@ -358,6 +397,35 @@ def _moved(base: list[str], side: list[str], other_hunk: Sequence[str], other_fi
         if s in counts:
             counts[s] -= 1
     return any(n > 0 for n in counts.values())
+
+
+def _named_elsewhere(
+    base: list[str],
+    side: list[str],
+    other_hunk: Sequence[str],
+    base_hunk: Sequence[str],
+    other_file: bytes | None,
+    base_file: bytes | None,
+) -> bool:
+    """Did the other side also define or assign a name this side added, outside the hunk?
+    git merged that part cleanly, so keeping this side's item would define the name twice."""
+    names = {item_name(item) for item in side if item not in base} - {None}
+    names = {n for n in names if n and re.fullmatch(r"[A-Za-z_][\w.]*(?:\[[^\]\n]*\])*", n)}
+    if not names or other_file is None:
+        return False
+
+    def count(lines: Sequence[str], name: str) -> int:
+        pattern = re.compile(
+            rf"^\s*(?:(?:async\s+)?def\s+|class\s+){re.escape(name)}\b"
+            rf"|^\s*{re.escape(name)}\s*(?::[^=\n]*)?=(?!=)"
+        )
+        return sum(1 for line in lines if pattern.match(line))
+
+    other = other_file.decode("utf-8", "surrogateescape").split("\n")
+    old = (base_file or b"").decode("utf-8", "surrogateescape").split("\n")
+    return any(
+        count(other, n) - count(other_hunk, n) > count(old, n) - count(base_hunk, n) for n in names if n
+    )
 
 
 def _count(base: list[str], side: list[str]) -> int:

@@ -391,11 +391,20 @@ def _dep_map(items: list[Any], where: str, side: str) -> dict[str, Any]:
 
 
 def _merge_dependencies(base: Any, fork: Any, target: Any, where: str, notes: Notes) -> None:
-    """Per package: additions from both kept, deletions respected, the fork's pin where it changed it."""
+    """Per package: additions from both kept, deletions respected, a requirement both sides changed
+    merged by meaning (requirements.py), else the fork's pin where it changed it."""
+    from .requirements import merge_requirement
+
     b, f, u = (
         _dep_map(list(x.unwrap()), where, s)
         for x, s in ((base, "base"), (fork, "fork"), (target, "upstream"))
     )
+    replaced = (set(b) - set(f)) & (set(b) - set(u))
+    if replaced and set(f) - set(b) - set(u) and set(u) - set(b) - set(f):
+        # Both dropped the same package and each brought its own: they disagree about what the
+        # list should be (say, two different build back ends), not two independent additions.
+        gone = ", ".join(sorted(k.removeprefix("raw:") for k in replaced))
+        raise Decline(f"{where}: both sides replaced {gone} with different packages")
     chosen: dict[str, Any] = {}
     for key in [*u, *(k for k in f if k not in u), *(k for k in b if k not in u and k not in f)]:
         bv, fv, uv = (m.get(key, MISSING) for m in (b, f, u))
@@ -405,6 +414,13 @@ def _merge_dependencies(base: Any, fork: Any, target: Any, where: str, notes: No
             if fv is MISSING or uv is MISSING:
                 gone = "the fork" if fv is MISSING else "upstream"
                 raise Decline(f"{where}: {name} removed by {gone} and re-pinned by the other side")
+            merged = merge_requirement(bv, fv, uv) if all(isinstance(x, str) for x in (bv, fv, uv)) else None
+            if merged is not None:
+                text, why = merged
+                value = uv if _same_requirement(text, uv) else fv if _same_requirement(text, fv) else text
+                notes.add(where, f"{name}: {value} ({why}; fork {fv}, upstream {uv})", confidence=0.95)
+                chosen[key] = value
+                continue
             older = downgrade(str(fv), str(uv))
             if older:
                 raise Decline(f"{where}: {older}")
@@ -433,6 +449,15 @@ def _merge_dependencies(base: Any, fork: Any, target: Any, where: str, notes: No
         if key not in u:
             target.insert(at, chosen[key])
     notes.confidence = min(notes.confidence, 0.95)
+
+
+def _same_requirement(a: str, b: Any) -> bool:
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        return isinstance(b, str) and Requirement(a) == Requirement(b.split(" #", 1)[0].strip())
+    except InvalidRequirement:
+        return False
 
 
 def _dep_change(base: Any, new: Any, who: str) -> str:

@@ -1,0 +1,213 @@
+"""The agent's ceiling on real history: what a perfect model could settle through forksync.
+
+    python bench/agent_ceiling.py --repo /path/to/CartoDB-litellm.git [--tsv FILE] [--limit N] [--kind K]
+
+Replays the TSV's merges as `forksync backtest --agent` does (the engine first; what it leaves
+open goes to the agent through the real provider client), against a loopback Messages API whose
+"model" answers every hunk with the text the merge actually committed there (aligned from the
+merge commit with the learned rule's own alignment). So every answer is right by construction,
+and the figures say what the hunk protocol and forksync's validation let through:
+
+- of the files the engine leaves open, how many the protocol can express (every hunk aligned:
+  the person edited nothing outside the conflict regions) and how many end exactly as committed;
+- how many of those correct answers forksync's validation rejected, and why;
+- prompt tokens per file, against sending the three whole versions and the whole result.
+
+It measures; it asserts nothing. Results go to bench/results/agent_ceiling.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import re
+import statistics
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # tests.standins: the loopback API the test suite uses
+
+from forksync.backtest import MergeSpec, parents, replay  # noqa: E402
+from forksync.config import parse_config  # noqa: E402
+from forksync.git import Git  # noqa: E402
+from forksync.llm.agent import Agent, make_agent  # noqa: E402
+from forksync.resolve.conflicts import decode, marker_size, parse_merged, split_lines  # noqa: E402
+from forksync.resolve.engine import labels_for  # noqa: E402
+from forksync.resolve.learned import align  # noqa: E402
+from forksync.resolve.model import Context, FileResult, Versions  # noqa: E402
+from tests.standins.llm_api import LLMStandIn, Reply, approx_tokens  # noqa: E402
+
+DEFAULT_TSV = HERE.parent.parent / "shared" / "bench" / "cartodb-litellm-merges.tsv"
+UI_BUNDLE = "litellm/proxy/_experimental/out/"
+KEY_ENV = "FORKSYNC_BENCH_ORACLE_KEY"
+HUNK = re.compile(r"^## Hunk (\d+)", re.M)
+RETRY = re.compile(r"^- hunk (\d+):", re.M)
+_CONFLICT = re.compile(r"^(<{7}|>{7})( |$)|^={7}$")
+
+
+def _text(message: dict[str, Any]) -> str:
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    parts = []
+    for block in content or []:
+        if block.get("type") == "text":
+            parts.append(block.get("text", ""))
+        elif block.get("type") == "tool_result":
+            inner = block.get("content")
+            parts.append(inner if isinstance(inner, str) else json.dumps(inner))
+    return "\n".join(parts)
+
+
+class Oracle:
+    """Wraps the real agent: before each file, scripts the loopback model with the committed text."""
+
+    def __init__(self, agent: Agent, standin: LLMStandIn, git: Git, merges: dict[tuple[str, str], str]):
+        self.agent = agent
+        self.standin = standin
+        self.git = git
+        self.merges = merges  # (fork, upstream) -> merge sha
+        self.files: list[dict[str, Any]] = []
+
+    @property
+    def calls(self) -> Sequence[Any]:
+        return self.agent.calls
+
+    def resolve_remaining(
+        self, ctx: Context, versions: Sequence[Versions], results: Sequence[FileResult]
+    ) -> list[FileResult]:
+        v, res = versions[0], results[0]
+        merge = self.merges.get((ctx.fork_commit or "", ctx.upstream_commit or ""))
+        truth = self.git.show_file(merge, v.path) if merge else None
+        row: dict[str, Any] = {"merge": merge, "path": v.path, "hunks": 0, "aligned": 0}
+        answers: dict[int, tuple[str, ...]] = {}
+        if truth is not None and res.content is not None and v.fork is not None and v.upstream is not None:
+            doc = parse_merged(
+                decode(res.content), marker_size(v.base or b"", v.fork, v.upstream), labels_for(ctx)
+            )
+            answers = align(doc.parts, split_lines(decode(truth)))
+            row["hunks"] = sum(1 for h in res.hunks if h.outcome == "unresolved")
+            row["aligned"] = sum(1 for h in res.hunks if h.outcome == "unresolved" and h.index in answers)
+            whole = [v.base or b"", v.fork, v.upstream, truth]
+            row["whole_file_tokens"] = sum(approx_tokens(decode(x)) for x in whole)
+
+        def reply(body: dict[str, Any]) -> Reply:
+            last = _text(body["messages"][-1])
+            numbers = [int(n) for n in HUNK.findall(last)] or [int(n) for n in RETRY.findall(last)]
+            entries = [
+                {
+                    "hunk": n,
+                    "decision": "resolve",
+                    "resolved": "".join(answers[n]),
+                    "rationale": "as committed",
+                }
+                if n in answers
+                else {
+                    "hunk": n,
+                    "decision": "leave",
+                    "rationale": "the committed file cannot be aligned here",
+                }
+                for n in numbers
+            ]
+            return Reply(tool_calls=[("submit_resolution", {"hunks": entries})])
+
+        self.standin.script.clear()
+        self.standin.add(*([reply] * 8))
+        before = len(self.agent.calls)
+        (out,) = self.agent.resolve_remaining(ctx, [v], [res])
+        calls = list(self.agent.calls)[before:]
+        row["input_tokens"] = sum(c.input_tokens for c in calls)
+        row["requests"] = len(calls)
+        marked = {n for n, lines in answers.items() if any(_CONFLICT.match(line) for line in lines)}
+        row["truth_has_markers"] = sorted(marked)  # an accident in the ground truth, rightly refused
+        row["rejected"] = [
+            h.reason[:160]
+            for h in out.hunks
+            if h.outcome == "unresolved"
+            and h.index in answers
+            and h.index not in marked
+            and "cannot be aligned" not in h.reason
+        ]
+        row["outcome"] = out.outcome
+        row["exact"] = truth is not None and out.outcome == "resolved" and out.content == truth
+        self.files.append(row)
+        return [out]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repo", type=Path, required=True, help="a CartoDB/litellm git directory (bare is fine)")
+    ap.add_argument("--tsv", type=Path, default=DEFAULT_TSV)
+    ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--kind", action="append", choices=("upstream_sync", "fork_branch", "other"))
+    ap.add_argument("--out", type=Path, default=HERE / "results" / "agent_ceiling.json")
+    args = ap.parse_args()
+    with args.tsv.open(encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh, delimiter="\t") if not args.kind or r["kind"] in args.kind]
+    rows = rows[: args.limit] if args.limit else rows
+    git = Git(args.repo)
+    specs = [MergeSpec(r["merge"], "p2" if r["fork_side"] == "p2" else "p1", r["kind"]) for r in rows]
+    merges: dict[tuple[str, str], str] = {}
+    for spec in specs:
+        ps = parents(git, spec.sha)
+        if len(ps) == 2:
+            fork, up = (ps[0], ps[1]) if spec.fork_side == "p1" else (ps[1], ps[0])
+            merges[(fork, up)] = spec.sha
+    os.environ[KEY_ENV] = "bench-oracle-key"
+    with LLMStandIn(api_key="bench-oracle-key") as standin:
+        config = parse_config(
+            {
+                "agent": {
+                    "provider": "anthropic",
+                    "base-url": standin.url,
+                    "api-key-env": KEY_ENV,
+                    "model": "claude-sonnet-4-6",
+                    "max-cost-usd": 1_000_000.0,
+                    "max-tokens": 10**12,
+                    "timeout": 30.0,
+                }
+            },
+            "bench",
+        )
+        agent = make_agent(config, Path("/tmp/forksync-agent-ceiling-artifacts"))
+        assert agent is not None
+        oracle = Oracle(agent, standin, git, merges)
+        result = replay(git, config, specs, agent=oracle)
+    files = [f for f in oracle.files if not f["path"].startswith(UI_BUNDLE)]
+    expressible = [
+        f for f in files if f["hunks"] and f["aligned"] == f["hunks"] and not f["truth_has_markers"]
+    ]
+    exact = [f for f in expressible if f["exact"]]
+    rejected = [r for f in files for r in f["rejected"]]
+    why = Counter(re.sub(r"'.*", "'…'", r.split(" (")[0]) for r in rejected)
+    ratio = [f["whole_file_tokens"] / f["input_tokens"] for f in expressible if f.get("input_tokens")]
+    summary = {
+        "merges": len(result.replayed()),
+        "files_left_open_by_engine": len(files),
+        "committed_with_conflict_markers": sum(1 for f in files if f.get("truth_has_markers")),
+        "expressible_by_hunks": len(expressible),
+        "exact_with_perfect_model": len(exact),
+        "exact_share_of_expressible": round(100 * len(exact) / len(expressible), 1) if expressible else 0.0,
+        "correct_answers_rejected": len(rejected),
+        "rejected_why": dict(why.most_common()),
+        "input_tokens_per_file_median": statistics.median([f["input_tokens"] for f in expressible])
+        if expressible
+        else 0,
+        "whole_file_over_hunk_tokens_median": round(statistics.median(ratio), 1) if ratio else 0.0,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"summary": summary, "files": oracle.files}, indent=2))
+    for key, value in summary.items():
+        print(f"{key:<36} {value}")
+    print(f"JSON: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
