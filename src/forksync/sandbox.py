@@ -77,18 +77,14 @@ class Policy:
 _policy = Policy()
 
 
-def configure(policy: Policy) -> None:
-    """Set the policy of this process (the pipeline does, from `[security]`)."""
-    global _policy
-    _policy = policy
-
-
 def current() -> Policy:
     return _policy
 
 
 @contextmanager
 def using(policy: Policy) -> Iterator[None]:
+    """The policy for everything run meanwhile (the pipeline sets it from `[security]`): callers
+    such as the fork-tests runner reach `checks.run_check` without passing it along."""
     global _policy
     old, _policy = _policy, policy
     try:
