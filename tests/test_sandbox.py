@@ -151,7 +151,7 @@ print("git-log", subprocess.run(["git", "log", "--format=%s"], capture_output=Tr
 print("ssh", os.listdir({str(home / ".ssh")!r}), "creds", repr(open({str(home / ".git-credentials")!r}).read()))
 print("home", os.environ["HOME"], can_write(os.environ["HOME"] + "/x"))
 print("write-wt", can_write("out.txt"), "write-git", can_write({str(repo.path / ".git" / "hooks" / "pre-push")!r}))
-print("write-venv", can_write(sys.prefix + "/probe"))
+print("write-venv", can_write(sys.prefix + "/probe"), "write-dotgit", can_write(".git"))
 """
     rec = run_check(wt, "probe", py(code), timeout=30)
     lines = dict(line.split(" ", 1) for line in rec.output_tail.splitlines())
@@ -163,7 +163,7 @@ print("write-venv", can_write(sys.prefix + "/probe"))
     assert lines["ssh"] == "[] creds ''"
     assert lines["home"] == "/tmp/home yes"
     assert lines["write-wt"] == "yes write-git no"
-    assert lines["write-venv"] == "no"
+    assert lines["write-venv"] == "no write-dotgit no"
     assert (wt / "out.txt").exists() and not (repo.path / ".git" / "hooks" / "pre-push").exists()
 
 
@@ -251,6 +251,13 @@ def test_guard_names_what_changed(tmp_path: Path) -> None:
     repo.git("config", "core.sshCommand", "evil")
     after = guard.take(g, common)
     found = guard.changes(before, after, {"refs/heads/upstream-sync/v1": first})
+    dotgit = tmp_path / "dotgit"
+    dotgit.write_text("gitdir: /somewhere\n")
+    watched = guard.take(g, common, {"worktree:.git": dotgit})
+    dotgit.write_text("gitdir: /the/checks/own\n")
+    assert guard.changes(watched, guard.take(g, common, {"worktree:.git": dotgit}), {}) == [
+        "worktree:.git changed"
+    ]
     assert found == [
         f"refs/heads/main moved to {second[:10]}",
         "git:config changed",

@@ -49,12 +49,14 @@ def _install_roots() -> list[Path]:
     return sorted(r for r in roots if r.is_dir())
 
 
-def take(git: Git, common_dir: Path) -> Snapshot:
+def take(git: Git, common_dir: Path, extra: Mapping[str, Path] | None = None) -> Snapshot:
+    """``extra``: more files to watch (the worktree's `.git` file, which names its git directory)."""
     refs: dict[str, str] = {}
     for line in git.out("for-each-ref", "--format=%(objectname) %(refname)").splitlines():
         sha, _, name = line.partition(" ")
         refs[name] = sha
     files = {f"git:{name}": _digest(common_dir / name) for name in _GIT_FILES}
+    files |= {label: _digest(path) for label, path in (extra or {}).items()}
     files |= _tree_digests(common_dir / "hooks", "*", "git:hooks")
     files |= _tree_digests(Path(__file__).parent, "*.py", "forksync")
     for root in _install_roots():

@@ -816,8 +816,8 @@ class Sync:
         # (the checkout's token), and the Claude Code CLI refuses to edit under `.git/`.
         path = Path(tempfile.mkdtemp(prefix=WORKTREE_PREFIX))
         state.remember_worktree(self.common, path)
-        self._snapshot = guard.take(self.git, self.common)  # before any repository code runs
         self.git.run("worktree", "add", "--quiet", "--detach", str(path), self.head)
+        self._snapshot = self._take_snapshot(path)  # before any repository code runs
         self.worktree = path
         self.wt = Git(path, env=self._identity_env())
         self.report.worktree = str(path)
@@ -830,7 +830,11 @@ class Sync:
         if before is None:
             return
         expected = {} if self.opts.dry_run else {self.branch_ref: self.branch_old}
-        guard.assert_unchanged(before, guard.take(self.git, self.common), expected)
+        guard.assert_unchanged(before, self._take_snapshot(self.worktree), expected)
+
+    def _take_snapshot(self, worktree: Path | None) -> guard.Snapshot:
+        extra = {"worktree:.git": worktree / ".git"} if worktree is not None else {}
+        return guard.take(self.git, self.common, extra)
 
     def run_checks(self) -> None:
         commands = checks_mod.check_list(self.config)
@@ -945,6 +949,7 @@ class Sync:
                 self.report.warnings.append(
                     f"regenerate command {' '.join(argv)} failed: {rec.output_tail[-200:]}"
                 )
+        self._check_untouched()  # before git runs in the worktree those commands wrote to
         self.wt.run("add", "-A", check=False)
         if self.wt.run("diff", "--cached", "--quiet", check=False).returncode != 0:
             self.wt.run("commit", "--quiet", "--no-verify", "-m", "Regenerate generated files after the sync")

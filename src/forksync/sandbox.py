@@ -309,7 +309,9 @@ def prepare(
         argv,
         writable=[cwd, *(Path(w).resolve() for w in writable)],
         readable_tmp=readable_tmp,
-        readonly=[common] if common is not None else [],
+        # The worktree's `.git` file too: pointed at a gitdir of the check's making, forksync's
+        # later git calls there would read the check's config (filters, pagers: code execution).
+        readonly=[p for p in (common, cwd / ".git") if p is not None and p.exists()],
         hide_files=hide_files,
         hide_dirs=hide_dirs,
         cwd=cwd,
