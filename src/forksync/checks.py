@@ -1,7 +1,8 @@
 """Run the fork's configured checks in the sync worktree, each with a time limit.
 
-Commands are split like a shell would (shlex) but never run through one; secrets are
-removed from their environment, since the merged code is upstream's and untrusted.
+Commands are split like a shell would (shlex) but never run through one. The merged code is
+upstream's and untrusted: every command runs through `sandbox` (no secret in reach, output
+bounded, its whole process group killed at the end).
 """
 
 from __future__ import annotations
@@ -9,14 +10,14 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import signal
-import subprocess
+import shutil
 import time
 from pathlib import Path
 
+from . import sandbox
 from .config import CheckCommand, Config
 from .report import CheckRecord
-from .secrets import redact, scrubbed_env
+from .secrets import redact
 
 TAIL_LINES = 60
 TAIL_CHARS = 6000
@@ -73,40 +74,38 @@ def tail(text: str) -> str:
 
 
 def run_check(worktree: Path, name: str, argv: list[str], timeout: float) -> CheckRecord:
+    """Run one command of the merged tree: sandboxed (see sandbox.py), bounded output, time limit."""
     start = time.monotonic()
-    env = scrubbed_env()
-    env["CI"] = env.get("CI", "true")
+    if not _startable(worktree, argv[0] if argv else ""):
+        return CheckRecord(name, " ".join(argv), None, 0.0, output_tail=f"cannot start: {argv[:1]} not found")
+    prepared = sandbox.prepare(argv, worktree, env={"CI": os.environ.get("CI", "true")})
     try:
-        proc = subprocess.Popen(
-            argv,
-            cwd=worktree,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
+        done = sandbox.run(prepared, timeout=timeout)
     except (FileNotFoundError, PermissionError) as exc:
         return CheckRecord(name, " ".join(argv), None, 0.0, output_tail=f"cannot start: {exc}")
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-        timed_out = False
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, _ = proc.communicate()
-        timed_out = True
-    text = redact(out.decode("utf-8", "replace"))
+    finally:
+        prepared.close()
+    text = redact(done.stdout.decode("utf-8", "replace"))
     duration = round(time.monotonic() - start, 3)
-    code = None if timed_out else proc.returncode
     return CheckRecord(
         name,
         " ".join(argv),
-        code,
+        done.returncode,
         duration,
-        timed_out,
-        passed=(code == 0),
+        done.timed_out,
+        passed=(done.returncode == 0),
         output_tail=tail(text),
         tests=parse_pytest(text),
     )
+
+
+def _startable(worktree: Path, exe: str) -> bool:
+    """The command exists (the sandbox would only say so in its own words after starting)."""
+    if not exe:
+        return False
+    if "/" in exe:
+        return (worktree / exe).exists()
+    return shutil.which(exe) is not None
 
 
 def run_checks(worktree: Path, config: Config) -> list[CheckRecord]:

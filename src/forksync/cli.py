@@ -38,8 +38,10 @@ def handled(fn: F) -> F:
             if os.environ.get("FORKSYNC_DEBUG"):
                 raise
             _fail(str(exc), exc.exit_code)
-        except KeyboardInterrupt:
-            _fail("interrupted", 130)
+        except KeyboardInterrupt as exc:
+            _fail(
+                str(exc) or "interrupted", getattr(exc, "exit_code", 130)
+            )  # signals.Interrupted: 128+signum
         except Exception as exc:
             if os.environ.get("FORKSYNC_DEBUG"):
                 raise

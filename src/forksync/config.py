@@ -345,6 +345,9 @@ class SecurityConfig(Section):
     required_label: str = ""
     allow_fork_prs: bool = False
     allowed_events: list[str] = Field(default_factory=lambda: ["schedule", "workflow_dispatch"])
+    sandbox: Literal["auto", "require", "off"] = "auto"
+    sandbox_network: bool = True
+    allow_unsandboxed: bool = False
 
     @field_validator("allowed_events")
     @classmethod

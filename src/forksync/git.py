@@ -1,4 +1,4 @@
-"""Every git invocation goes through here: argument lists only, never a shell string.
+"""Every git invocation goes through here: argument lists only, never a shell string, no hooks.
 
 Repository data (tag names, paths, branch names) reaches git only as separate argv
 elements, after ``--`` where git allows it, and ref names are validated first
@@ -25,6 +25,10 @@ _BASE_ENV = {
     "LC_ALL": "C",
     "GIT_ASKPASS": "echo",
 }
+
+# Every call: no hooks (a hook planted by repository code that ran earlier, e.g. `pre-push` or
+# `reference-transaction`, would otherwise run inside forksync with its full environment), no fsmonitor.
+NO_HOOKS = ("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false")
 
 _SAFE_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/+@-]*$")
 
@@ -85,7 +89,7 @@ class Git:
         env: dict[str, str] | None = None,
         timeout: float | None = None,
     ) -> Completed:
-        cmd = ["git", *args]
+        cmd = ["git", *NO_HOOKS, *args]
         try:
             proc = subprocess.run(
                 cmd,

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, TypeVar
 from packaging.version import Version
 
 from . import checks as checks_mod
-from . import lifecycle, mergetree, state, versioning
+from . import guard, lifecycle, mergetree, sandbox, signals, state, versioning
 from . import releases as releases_mod
 from .config import Config
 from .errors import ConfigError, ExitCode, ForgeError, ForksyncError, GitError, UpstreamError
@@ -55,6 +55,8 @@ UPSTREAM_REF_PREFIX = "refs/forksync/upstream/"
 T = TypeVar("T")
 ZERO_SHA = "0" * 40
 VERIFY_TASK = "forksync verify"
+WORKTREE_PREFIX = "forksync-wt-"
+GUARDED_STAGES = ("checks", "verify", "repair")  # stages that may run repository code
 
 
 @dataclass
@@ -104,24 +106,43 @@ class Sync:
     # -- driver ---------------------------------------------------------------------
     def run(self) -> Report:
         notes: list[str] = []
-        with state.locked(self.common, notes):
+        with signals.interruptible(), state.locked(self.common, notes):
             self.report.warnings.extend(notes)
+            self._previous = state.load_last(self.common)  # before this run's report replaces it
             state.save_report(self.common, self.report)
             self._sweep_worktrees()
             try:
-                self._pipeline()
+                with sandbox.using(self._sandbox_policy()):
+                    if checks_mod.check_list(self.config):  # refuse before merging, not after
+                        sandbox.preflight(self.common)
+                    self._pipeline()
             except ForksyncError as exc:
                 self.report.status = "failed"
                 self.report.exit_code = exc.exit_code
                 self.report.error = {"kind": exc.kind, "message": redact(str(exc))}
                 self._rollback()
+            except signals.Interrupted as exc:
+                self._interrupted(exc)
             finally:
-                self._cleanup()
-                self.report.finished_at = _now()
-                state.save_report(self.common, self.report)
-        if self.report.status in ("failed",) or self.report.exit_code:
+                with signals.deferred():
+                    self._cleanup()
+                    self.report.finished_at = _now()
+                    state.save_report(self.common, self.report)
+        if self.report.status == "failed" or (self.report.exit_code and self.report.status != "interrupted"):
             self._notify_safely()
         return self.report
+
+    def _sandbox_policy(self) -> sandbox.Policy:
+        sec = self.config.security
+        return sandbox.Policy(sec.sandbox, sec.sandbox_network, sec.allow_unsandboxed)
+
+    def _interrupted(self, exc: signals.Interrupted) -> None:
+        """A signal stopped the run: say where, so that `--resume` can finish it."""
+        stage = getattr(self, "_current_stage", None) or "start"
+        self.report.stages.append(StageRecord(stage, "interrupted", 0.0, exc.name))
+        self.report.status = "interrupted"
+        self.report.exit_code = exc.exit_code
+        self.report.error = {"kind": "interrupted", "message": f"{exc} during stage {stage}"}
 
     def _pipeline(self) -> None:
         from . import gate
@@ -179,8 +200,8 @@ class Sync:
 
     def _resume_target(self) -> None:
         """--resume: finish the last interrupted run's release, not whatever is newest now."""
-        last = state.load_last(self.common)
-        if last is None or last.status != "running" or last.release is None:
+        last = getattr(self, "_previous", None)
+        if last is None or last.status not in ("running", "interrupted") or last.release is None:
             self.report.warnings.append("nothing to resume: the last run finished; running a normal sync")
             return
         self.opts.release = last.release.tag
@@ -195,8 +216,11 @@ class Sync:
             raise ForksyncError(f"injected failure at stage {name}")
         if os.environ.get("FORKSYNC_KILL_AT") == name:
             os._exit(137)
+        self._current_stage = name
         try:
             result = fn()
+            if name in GUARDED_STAGES:
+                self._check_untouched()
         except ForksyncError:
             self.report.stages.append(StageRecord(name, "failed", round(time.monotonic() - start, 3)))
             raise
@@ -1025,15 +1049,29 @@ class Sync:
         """A checkout of the sync commit, made only when something must run on the files."""
         if self.worktree is not None:
             return self.worktree
-        root = state.state_dir(self.common) / "worktrees"
-        root.mkdir(exist_ok=True)
-        path = root / self.report.run_id
-        self._remove_worktree(path)
+        # Outside the git directory: repository code run there must not reach `../../config`
+        # (the checkout's token), and the Claude Code CLI refuses to edit under `.git/`.
+        path = Path(tempfile.mkdtemp(prefix=WORKTREE_PREFIX))
+        state.remember_worktree(self.common, path)
         self.git.run("worktree", "add", "--quiet", "--detach", str(path), self.head)
+        self._snapshot = self._take_snapshot(path)  # before any repository code runs
         self.worktree = path
         self.wt = Git(path, env=self._identity_env())
         self.report.worktree = str(path)
+        state.save_report(self.common, self.report)
         return path
+
+    def _check_untouched(self) -> None:
+        """Refs, git config and hooks, forksync's own code: changed only by forksync itself."""
+        before = getattr(self, "_snapshot", None)
+        if before is None:
+            return
+        expected = {} if self.opts.dry_run else {self.branch_ref: self.branch_old}
+        guard.assert_unchanged(before, self._take_snapshot(self.worktree), expected)
+
+    def _take_snapshot(self, worktree: Path | None) -> guard.Snapshot:
+        extra = {"worktree:.git": worktree / ".git"} if worktree is not None else {}
+        return guard.take(self.git, self.common, extra)
 
     def run_checks(self) -> None:
         commands = checks_mod.check_list(self.config)
@@ -1148,6 +1186,7 @@ class Sync:
                 self.report.warnings.append(
                     f"regenerate command {' '.join(argv)} failed: {rec.output_tail[-200:]}"
                 )
+        self._check_untouched()  # before git runs in the worktree those commands wrote to
         self.wt.run("add", "-A", check=False)
         if self.wt.run("diff", "--cached", "--quiet", check=False).returncode != 0:
             message = self._trailer("Regenerate generated files after the sync")
@@ -1260,11 +1299,18 @@ class Sync:
         self._cleanup()
 
     def _sweep_worktrees(self) -> None:
-        """Worktrees left by a killed run (we hold the lock, so none is in use)."""
+        """Worktrees left by a killed run (we hold the lock, so none is in use): those remembered
+        in the state, and any registered worktree of ours (older runs kept them under `.git`)."""
+        found = state.remembered_worktrees(self.common)
+        for line in self.git.out("worktree", "list", "--porcelain").splitlines():
+            path = Path(line.removeprefix("worktree "))
+            if line.startswith("worktree ") and path.name.startswith(WORKTREE_PREFIX):
+                found.append(path)
         root = self.common / "forksync" / "worktrees"
         if root.is_dir():
-            for path in root.iterdir():
-                self._remove_worktree(path)
+            found += list(root.iterdir())
+        for path in dict.fromkeys(found):
+            self._remove_worktree(path)
         tmp = self.common / "forksync" / "tmp"
         if tmp.is_dir():
             for path in tmp.iterdir():
@@ -1283,6 +1329,7 @@ class Sync:
 
                 shutil.rmtree(path, ignore_errors=True)
             self.git.run("worktree", "prune", check=False)
+        state.forget_worktree(self.common, path)
 
 
 def run_sync(repo: Path, config: Config, options: SyncOptions, progress: Progress) -> Report:

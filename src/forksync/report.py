@@ -24,6 +24,7 @@ Status = Literal[
     "failed",
     "dry-run",
     "stopped",
+    "interrupted",  # a signal (Ctrl-C, a CI cancel) stopped the run; `--resume` finishes it
 ]
 Recommendation = Literal["ready", "needs-review"]
 

@@ -109,3 +109,34 @@ def find_report_for_branch(common_dir: Path, branch: str) -> Report | None:
         if data.get("sync_branch") == branch and data.get("merge_commit"):
             return Report.from_dict(data)
     return None
+
+
+# -- worktrees live outside the git directory (a private temp folder); remembered here so that
+# a killed run's worktree is removed by the next run.
+def _worktree_list(common_dir: Path) -> Path:
+    return state_dir(common_dir) / "worktrees.txt"
+
+
+def remembered_worktrees(common_dir: Path) -> list[Path]:
+    path = common_dir / "forksync" / "worktrees.txt"
+    if not path.is_file():
+        return []
+    return [Path(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def remember_worktree(common_dir: Path, worktree: Path) -> None:
+    known = remembered_worktrees(common_dir)
+    if worktree not in known:
+        _write_lines(_worktree_list(common_dir), [*known, worktree])
+
+
+def forget_worktree(common_dir: Path, worktree: Path) -> None:
+    known = remembered_worktrees(common_dir)
+    if worktree in known:
+        _write_lines(_worktree_list(common_dir), [p for p in known if p != worktree])
+
+
+def _write_lines(path: Path, lines: list[Path]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(f"{p}\n" for p in lines), encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,8 +1,8 @@
 """The Claude Code CLI, headless, as a provider: for teams that already run it.
 
 Always an explicit tool list (none for answers, Read and Edit for fixes), a turn cap, bare mode
-(no repository CLAUDE.md, settings or hooks: the tree is untrusted), a throwaway HOME, and an
-environment without other secrets. Exit 0 does not mean success (a 401 reports `success` with
+(no repository CLAUDE.md, settings or hooks: the tree is untrusted), and the checks' sandbox
+(sandbox.py: a private HOME, no other secret, the git directory read-only). Exit 0 does not mean success (a 401 reports `success` with
 `is_error`): the JSON result is checked, and the caller checks the files.
 """
 
@@ -12,14 +12,14 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from .. import sandbox
 from ..config import AgentConfig
 from ..errors import ConfigError
-from ..secrets import scrubbed_env
 from .providers import Completion, ProviderError, Request, ToolCall, api_key, one_line
 
 FIX_TOOLS = ("Read", "Edit")
@@ -119,31 +119,32 @@ class ClaudeCodeProvider:
             argv += ["--permission-mode", "acceptEdits"]
         if max_budget_usd is not None:
             argv += ["--max-budget-usd", f"{max_budget_usd:.4f}"]
-        with tempfile.TemporaryDirectory(prefix="forksync-cc-home-") as home:
-            env = {
-                **scrubbed_env(),
-                "HOME": home,
-                "ANTHROPIC_API_KEY": self.key,
-                "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-                "CLAUDE_CODE_MAX_RETRIES": "3",
-            }
-            base = self.cfg.base_url or os.environ.get("ANTHROPIC_BASE_URL", "")
-            if base:
-                env["ANTHROPIC_BASE_URL"] = base
-            try:
-                proc = subprocess.run(
-                    argv,
-                    cwd=cwd,
-                    input=prompt.encode(),
-                    capture_output=True,
-                    env=env,
-                    timeout=self.cfg.timeout * max(1, max_turns),
-                    check=False,
-                )
-            except subprocess.TimeoutExpired:
-                raise ProviderError(
-                    f"claude CLI timed out after {self.cfg.timeout * max_turns:.0f}s"
-                ) from None
+        env = {
+            "ANTHROPIC_API_KEY": self.key,  # its own key only: every other secret is scrubbed
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+            "CLAUDE_CODE_MAX_RETRIES": "3",
+        }
+        base = self.cfg.base_url or os.environ.get("ANTHROPIC_BASE_URL", "")
+        if base:
+            env["ANTHROPIC_BASE_URL"] = base
+        # The tree is untrusted: the CLI runs in the same sandbox as the checks (private HOME,
+        # read-only git directory), with the network it needs to reach the API.
+        policy = replace(sandbox.current(), network=True)
+        prepared = sandbox.prepare(argv, cwd, env=env, policy=policy, runs_repository_code=False)
+        limit = self.cfg.timeout * max(1, max_turns)
+        try:
+            proc = sandbox.run(
+                prepared,
+                timeout=limit,
+                input=prompt.encode(),
+                merge_stderr=False,
+                head=16 << 20,
+                tail=1 << 20,
+            )
+        finally:
+            prepared.close()
+        if proc.timed_out:
+            raise ProviderError(f"claude CLI timed out after {limit:.0f}s")
         out = proc.stdout.decode("utf-8", "replace")
         obj = first_json_object(out)
         if obj is None:

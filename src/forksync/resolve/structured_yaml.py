@@ -31,6 +31,9 @@ from .threeway import (
 )
 
 RULE = "yaml"
+# Bounds: ruamel.yaml (pure Python) loads ~25 kB/s on a busy CI core; past these, decline (say so).
+MAX_BYTES = 512 * 1024
+MAX_NODES = 200_000
 # (mapping, sequence, offset) indentations tried, most common first; width keeps long lines whole.
 INDENTS = ((2, 2, 0), (2, 4, 2), (4, 4, 2), (4, 6, 4), (4, 4, 0), (3, 3, 0))
 
@@ -67,7 +70,38 @@ def _load(y: Any, text: str, side: str) -> Any:
         raise Decline(f"the {side}'s file is not valid YAML ({str(exc).splitlines()[0]})") from None
     if len(docs) > 1:
         raise Decline(f"the {side}'s file holds {len(docs)} YAML documents")
-    return docs[0] if docs else None
+    doc = docs[0] if docs else None
+    if expanded_size(doc, MAX_NODES) > MAX_NODES:
+        raise Decline(f"the {side}'s file expands to more than {MAX_NODES} values (aliases): not merged")
+    return doc
+
+
+def expanded_size(doc: Any, limit: int) -> int:
+    """How many values ``doc`` has once every alias is expanded, counted in time linear in the
+    shared graph (an alias is a shared reference after loading; walking it naively is
+    exponential: a 430-byte alias bomb took 248 s and 4.1 GB). Stops counting past ``limit``."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: Any) -> int:
+        if not isinstance(node, dict | list):
+            return 1
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise Decline("a YAML alias refers to itself")
+        active.add(key)
+        total = 1
+        for child in node.items() if isinstance(node, dict) else node:
+            total += sum(size(c) for c in child) if isinstance(node, dict) else size(child)
+            if total > limit:
+                break
+        active.discard(key)
+        sizes[key] = total
+        return total
+
+    return size(doc)
 
 
 def _dump(y: Any, doc: Any) -> str:
@@ -77,6 +111,8 @@ def _dump(y: Any, doc: Any) -> str:
 
 
 def _text(data: bytes, side: str) -> str:
+    if len(data) > MAX_BYTES:
+        raise Decline(f"the {side}'s file is over {MAX_BYTES // 1024} kB: too large for a key-level merge")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
