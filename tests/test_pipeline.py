@@ -50,7 +50,7 @@ def test_demo_sync_makes_a_two_parent_merge_of_the_stable_release(demo: tuple[Pa
     assert git(remote, "rev-parse", "refs/heads/upstream-sync/v1.1.0") == git(
         fork, "rev-parse", "upstream-sync/v1.1.0"
     )
-    assert "forksync/worktrees" not in git(fork, "worktree", "list")
+    assert "forksync-wt-" not in git(fork, "worktree", "list")
     # Fork-only files and the fork's own commits survived.
     tree = git(fork, "ls-tree", "-r", "--name-only", report.merge_commit).splitlines()
     assert ".github/workflows/fork-deploy.yml" in tree and "certs/corp-ca.pem" in tree

@@ -84,7 +84,7 @@ def test_killed_at_any_stage_then_resumed(
     merges = git(remote, "rev-list", "--merges", f"{main_before}..{merge}").split()
     assert len(merges) == 1
     assert len(list((fork.parent / "outbox").glob("*.json"))) == 1
-    assert "forksync/worktrees" not in git(fork, "worktree", "list")
+    assert "forksync-wt-" not in git(fork, "worktree", "list")
 
 
 def test_resume_without_interrupted_run_is_a_normal_sync(

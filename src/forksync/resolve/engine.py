@@ -9,7 +9,6 @@ resolved file must still parse where its type has a parser (Python, JSON, TOML, 
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -342,26 +341,23 @@ def apply_results(
 
 
 def _regenerate(ctx: Context, results: Sequence[FileResult]) -> list[str]:
-    """Run the configured commands of `regenerate` policies once each (without secrets in their
-    environment: they run the merged, partly upstream, tree), then stage what they wrote."""
-    from ..secrets import scrubbed_env
+    """Run the configured commands of `regenerate` policies once each, as checks run (sandboxed,
+    without secrets, output bounded: they run the merged, partly upstream, tree), then stage
+    what they wrote."""
+    from ..checks import run_check
     from .policy import regenerate_commands
 
     commands = regenerate_commands(ctx, results)
     problems: list[str] = []
     for argv in commands:
-        try:
-            done = subprocess.run(
-                argv, cwd=ctx.repo, check=False, capture_output=True, timeout=1800, env=scrubbed_env()
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            problems.append(f"`{' '.join(argv)}` did not run: {exc}")
-            continue
-        if done.returncode != 0:
-            tail = (done.stderr or done.stdout).decode("utf-8", "replace").strip().splitlines()[-1:]
-            problems.append(
-                f"`{' '.join(argv)}` failed (exit {done.returncode}){': ' + tail[0] if tail else ''}"
-            )
+        shown = " ".join(argv)
+        rec = run_check(ctx.repo, f"regenerate: {shown}", argv, 1800.0)
+        if rec.exit_code is None and not rec.timed_out:
+            problems.append(f"`{shown}` did not run: {rec.output_tail.strip()[-200:]}")
+        elif not rec.passed:
+            tail = rec.output_tail.strip().splitlines()[-1:]
+            why = "timed out" if rec.timed_out else f"exit {rec.exit_code}"
+            problems.append(f"`{shown}` failed ({why}){': ' + tail[0] if tail else ''}")
     if commands:
         paths = [r.path for r in results if r.rule == "policy:regenerate"]
         ctx.git.run("add", "-A", "--", *paths, check=False)
