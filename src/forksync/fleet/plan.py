@@ -162,6 +162,8 @@ def make_plan(
                 else:
                     plan.settled.append({"name": fork.name, "reason": reason})
         plan.git_calls = remote.calls
+    order = {f.name: i for i, f in enumerate(fleet.forks)}
+    plan.problems.sort(key=lambda line: order.get(line.partition(":")[0], len(order)))
     return plan
 
 
