@@ -200,9 +200,19 @@ def publish(
     show_default=True,
     help="How the publishing job authenticates (README: GitHub Actions setup).",
 )
+@click.option(
+    "--fleet",
+    "fleet_mode",
+    is_flag=True,
+    help="A control repository: write fleet.toml (if missing) and the fleet workflow instead.",
+)
 @handled
-def init(repo: Path, upstream_url: str, force: bool, action: str | None, token: str) -> int:
+def init(repo: Path, upstream_url: str, force: bool, action: str | None, token: str, fleet_mode: bool) -> int:
     """Write a commented .forksync.toml and the GitHub Actions workflow."""
+    if fleet_mode:
+        from .commands.init import run_fleet
+
+        return run_fleet(repo, force, action)
     from .commands.init import run
 
     return run(repo, upstream_url, force, action, token)
@@ -358,6 +368,12 @@ state_option = click.option(
 @click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write the plan here."
 )
+@click.option(
+    "--gitlab-pipeline",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write a GitLab child pipeline (parallel:matrix of the due forks) here.",
+)
 @handled
 def fleet_plan(
     fleet_file: Path,
@@ -366,11 +382,12 @@ def fleet_plan(
     chunks: int,
     github_output: Path | None,
     out: Path | None,
+    gitlab_pipeline: Path | None,
 ) -> int:
     """Print the matrix (JSON) of the forks due for a sync; problems on stderr, one line each."""
     from .commands.fleet import plan
 
-    return plan(fleet_file, jobs, state_path, chunks, github_output, out)
+    return plan(fleet_file, jobs, state_path, chunks, github_output, out, gitlab_pipeline)
 
 
 @fleet.command("config")

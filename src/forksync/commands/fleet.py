@@ -32,6 +32,7 @@ def plan(
     chunks: int,
     github_output: Path | None,
     out: Path | None,
+    gitlab_pipeline: Path | None = None,
 ) -> int:
     from ..fleet.aggregate import last_runs, load_state
     from ..fleet.plan import MATRIX_LIMIT, make_plan
@@ -47,6 +48,10 @@ def plan(
     text = json.dumps(result.to_dict(), indent=2)
     if out is not None:
         out.write_text(text + "\n", encoding="utf-8")
+    if gitlab_pipeline is not None:
+        from ..fleet.gitlab import render_child
+
+        gitlab_pipeline.write_text(render_child(result), encoding="utf-8")
     print(text)
     _problems(result.problems)
     print(

@@ -36,6 +36,8 @@ class Entry:
 
     name: str
     repository: str
+    owner: str  # for actions/create-github-app-token: owner and repositories
+    repo: str
     release: str
     reason: str
 
@@ -158,7 +160,8 @@ def make_plan(
                 assert tip is not None
                 due, reason = decide(releases, tip, (state or {}).get(fork.name))
                 if due:
-                    plan.due.append(Entry(fork.name, fork.repository, releases[0].tag, reason))
+                    owner, _, repo = fork.repository.partition("/")
+                    plan.due.append(Entry(fork.name, fork.repository, owner, repo, releases[0].tag, reason))
                 else:
                     plan.settled.append({"name": fork.name, "reason": reason})
         plan.git_calls = remote.calls
