@@ -184,3 +184,31 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     assert res.returncode == 3 and "did you mean 'tinyproxy'?" in res.stderr and res.stderr.count("\n") == 1
     res = _cli("fleet", "report", "--reports", "nowhere", cwd=tmp_path)
     assert res.returncode == 3 and "not a folder" in res.stderr
+
+
+def test_plan_lines_for_forks_it_cannot_decide_alone(tmp_path: Path) -> None:
+    from forksync.fleet.plan import make_plan
+    from tests.gitutil import Repo
+
+    up = Repo(tmp_path / "up")
+    up.commit({"a": "1"}, "one")
+    up.tag("v1.0.0")
+    fork = Repo(tmp_path / "fork")
+    fork.commit({"a": "0"}, "zero")
+    fleet = parse_fleet(
+        {
+            "defaults": {"upstream": {"url": str(up.path)}},
+            "forks": [
+                {"repository": "acme/rel", "url": str(fork.path), "upstream": {"release-source": "releases"}},
+                {"repository": "acme/nobranch", "url": str(fork.path), "fork": {"branch": "prod"}},
+                {"repository": "acme/gone", "url": str(tmp_path / "gone")},
+                {"repository": "acme/notags", "url": str(fork.path), "upstream": {"url": str(fork.path)}},
+            ],
+        }
+    )
+    plan = make_plan(fleet, jobs=2)
+    assert [e.name for e in plan.due] == ["rel"] and plan.due[0].reason.endswith("its job decides")
+    assert plan.problems[0] == f"nobranch: the fork has no branch 'prod' ({fork.path})"
+    assert plan.problems[1].startswith("gone: cannot reach the fork")
+    assert plan.problems[2].startswith("notags: no stable release among 0 upstream tags")
+    assert plan.git_calls == 6  # two upstreams listed once each, four forks

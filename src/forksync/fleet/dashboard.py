@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..errors import ForksyncError
-from ..forges.github import GitHubForge, Issue
+from ..forges.github import BODY_LIMIT, GitHubForge, Issue, fit_body
 from ..secrets import redact
 from .aggregate import ForkRow
 from .model import Fleet, deep_merge
@@ -33,9 +33,9 @@ def upsert(forge: GitHubForge, label: str, title: str, body: str) -> tuple[Actio
     mine = [i for i in forge.find_issues(label) if MARKER in i.body]
     if not mine:
         forge.ensure_labels([label])
-        return "created", forge.create_issue(title, body, [label])
+        return "created", forge.create_issue(title, fit_body(body, BODY_LIMIT), [label])
     issue = mine[0]  # the oldest: any later copy (made by hand) is left alone
-    wanted = redact(body)
+    wanted = fit_body(redact(body), BODY_LIMIT, "the full lists are in the fork's run report")
     changes: dict[str, str] = {}
     if issue.body.replace("\r\n", "\n").strip() != wanted.strip():
         changes["body"] = wanted

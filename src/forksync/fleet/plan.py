@@ -116,8 +116,6 @@ def _config(fleet: Fleet, fork: FleetFork) -> Config:
     config = fleet_config(fleet, fork)
     if not config.upstream.url:
         raise ConfigError("no [upstream] url in the fleet file for this fork")
-    if config.upstream.release_source != "tags":
-        raise ConfigError('the plan reads tags only: set [upstream] release-source = "tags" for this fork')
     return config
 
 
@@ -149,6 +147,11 @@ def make_plan(
                     plan.problems.append(line)
                     continue
                 tags = tag_jobs[config.upstream.url].result()
+                if config.upstream.release_source != "tags":  # forge releases: the job asks the forge
+                    owner, _, repo = fork.repository.partition("/")
+                    reason = f"release-source = {config.upstream.release_source}: its job decides"
+                    plan.due.append(Entry(fork.name, fork.repository, owner, repo, "", reason))
+                    continue
                 releases = stable_releases(tags, config)
                 if not releases:
                     plan.problems.append(
