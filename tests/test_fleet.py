@@ -5,6 +5,8 @@ releases again: only its forks are due, and their dashboard issues are updated i
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -14,6 +16,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+from forksync.commands.fleet import config as fleet_config
 from tests.gitutil import Repo, git
 from tests.standins.github_api import GitHubStandIn
 
@@ -118,20 +121,9 @@ def _job(tmp: Path, fleet: Path, entry: dict[str, str], out: Path) -> tuple[str,
     work = tmp / "work" / f"{name}-{out.name}"
     git(tmp, "clone", "-q", str(tmp / "forks" / f"{name}.git"), str(work))
     folder = out / f"forksync-report-{name}"
-    res = _forksync(
-        "fleet",
-        "config",
-        "--file",
-        str(fleet),
-        "--fork",
-        name,
-        "--repo",
-        str(work),
-        "--out",
-        str(folder),
-        cwd=tmp,
-    )
-    assert res.returncode == 0, res.stderr
+    # The job's config, written in this process (the CLI's own run is in test_fleet_units.py).
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert fleet_config(fleet, name, work, folder) == 0
     res = _forksync(
         "sync",
         "--repo",

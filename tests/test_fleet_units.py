@@ -212,3 +212,23 @@ def test_plan_lines_for_forks_it_cannot_decide_alone(tmp_path: Path) -> None:
     assert plan.problems[1].startswith("gone: cannot reach the fork")
     assert plan.problems[2].startswith("notags: no stable release among 0 upstream tags")
     assert plan.git_calls == 6  # two upstreams listed once each, four forks
+
+
+def test_fleet_config_writes_the_effective_config_from_the_fork_s_branch(tmp_path: Path) -> None:
+    from tests.gitutil import Repo
+
+    fork = Repo(tmp_path / "fork")
+    fork.commit({".forksync.toml": '[checks]\ncommands = ["tox"]\n'}, "fork config")
+    fork.git("checkout", "-q", "-b", "work")
+    fork.commit({".forksync.toml": '[checks]\ncommands = ["rm -rf /"]\n'}, "not on the production branch")
+    (tmp_path / "fleet.toml").write_text(
+        '[defaults.upstream]\nurl = "https://example.com/u.git"\n[[forks]]\nrepository = "acme/tinyproxy"\n'
+    )
+    res = _cli("fleet", "config", "--fork", "tinyproxy", "--repo", "fork", "--out", "out", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    from forksync.config import load_config
+
+    config, _ = load_config(tmp_path, tmp_path / "out" / "forksync.toml")
+    assert config.checks.commands == ["tox"] and config.forge.repo == "acme/tinyproxy"
+    entry = (tmp_path / "out" / "fleet-entry.json").read_text()
+    assert '"checks.commands": "fork"' in entry and '"upstream.url": "fleet"' in entry
