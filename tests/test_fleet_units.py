@@ -161,7 +161,10 @@ def test_the_dashboard_is_found_again_never_duplicated() -> None:
         client = HttpClient(gh.url, service="GitHub", auth=Auth({"Authorization": "Bearer t"}, "t"))
         forge = GitHubForge(client, "acme/one")
         gh.open_pull("acme/one", "upstream-sync/v1.0.0", labels=("forksync-dashboard",), title=MARKER)
+        limited = {"message": "You have exceeded a secondary rate limit."}
+        gh.fail("POST", r"/repos/acme/one/issues$", 403, limited, {"retry-after": "0"})
         assert upsert(forge, "forksync-dashboard", "dash", f"{MARKER}\nv1")[0] == "created"
+        assert len(gh.calls("POST", r"/issues$")) == 2  # waited as told, then created once
         assert upsert(forge, "forksync-dashboard", "dash", f"{MARKER}\nv1")[0] == "unchanged"
         action, issue = upsert(forge, "forksync-dashboard", "dash", f"{MARKER}\nv2")
         assert action == "updated" and issue.body.endswith("v2")
