@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import difflib
 import json
 import os
 import re
@@ -33,14 +34,15 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # tests.standins: the loopback API the test suite uses
 
-from forksync.backtest import MergeSpec, parents, replay  # noqa: E402
+from forksync.backtest import MergeSpec, parents, replay, ws_normal  # noqa: E402
 from forksync.config import parse_config  # noqa: E402
 from forksync.git import Git  # noqa: E402
 from forksync.llm.agent import Agent, make_agent  # noqa: E402
-from forksync.resolve.conflicts import decode, marker_size, parse_merged, split_lines  # noqa: E402
+from forksync.resolve.conflicts import decode, encode, marker_size, parse_merged, split_lines  # noqa: E402
 from forksync.resolve.engine import labels_for  # noqa: E402
 from forksync.resolve.learned import align  # noqa: E402
 from forksync.resolve.model import Context, FileResult, Versions  # noqa: E402
+from forksync.resolve.validate import parses  # noqa: E402
 from tests.standins.llm_api import LLMStandIn, Reply, approx_tokens  # noqa: E402
 
 DEFAULT_TSV = HERE.parent.parent / "shared" / "bench" / "cartodb-litellm-merges.tsv"
@@ -92,6 +94,10 @@ class Oracle:
                 decode(res.content), marker_size(v.base or b"", v.fork, v.upstream), labels_for(ctx)
             )
             answers = align(doc.parts, split_lines(decode(truth)))
+            # Expressible by hunks: the committed file is exactly the document with these answers
+            # (else the person also edited outside the conflict regions).
+            unresolved = {h.index for h in res.hunks if h.outcome == "unresolved"}
+            row["outside_edits"] = unresolved <= set(answers) and encode(doc.render(answers)) != truth
             row["hunks"] = sum(1 for h in res.hunks if h.outcome == "unresolved")
             row["aligned"] = sum(1 for h in res.hunks if h.outcome == "unresolved" and h.index in answers)
             whole = [v.base or b"", v.fork, v.upstream, truth]
@@ -134,8 +140,19 @@ class Oracle:
             and h.index not in marked
             and "cannot be aligned" not in h.reason
         ]
+        row["truth_parses"] = truth is None or parses(v.path, truth) is None
         row["outcome"] = out.outcome
         row["exact"] = truth is not None and out.outcome == "resolved" and out.content == truth
+        row["ws_equal"] = (
+            truth is not None
+            and out.outcome == "resolved"
+            and not row["exact"]
+            and ws_normal(out.content or b"") == ws_normal(truth)
+        )
+        if truth is not None and out.outcome == "resolved" and not row["exact"]:
+            got, want = decode(out.content or b"").splitlines(True), decode(truth).splitlines(True)
+            diff = difflib.unified_diff(want, got, "committed", "result", n=1)
+            row["diff"] = "".join(list(diff)[:24])
         self.files.append(row)
         return [out]
 
@@ -146,10 +163,12 @@ def main() -> int:
     ap.add_argument("--tsv", type=Path, default=DEFAULT_TSV)
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--kind", action="append", choices=("upstream_sync", "fork_branch", "other"))
+    ap.add_argument("--merge", action="append", help="only this merge (a sha prefix; repeatable)")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "agent_ceiling.json")
     args = ap.parse_args()
     with args.tsv.open(encoding="utf-8") as fh:
         rows = [r for r in csv.DictReader(fh, delimiter="\t") if not args.kind or r["kind"] in args.kind]
+    rows = [r for r in rows if not args.merge or any(r["merge"].startswith(m) for m in args.merge)]
     rows = rows[: args.limit] if args.limit else rows
     git = Git(args.repo)
     specs = [MergeSpec(r["merge"], "p2" if r["fork_side"] == "p2" else "p1", r["kind"]) for r in rows]
@@ -180,20 +199,28 @@ def main() -> int:
         oracle = Oracle(agent, standin, git, merges)
         result = replay(git, config, specs, agent=oracle)
     files = [f for f in oracle.files if not f["path"].startswith(UI_BUNDLE)]
-    expressible = [
-        f for f in files if f["hunks"] and f["aligned"] == f["hunks"] and not f["truth_has_markers"]
-    ]
+    aligned = [f for f in files if f["hunks"] and f["aligned"] == f["hunks"] and not f["truth_has_markers"]]
+    expressible = [f for f in aligned if not f.get("outside_edits")]
     exact = [f for f in expressible if f["exact"]]
-    rejected = [r for f in files for r in f["rejected"]]
+    # Validation rightly refuses a committed file that no longer parses (an accident in the history).
+    rejected = [r for f in expressible if f["truth_parses"] for r in f["rejected"]]
+    broken = [f for f in expressible if not f["truth_parses"]]
     why = Counter(re.sub(r"'.*", "'…'", r.split(" (")[0]) for r in rejected)
     ratio = [f["whole_file_tokens"] / f["input_tokens"] for f in expressible if f.get("input_tokens")]
     summary = {
         "merges": len(result.replayed()),
         "files_left_open_by_engine": len(files),
         "committed_with_conflict_markers": sum(1 for f in files if f.get("truth_has_markers")),
+        "every_hunk_aligned": len(aligned),
+        "person_also_edited_outside_the_hunks": len(aligned) - len(expressible),
         "expressible_by_hunks": len(expressible),
         "exact_with_perfect_model": len(exact),
+        "whitespace_equal_with_perfect_model": sum(1 for f in expressible if f["ws_equal"]),
         "exact_share_of_expressible": round(100 * len(exact) / len(expressible), 1) if expressible else 0.0,
+        "exact_share_of_expressible_that_parse": round(100 * len(exact) / (len(expressible) - len(broken)), 1)
+        if len(expressible) > len(broken)
+        else 0.0,
+        "committed_file_does_not_parse": len(broken),
         "correct_answers_rejected": len(rejected),
         "rejected_why": dict(why.most_common()),
         "input_tokens_per_file_median": statistics.median([f["input_tokens"] for f in expressible])

@@ -382,3 +382,19 @@ def test_answers_that_only_parse_together_are_accepted_together(tmp_path: Path, 
     assert res.outcome == "resolved", [h.reason for h in res.hunks]
     assert res.content.decode() == f"x = (  # fork\n{body})  # fork\n"
     assert len(standin.requests) == 1
+
+
+def test_answer_ending_the_file_keeps_the_final_newline_the_sides_agree_on() -> None:
+    """The last line of a file: when the sides disagree about a final newline, the answer says."""
+    from forksync.llm.answers import to_lines
+    from forksync.llm.prompts import HunkView
+
+    disagree = HunkView(1, ["a\n"], ["a: fork\n"], ["a: up"], ["x\n"], [])
+    assert to_lines("a: up", disagree) == ("a: up",)
+    assert to_lines("a: up\n", disagree) == ("a: up\n",)
+    both_newline = HunkView(1, ["a\n"], ["a: fork\n"], ["a: up\n"], ["x\n"], [])
+    assert to_lines("a: up", both_newline) == ("a: up\n",)
+    both_open = HunkView(1, ["a"], ["a: fork"], ["a: up"], ["x\n"], [])
+    assert to_lines("a: up\n", both_open) == ("a: up",)
+    not_last = HunkView(1, ["a\n"], ["a: fork\n"], ["a: up"], ["x\n"], ["y\n"])
+    assert to_lines("a: up", not_last) == ("a: up\n",)

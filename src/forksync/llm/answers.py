@@ -22,9 +22,10 @@ def to_lines(text: str, view: HunkView) -> tuple[str, ...]:
     sides = [*view.fork, *view.upstream, *view.base]
     nl = "\r\n" if any(x.endswith("\r\n") for x in sides) else "\n"
     lines = [line.rstrip("\r\n") + nl for line in text.splitlines()]
-    region_ends_open = bool(view.fork) and not view.fork[-1].endswith("\n") and not view.after
-    if lines and region_ends_open:
-        lines[-1] = lines[-1].rstrip("\r\n")
+    if lines and not view.after:  # the region ends the file: does the file end with a newline?
+        open_ends = {not side[-1].endswith("\n") for side in (view.fork, view.upstream) if side}
+        if open_ends == {True} or (open_ends == {True, False} and not text.endswith("\n")):
+            lines[-1] = lines[-1].rstrip("\r\n")  # both sides end open, or they differ and the answer says
     return tuple(lines)
 
 
