@@ -235,3 +235,17 @@ def test_fleet_config_writes_the_effective_config_from_the_fork_s_branch(tmp_pat
     assert config.checks.commands == ["tox"] and config.forge.repo == "acme/tinyproxy"
     entry = (tmp_path / "out" / "fleet-entry.json").read_text()
     assert '"checks.commands": "fork"' in entry and '"upstream.url": "fleet"' in entry
+
+
+def test_a_fork_configured_in_pyproject_counts_as_the_fork_s_file(tmp_path: Path) -> None:
+    from forksync.commands.fleet import _fork_file
+    from tests.gitutil import Repo
+
+    fork = Repo(tmp_path / "fork")
+    fork.commit(
+        {"pyproject.toml": '[project]\nname = "x"\n[tool.forksync.checks]\ncommands = ["tox"]\n'}, "c"
+    )
+    assert _fork_file(fork.path, "main", "origin") == {"checks": {"commands": ["tox"]}}
+    fork.commit({"pyproject.toml": '[tool.forksync.checks]\ncomands = ["tox"]\n'}, "typo")
+    with pytest.raises(ConfigError, match="did you mean 'commands'"):
+        _fork_file(fork.path, "main", "origin")

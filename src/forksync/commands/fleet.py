@@ -15,7 +15,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from ..config import CONFIG_FILE, load_config_text
+from ..config import CONFIG_FILE, config_section, load_config_text, parse_config
 from ..errors import ConfigError
 from ..fleet.model import Fleet, effective, load_fleet
 
@@ -63,7 +63,8 @@ def plan(
 
 
 def _fork_file(repo: Path, branch: str, remote: str) -> dict[str, Any] | None:
-    """The fork's own `.forksync.toml` as committed on its production branch, if any."""
+    """The fork's own configuration (`.forksync.toml`, else pyproject's `[tool.forksync]`) as
+    committed on its production branch, if any."""
     from ..git import Git, check_ref_name
 
     git = Git(repo)
@@ -72,8 +73,11 @@ def _fork_file(repo: Path, branch: str, remote: str) -> dict[str, Any] | None:
         if git.rev_parse(ref) is None:
             continue
         blob = git.show_file(ref, CONFIG_FILE)
-        if blob is None:
-            return None
+        if blob is None:  # else [tool.forksync] in pyproject.toml, as `sync` reads it
+            section = config_section("pyproject.toml", git.show_file(ref, "pyproject.toml"))
+            if section is not None:
+                parse_config(section, f"pyproject.toml [tool.forksync] on {branch}")
+            return section
         try:
             text = blob.decode("utf-8")
             load_config_text(text, f"{CONFIG_FILE} on {branch}")  # one line naming the bad key
