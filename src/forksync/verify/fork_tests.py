@@ -20,7 +20,7 @@ from ..report import Finding
 from ..resolve.paths import is_test_file
 from ..secrets import redact, scrubbed_env
 from .context import Sides
-from .trees import changed_paths
+from .trees import changed_paths, git_lines
 
 TIMEOUT = 600.0
 _OUTCOME = re.compile(r"^(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS) (\S+?)(?: - (.*))?$", re.M)
@@ -92,7 +92,7 @@ def run_tests(worktree: Path, nodes: list[str], timeout: float = TIMEOUT) -> dic
         outcome = word.lower()
         if key not in results or rank.get(outcome, 0) > rank.get(results[key].outcome, 0):
             results[key] = TestOutcome(key, outcome, detail.strip())
-    last = (text.strip().splitlines() or ["no output"])[-1]
+    last = (git_lines(text.strip()) or ["no output"])[-1]
     for node in nodes:
         results.setdefault(node, TestOutcome(node, "not-run", f"pytest exit {proc.returncode}: {last[:160]}"))
     return results

@@ -17,7 +17,7 @@ from ..resolve.model import Context
 from ..resolve.policy import policy_for
 from .context import Sides
 from .project import Project
-from .trees import DiffHunk, diff_hunks
+from .trees import DiffHunk, diff_hunks, git_lines
 
 _TRIVIAL = {"else:", "try:", "finally:", "pass", "return", "continue", "break", '"""', "'''", "...", "# noqa"}
 _ALNUM = re.compile(r"[A-Za-z0-9]")
@@ -35,14 +35,14 @@ def significant(line: str) -> bool:
 
 def _lines(project: Project, path: str) -> Counter[str] | None:
     text = project.tree.text(path)
-    return None if text is None else Counter(normal(line) for line in text.splitlines())
+    return None if text is None else Counter(normal(line) for line in git_lines(text))
 
 
 def _equivalent_commits(sides: Sides, side: str) -> set[str]:
     """Commits of ``side`` (fork or upstream) whose patch the other side also has."""
     own, other = (sides.fork, sides.upstream) if side == "fork" else (sides.upstream, sides.fork)
     res = sides.git.run("cherry", other.tree.rev, own.tree.rev, sides.base.tree.rev, check=False)
-    return {line[2:].strip() for line in res.out.splitlines() if line.startswith("- ")}
+    return {line[2:].strip() for line in git_lines(res.out) if line.startswith("- ")}
 
 
 def _missing(hunk: DiffHunk, merged: Counter[str]) -> tuple[list[str], int]:

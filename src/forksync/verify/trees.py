@@ -13,6 +13,17 @@ from dataclasses import dataclass
 from ..git import Git, cat_blobs
 
 WORKTREE = "WORKTREE"
+
+
+def git_lines(text: str) -> list[str]:
+    """Lines as git counts them: split at LF only (``str.splitlines`` also breaks at U+0085,
+    U+2028, form feed..., which minified bundles contain), without the empty tail after a final LF."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
 BY_ID_FROM = 100  # files read at once: past this, list the tree once and read blobs by id
 
 
@@ -96,7 +107,7 @@ class Tree:
         found: set[str] = set()
         words = sorted({w for w in words if w})
         for i in range(0, len(words), 200):
-            args = ["grep", "-l", "-w", "-F", "-I"]
+            args = ["grep", "-l", "-z", "-w", "-F", "-I"]
             for word in words[i : i + 200]:
                 args += ["-e", word]
             if self.is_worktree:
@@ -104,7 +115,7 @@ class Tree:
             else:
                 args += [self.rev, "--", pathspec]
             res = self.git.run(*args, check=False)
-            for line in res.out.splitlines():
+            for line in res.out.split("\0"):
                 if not self.is_worktree and line.startswith(self.rev + ":"):
                     line = line[len(self.rev) + 1 :]
                 if line:
