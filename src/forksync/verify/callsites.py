@@ -99,6 +99,8 @@ def broken_calls(sides: Sides) -> list[Finding]:
         side: set(changed_paths(git, side.tree.rev, merged_rev, ["*.py"]))
         for side in (sides.fork, sides.upstream)
     }
+    for paths in differs.values():
+        paths -= sides.open_paths  # a file with conflict markers defines and calls nothing we can know
     touched = sorted(differs[sides.fork] | differs[sides.upstream])
     for side, paths in differs.items():
         side.tree.prefetch(paths)
@@ -136,6 +138,8 @@ def broken_calls(sides: Sides) -> list[Finding]:
             if problem is None:
                 continue
             def_path, qualname, reason = problem
+            if sides.is_open(def_path):
+                continue
             key = _key(path, call)
             if side_calls is None:
                 side_calls = {_key(path, c) for p in (sides.fork, sides.upstream) for c in _calls(p, path)}

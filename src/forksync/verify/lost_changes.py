@@ -57,7 +57,7 @@ def _relocated(sides: Sides, lines: list[str]) -> Counter[str] | None:
     """When the path is gone from the merged tree: the file now holding the longest line."""
     longest = max(lines, key=len)
     hits = sides.merged.tree.grep_files([longest], pathspec="*") if len(longest) >= 12 else []
-    if len(hits) != 1:
+    if len(hits) != 1 or sides.is_open(hits[0]):
         return None
     return _lines(sides.merged, hits[0])
 
@@ -72,7 +72,7 @@ def _side_losses(sides: Sides, side: str) -> list[Finding]:
     merged_cache: dict[str, Counter[str] | None] = {}
     other_cache: dict[str, Counter[str] | None] = {}
     findings: list[Finding] = []
-    hunks = [h for h in hunks if any(significant(line) for line in h.new_lines)]
+    hunks = [h for h in hunks if not sides.is_open(h.path) and any(significant(line) for line in h.new_lines)]
     sides.merged.tree.prefetch(h.path for h in hunks)  # one git process for every file to compare
     gone: dict[str, tuple[Finding, int]] = {}
     for hunk in hunks:

@@ -43,7 +43,11 @@ def _skip(qualname: str) -> bool:
 def orphans(sides: Sides) -> list[Finding]:
     base_rev, fork_rev = sides.base.tree.rev, sides.fork.tree.rev
     added: list[tuple[str, str]] = []
-    fork_paths = [p for p in changed_paths(sides.git, base_rev, fork_rev, ["*.py"]) if not is_test_file(p)]
+    fork_paths = [
+        p
+        for p in changed_paths(sides.git, base_rev, fork_rev, ["*.py"])
+        if not is_test_file(p) and not sides.is_open(p)
+    ]
     sides.base.tree.prefetch(fork_paths)  # one `git cat-file --batch`, not one per file
     for info in sides.fork.files(fork_paths):
         before = sides.base.file(info.path)
@@ -62,7 +66,9 @@ def orphans(sides: Sides) -> list[Finding]:
         if still is None:
             continue  # gone entirely: a lost fork change, reported as such
         callers = uses(sides.fork, fork_files, path, qualname)
-        if not callers or uses(sides.merged, merged_files, path, qualname):
+        if not callers or any(sides.is_open(p) for p, _ in callers):
+            continue  # a caller's file has conflict markers: whether the call survived is for the review
+        if uses(sides.merged, merged_files, path, qualname):
             continue
         fork_def = sides.fork.file(path)
         line = fork_def.defs[qualname].line if fork_def else still.line
