@@ -66,7 +66,7 @@ def verify(
     findings += orphans(sides)
     findings += lost_fork_changes(sides)
     findings += lost_upstream_changes(sides)
-    kept, removed = fork_added_tests(sides)
+    kept, removed = fork_added_tests(sides, kept_too=run_tests)
     run = TestRun()
     if run_tests:
         nodes = [*(n for f in sides.features for n in f.tests), *kept]

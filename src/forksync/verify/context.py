@@ -9,6 +9,7 @@ from ..config import Config, Feature
 from ..git import Git
 from ..resolve.paths import matches
 from .project import Project
+from .pyindex import PyFile
 from .trees import WORKTREE, Tree
 
 
@@ -35,7 +36,9 @@ class Sides:
         merged: str,
         open_paths: Iterable[str] = (),
     ) -> Sides:
-        b, f, u, m = (Project(Tree(git, rev)) for rev in (base, fork, upstream, merged))
+        blobs: dict[str, bytes] = {}
+        parsed: dict[tuple[str, str], PyFile | None] = {}
+        b, f, u, m = (Project(Tree(git, rev, blobs), parsed) for rev in (base, fork, upstream, merged))
         return cls(git, config, b, f, u, m, open_paths=frozenset(open_paths))
 
     def is_open(self, path: str) -> bool:

@@ -37,15 +37,21 @@ def test_ids(project_file_defs: dict[str, object], path: str) -> set[str]:
     return ids
 
 
-def fork_added_tests(sides: Sides) -> tuple[list[str], list[str]]:
-    """(node ids still in the merged tree, node ids the merge removed)."""
+def fork_added_tests(sides: Sides, kept_too: bool = True) -> tuple[list[str], list[str]]:
+    """(node ids still in the merged tree, node ids the merge removed). Without ``kept_too`` only
+    the removed ones: they are in files the merge changed, which spares parsing the others."""
     paths = [
         p
         for p in changed_paths(sides.git, sides.base.tree.rev, sides.fork.tree.rev, ["*.py"])
         if is_test_file(p) and not sides.is_open(p)
     ]
+    if not kept_too:
+        changed = set(changed_paths(sides.git, sides.fork.tree.rev, sides.merged.tree.rev, ["*.py"]))
+        paths = [p for p in paths if p in changed]
     kept: list[str] = []
     removed: list[str] = []
+    for side in (sides.base, sides.upstream, sides.merged):
+        side.tree.prefetch(paths)
     for info in sides.fork.files(paths):
         mine = test_ids(dict(info.defs), info.path)
         for other in (sides.base, sides.upstream):

@@ -17,10 +17,11 @@ from ..resolve.model import Context
 from ..resolve.policy import policy_for
 from .context import Sides
 from .project import Project
-from .trees import DiffHunk, diff_hunks, git_lines
+from .trees import DiffHunk, changed_paths, diff_hunks, git_lines
 
 _TRIVIAL = {"else:", "try:", "finally:", "pass", "return", "continue", "break", '"""', "'''", "...", "# noqa"}
 _ALNUM = re.compile(r"[A-Za-z0-9]")
+PATHSPEC_MAX = 2000  # more paths than this: diff everything and filter (a command line has limits)
 _DROPPED_BY = {"lost-fork-change": {"take-upstream", "regenerate"}, "lost-upstream-change": {"keep-fork"}}
 
 
@@ -67,7 +68,13 @@ def _side_losses(sides: Sides, side: str) -> list[Finding]:
     kind = f"lost-{side}-change"
     ctx = Context(sides.git.cwd, sides.git, sides.config)
     version_file = sides.config.version.file
-    hunks = diff_hunks(sides.git, sides.base.tree.rev, own.tree.rev)
+    # Only a path whose merged copy differs from this side's can have lost its lines.
+    differ = set(changed_paths(sides.git, own.tree.rev, sides.merged.tree.rev))
+    paths = sorted(differ.intersection(changed_paths(sides.git, sides.base.tree.rev, own.tree.rev)))
+    if not paths:
+        return []
+    spec = [f":(literal){p}" for p in paths] if len(paths) <= PATHSPEC_MAX else []
+    hunks = [h for h in diff_hunks(sides.git, sides.base.tree.rev, own.tree.rev, spec) if h.path in differ]
     equivalent: set[str] | None = None
     merged_cache: dict[str, Counter[str] | None] = {}
     other_cache: dict[str, Counter[str] | None] = {}

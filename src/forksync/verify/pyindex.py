@@ -392,20 +392,20 @@ def mismatch(sig: Signature, call: Call, bound: bool) -> str | None:
 
 
 _HEADER_START = re.compile(r"^[ \t]*(?:@|(?:async[ \t]+)?def[ \t]|class[ \t])")
+_ONE_LINE = re.compile(r"\)\s*(?:->[^:]*)?:")
+_HEADER_NAME = re.compile(r"^[ \t]*(?:(?:async[ \t]+)?def|class)[ \t]+([A-Za-z_][A-Za-z0-9_]*)")
 
 
-def def_headers(text: str) -> Counter[str]:
-    """Every decorator, ``class`` and ``def`` header of a file, whitespace-normalized.
-
-    Signatures come from these lines alone (`signature_of`, `_collect_defs`), so two texts with
-    the same headers have the same signatures: a cheap gate before parsing. A header runs from
-    its first line to the line that closes its brackets and ends with a colon; brackets inside
-    strings can only make it longer, which keeps the gate conservative."""
-    out: Counter[str] = Counter()
+def _headers(text: str) -> list[tuple[int, str, str]]:
+    """(indentation, whitespace-normalized header, name) of every decorator, ``class`` and ``def``
+    header; a decorator's name is "". A header runs from its first line to the line that closes its
+    brackets and ends with a colon; brackets inside strings can only make it longer."""
+    out: list[tuple[int, str, str]] = []
     lines = text.split("\n")
     i = 0
     while i < len(lines):
-        if not _HEADER_START.match(lines[i]):
+        first = lines[i]
+        if not _HEADER_START.match(first):
             i += 1
             continue
         parts, depth = [], 0
@@ -417,7 +417,38 @@ def def_headers(text: str) -> Counter[str]:
             code = line.split("#", 1)[0].rstrip()
             if line.lstrip().startswith("@") and depth <= 0:
                 break
-            if depth <= 0 and code.endswith(":"):
-                break
-        out[" ".join(parts)] += 1
+            if depth <= 0 and (code.endswith(":") or _ONE_LINE.search(code)):
+                break  # `def f(a): return a` ends on its line too
+        name = _HEADER_NAME.match(first)
+        out.append((len(first) - len(first.lstrip()), " ".join(parts), name.group(1) if name else ""))
+    return out
+
+
+def def_headers(text: str) -> Counter[str]:
+    """Every decorator, ``class`` and ``def`` header of a file, whitespace-normalized.
+
+    Signatures come from these lines alone (`signature_of`, `_collect_defs`), so two texts with
+    the same headers have the same signatures: a cheap gate before parsing."""
+    return Counter(header for _, header, _ in _headers(text))
+
+
+def header_names(text: str) -> Counter[tuple[str, str]]:
+    """(name, header with its decorators) of every ``def`` and ``class``. A changed ``__init__``
+    (or other dunder method) also counts under its class's name, which is how it is called."""
+    out: Counter[tuple[str, str]] = Counter()
+    decorators: list[str] = []
+    classes: list[tuple[int, str]] = []
+    for indent, header, name in _headers(text):
+        if not name:
+            decorators.append(header)
+            continue
+        while classes and classes[-1][0] >= indent:
+            classes.pop()
+        full = " ".join([*decorators, header])
+        decorators = []
+        out[(name, full)] += 1
+        if name.startswith("__") and classes:
+            out[(classes[-1][1], full)] += 1
+        if header.startswith("class "):
+            classes.append((indent, name))
     return out
