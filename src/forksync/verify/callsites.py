@@ -95,32 +95,52 @@ def _changed_names(sides: Sides, side: Project, paths: set[str]) -> dict[str, se
     return out
 
 
+def _word_regex(words: set[str]) -> re.Pattern[str] | None:
+    return re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(words))) + r")\b") if words else None
+
+
 def broken_calls(sides: Sides) -> list[Finding]:
-    """Only calls that could newly break are resolved: a call in a file the merge took from a side
-    whose target's signature is that side's stands as it stood there. Files differing from both
-    sides have every changed call checked; other files only the calls to a name whose definition's
-    header changed (on litellm's v1.81.0 sync, resolving every call of every file took 37 s)."""
+    """Only calls that could newly break are resolved. A call in a file the merge took whole from a
+    side stands as it stood there unless its target's signature differs from that side's: such a
+    file is checked only for calls to names whose definition's header differs from that side's.
+    Files differing from both sides have every changed call checked (on litellm's v1.81.0 sync,
+    resolving every call of every file that named any changed definition took 37 s)."""
     git, merged_rev = sides.git, sides.merged.tree.rev
+    pair = (sides.fork, sides.upstream)
     differs = {
-        side: set(changed_paths(git, side.tree.rev, merged_rev, ["*.py"])) - sides.open_paths
-        for side in (sides.fork, sides.upstream)
+        side: set(changed_paths(git, side.tree.rev, merged_rev, ["*.py"])) - sides.open_paths for side in pair
     }
     sides.merged.tree.prefetch(differs[sides.fork] | differs[sides.upstream])
     changed = {side: _changed_names(sides, side, paths) for side, paths in differs.items()}
-    by_path: dict[str, set[str]] = {}
-    for per_side in changed.values():
-        for path, found in per_side.items():
-            by_path.setdefault(path, set()).update(found)
-    names = sorted({n for found in by_path.values() for n in found if not n.startswith("__")})
-    reached = set(sides.merged.tree.grep_files(names)) - sides.open_paths if names else set()
-    if reached:  # keep only files that can import a changed definition's module (by name)
-        words = _import_words(sides.merged, {(p, "") for p in by_path})
-        reached &= set(sides.merged.tree.grep_files(sorted(words)))
-    # A file whose merged copy is one side's copy has that side's calls: a call there can only
-    # newly break through a changed definition, and such a file names it (``reached``). Only
-    # files that differ from both sides need every changed call checked.
+    names = {side: {n for found in changed[side].values() for n in found} for side in pair}
     merged_both = differs[sides.fork] & differs[sides.upstream]
-    wanted = {n for found in by_path.values() for n in found}
+    small = min(pair, key=lambda side: len(names[side]))
+    grep = sorted(
+        n for n in names[small] if not n.startswith("__")
+    )  # a changed __init__ is named by its class
+    pool = set(sides.merged.tree.grep_files(grep)) if grep else set()
+    pool |= differs[sides.fork] | differs[sides.upstream]
+    pool -= merged_both | sides.open_paths
+    sides.merged.tree.prefetch(pool)
+    patterns = {side: _word_regex(names[side]) for side in pair}
+    imports = _word_regex(_import_words(sides.merged, {(p, "") for side in pair for p in changed[side]}))
+
+    def relevant(path: str) -> set[str]:
+        """Names a call in ``path`` must have to possibly break newly: changed against every side
+        whose copy the merged file is."""
+        if path in merged_both:
+            return names[sides.fork] | names[sides.upstream]
+        needed = [side for side in pair if path not in differs[side]]
+        return set.intersection(*(names[side] for side in needed))
+
+    candidates = set(merged_both)
+    for path in pool:
+        text = sides.merged.tree.text(path) or ""
+        needed = [side for side in pair if path not in differs[side]]
+        if imports is None or not imports.search(text):
+            continue  # cannot import a changed definition's module (by name)
+        if all((rx := patterns[side]) is not None and rx.search(text) for side in needed):
+            candidates.add(path)
     memo: dict[tuple[str, str], bool] = {}
 
     def signature_changed(path: str, qualname: str) -> bool:
@@ -129,11 +149,12 @@ def broken_calls(sides: Sides) -> list[Finding]:
         return memo[(path, qualname)]
 
     findings: list[Finding] = []
-    for info in sides.merged.files(sorted(merged_both | reached)):
+    for info in sides.merged.files(sorted(candidates)):
         path = info.path
+        wanted = relevant(path)
         side_calls: set[CallKey] | None = None
         if path in merged_both:
-            side_calls = {_key(path, c) for p in (sides.fork, sides.upstream) for c in _calls(p, path)}
+            side_calls = {_key(path, c) for p in pair for c in _calls(p, path)}
         preexisting: set[CallKey] | None = None
         for call in info.calls:
             key = _key(path, call)
