@@ -17,10 +17,10 @@ from ..report import Finding
 from ..resolve.paths import is_test_file
 from .context import Sides
 from .project import Project
+from .pyindex import header_names
 from .trees import changed_paths
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_DEFINED = re.compile(r"^[ \t]*(?:async[ \t]+)?(?:def|class)[ \t]+([A-Za-z_][A-Za-z0-9_]*)", re.M)
 
 
 def uses(project: Project, files: list[str], path: str, qualname: str) -> list[tuple[str, int]]:
@@ -56,6 +56,13 @@ def _words(project: Project, paths: list[str]) -> dict[str, set[str]]:
     return {p: set(_WORD.findall(text)) for p in paths if (text := project.tree.text(p)) is not None}
 
 
+def _new_names(sides: Sides, path: str) -> set[str]:
+    """Names of the defs whose header the fork's copy has more often than the base's: text only,
+    a superset of the definitions the fork added there."""
+    fork = header_names(sides.fork.tree.text(path) or "")
+    return {name for name, _ in fork - header_names(sides.base.tree.text(path) or "")}
+
+
 def orphans(sides: Sides) -> list[Finding]:
     git, base_rev, fork_rev = sides.git, sides.base.tree.rev, sides.fork.tree.rev
     changed = [
@@ -72,8 +79,8 @@ def orphans(sides: Sides) -> list[Finding]:
         if not is_test_file(p) and not sides.is_open(p)
     ]
     sides.fork.tree.prefetch(fork_paths)
-    defining = [p for p in fork_paths if lost & set(_DEFINED.findall(sides.fork.tree.text(p) or ""))]
-    sides.base.tree.prefetch(defining)  # one `git cat-file --batch`, not one per file
+    sides.base.tree.prefetch(fork_paths)  # one `git cat-file --batch`, not one per file
+    defining = [p for p in fork_paths if lost & _new_names(sides, p)]  # parse only these
     added: list[tuple[str, str]] = []
     for info in sides.fork.files(defining):
         before = sides.base.file(info.path)
