@@ -109,7 +109,7 @@ class Call:
 
 
 class PyFile:
-    """Definitions at once; calls and imports only when first asked for (the costly walk)."""
+    """Definitions and module-level imports at once; calls only when first asked for (the costly walk)."""
 
     def __init__(self, path: str, module: str, text: str) -> None:
         self.path = path
@@ -117,24 +117,20 @@ class PyFile:
         self.defs: dict[str, Definition] = {}
         self._text: str | None = text  # kept instead of the tree: thousands of trees swamp memory and gc
         self._calls: list[Call] = []
-        self._imports: dict[str, tuple[str, str]] = {}
+        # Module-level imports: local name -> (module, name), name "" for a module import. Read at
+        # parse time: following a re-export must not cost the walk of every call.
+        self.imports: dict[str, tuple[str, str]] = {}
 
     def _analyse(self) -> None:
         if self._text is not None:
             visitor = _Calls(self, self.path.endswith("__init__.py"))
             visitor.visit(ast.parse(self._text))
-            self._calls, self._imports, self._text = visitor.calls, visitor.aliases, None
+            self._calls, self._text = visitor.calls, None
 
     @property
     def calls(self) -> list[Call]:
         self._analyse()
         return self._calls
-
-    @property
-    def imports(self) -> dict[str, tuple[str, str]]:
-        """Local name -> (module, name); name is "" for a module import."""
-        self._analyse()
-        return self._imports
 
 
 def parse(path: str, text: str) -> PyFile | None:
@@ -146,7 +142,24 @@ def parse(path: str, text: str) -> PyFile | None:
     names = module_names(path)
     info = PyFile(path, names[-1] if names else path, text)
     _collect_defs(tree, info)
+    info.imports = _module_imports(tree, info)
     return info
+
+
+def _module_imports(tree: ast.Module, info: PyFile) -> dict[str, tuple[str, str]]:
+    """Imports outside any function or class (inside ``if``/``try`` blocks too)."""
+    visitor = _Calls(info, info.path.endswith("__init__.py"))
+    todo: list[ast.stmt] = list(tree.body)
+    while todo:
+        node = todo.pop(0)
+        if isinstance(node, ast.Import):
+            visitor.visit_Import(node)
+        elif isinstance(node, ast.ImportFrom):
+            visitor.visit_ImportFrom(node)
+        elif isinstance(node, ast.If | ast.Try | ast.With):
+            todo[:0] = [*node.body, *getattr(node, "orelse", []), *getattr(node, "finalbody", [])]
+            todo[:0] = [stmt for handler in getattr(node, "handlers", []) for stmt in handler.body]
+    return visitor.aliases
 
 
 def _decorator_name(node: ast.expr) -> str:
@@ -416,11 +429,20 @@ def _headers(text: str) -> list[tuple[int, str, str]]:
             pos = end + 1
             first = first or line
             parts.append(" ".join(line.split()))
-            depth += sum(line.count(c) for c in "([{") - sum(line.count(c) for c in ")]}")
-            code = line.split("#", 1)[0].rstrip()
-            if first.lstrip().startswith("@") and depth <= 0:
+            depth += (
+                line.count("(")
+                + line.count("[")
+                + line.count("{")
+                - line.count(")")
+                - line.count("]")
+                - line.count("}")
+            )
+            if depth > 0:
+                continue
+            if first.lstrip().startswith("@"):
                 break
-            if depth <= 0 and (code.endswith(":") or _ONE_LINE.search(code)):
+            code = line.split("#", 1)[0].rstrip()
+            if code.endswith(":") or _ONE_LINE.search(code):
                 break  # `def f(a): return a` ends on its line too
         consumed = pos
         name = _HEADER_NAME.match(first)
