@@ -54,7 +54,7 @@ def _problem(project: Project, call: Call) -> tuple[str, str, str] | None:
 
 
 def _problems_at(project: Project, path: str) -> set[CallKey]:
-    info = project.file(path)
+    info = project.file(path, calls=True)
     if info is None:
         return set()
     return {_key(path, c) for c in info.calls if _problem(project, c)}
@@ -149,7 +149,7 @@ def broken_calls(sides: Sides) -> list[Finding]:
         return memo[(path, qualname)]
 
     findings: list[Finding] = []
-    for info in sides.merged.files(sorted(candidates)):
+    for info in sides.merged.files(sorted(candidates), calls=True):
         path = info.path
         wanted = relevant(path)
         side_calls: set[CallKey] | None = None
@@ -197,5 +197,5 @@ def _signature_changed(sides: Sides, differs: dict[Project, set[str]], path: str
 
 
 def _calls(project: Project, path: str) -> list[Call]:
-    info = project.file(path)
+    info = project.file(path, calls=True)
     return info.calls if info else []

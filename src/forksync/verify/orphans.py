@@ -28,7 +28,7 @@ def uses(project: Project, files: list[str], path: str, qualname: str) -> list[t
     name = qualname.rsplit(".", 1)[-1]
     method = "." in qualname
     out: list[tuple[str, int]] = []
-    for info in project.files(files):
+    for info in project.files([f for f in files if not is_test_file(f)], calls=True):
         if is_test_file(info.path):
             continue
         for call in info.calls:

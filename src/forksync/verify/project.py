@@ -27,25 +27,26 @@ class Project:
         oid = self.tree.oid(path)
         return (oid, path) if oid else None
 
-    def file(self, path: str) -> PyFile | None:
+    def file(self, path: str, calls: bool = False) -> PyFile | None:
+        """The parsed file; with ``calls`` its calls are walked in the same parse."""
         if path not in self._parsed:
             key = self._key(path) if path.endswith(".py") else None
             if key is not None and key in self._shared:
                 self._parsed[path] = self._shared[key]
                 return self._parsed[path]
             text = self.tree.text(path) if path.endswith(".py") else None
-            self._parsed[path] = parse(path, text) if text is not None else None
+            self._parsed[path] = parse(path, text, calls) if text is not None else None
             if key is not None:
                 self._shared[key] = self._parsed[path]
         return self._parsed[path]
 
-    def files(self, paths: list[str]) -> list[PyFile]:
+    def files(self, paths: list[str], calls: bool = False) -> list[PyFile]:
         self.tree.prefetch(
             p
             for p in paths
             if p.endswith(".py") and p not in self._parsed and self._key(p) not in self._shared
         )
-        return [f for f in (self.file(p) for p in paths) if f is not None]
+        return [f for f in (self.file(p, calls) for p in paths) if f is not None]
 
     def prefetch_targets(self, infos: list[PyFile]) -> None:
         """Read, in one batch, every module that these files' calls resolve into."""

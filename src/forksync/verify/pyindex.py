@@ -121,20 +121,22 @@ class PyFile:
         # parse time: following a re-export must not cost the walk of every call.
         self.imports: dict[str, tuple[str, str]] = {}
 
-    def _analyse(self) -> None:
+    def analyse(self, tree: ast.Module | None = None) -> None:
+        """Walk the calls now, from ``tree`` when the caller has just parsed the text anyway
+        (parsing a 290 kB module twice cost more than the walk)."""
         if self._text is not None:
             visitor = _Calls(self, self.path.endswith("__init__.py"))
-            visitor.visit(ast.parse(self._text))
+            visitor.visit(tree if tree is not None else ast.parse(self._text))
             self._calls, self._text = visitor.calls, None
 
     @property
     def calls(self) -> list[Call]:
-        self._analyse()
+        self.analyse()
         return self._calls
 
 
-def parse(path: str, text: str) -> PyFile | None:
-    """The file's definitions (calls follow lazily); None when it does not parse."""
+def parse(path: str, text: str, calls: bool = False) -> PyFile | None:
+    """The file's definitions (calls now with ``calls``, else lazily); None when it does not parse."""
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
@@ -143,6 +145,8 @@ def parse(path: str, text: str) -> PyFile | None:
     info = PyFile(path, names[-1] if names else path, text)
     _collect_defs(tree, info)
     info.imports = _module_imports(tree, info)
+    if calls:
+        info.analyse(tree)
     return info
 
 
