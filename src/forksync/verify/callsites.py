@@ -13,7 +13,7 @@ import re
 from ..report import Finding
 from .context import Sides
 from .project import Project
-from .pyindex import Call, Signature, header_names, is_bound, mismatch, module_names
+from .pyindex import Call, Signature, is_bound, mismatch, module_names
 from .trees import changed_paths
 
 CallKey = tuple[str, str, tuple[str, str] | None, int, tuple[str, ...], bool, bool]
@@ -88,7 +88,7 @@ def _changed_names(sides: Sides, side: Project, paths: set[str]) -> dict[str, se
         merged, mine = sides.merged.tree.text(path), side.tree.text(path)
         if merged is None or mine is None:
             continue  # added or deleted: every call to it either resolves or does not, as on that side
-        a, b = header_names(merged), header_names(mine)
+        a, b = sides.merged.headers(path), side.headers(path)
         names = {name for name, _ in (a - b) + (b - a)}
         if names:
             out[path] = names

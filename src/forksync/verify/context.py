@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -38,7 +39,10 @@ class Sides:
     ) -> Sides:
         blobs: dict[str, bytes] = {}
         parsed: dict[tuple[str, str], PyFile | None] = {}
-        b, f, u, m = (Project(Tree(git, rev, blobs), parsed) for rev in (base, fork, upstream, merged))
+        headers: dict[str, Counter[tuple[str, str]]] = {}
+        b, f, u, m = (
+            Project(Tree(git, rev, blobs), parsed, headers) for rev in (base, fork, upstream, merged)
+        )
         return cls(git, config, b, f, u, m, open_paths=frozenset(open_paths))
 
     def is_open(self, path: str) -> bool:

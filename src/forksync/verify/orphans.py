@@ -17,7 +17,6 @@ from ..report import Finding
 from ..resolve.paths import is_test_file
 from .context import Sides
 from .project import Project
-from .pyindex import header_names
 from .trees import changed_paths
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -59,8 +58,7 @@ def _words(project: Project, paths: list[str]) -> dict[str, set[str]]:
 def _new_names(sides: Sides, path: str) -> set[str]:
     """Names of the defs whose header the fork's copy has more often than the base's: text only,
     a superset of the definitions the fork added there."""
-    fork = header_names(sides.fork.tree.text(path) or "")
-    return {name for name, _ in fork - header_names(sides.base.tree.text(path) or "")}
+    return {name for name, _ in sides.fork.headers(path) - sides.base.headers(path)}
 
 
 def orphans(sides: Sides) -> list[Finding]:

@@ -6,15 +6,23 @@ verification, so an unchanged module is parsed once, not once per snapshot.
 
 from __future__ import annotations
 
-from .pyindex import Definition, PyFile, module_map, parse
+from collections import Counter
+
+from .pyindex import Definition, PyFile, header_names, module_map, parse
 from .trees import Tree
 
 
 class Project:
-    def __init__(self, tree: Tree, shared: dict[tuple[str, str], PyFile | None] | None = None) -> None:
+    def __init__(
+        self,
+        tree: Tree,
+        shared: dict[tuple[str, str], PyFile | None] | None = None,
+        headers: dict[str, Counter[tuple[str, str]]] | None = None,
+    ) -> None:
         self.tree = tree
         self._parsed: dict[str, PyFile | None] = {}
         self._shared = {} if shared is None else shared  # (blob id, path) -> parse
+        self._shared_headers = {} if headers is None else headers  # blob id -> header_names
         self._modules: dict[str, str] | None = None
 
     @property
@@ -22,6 +30,16 @@ class Project:
         if self._modules is None:
             self._modules = module_map([p for p in self.tree.files() if p.endswith(".py")])
         return self._modules
+
+    def headers(self, path: str) -> Counter[tuple[str, str]]:
+        """`header_names` of the file (empty when absent), once per blob across snapshots."""
+        oid = self.tree.oid(path)
+        if oid is not None and oid in self._shared_headers:
+            return self._shared_headers[oid]
+        found = header_names(self.tree.text(path) or "")
+        if oid is not None:
+            self._shared_headers[oid] = found
+        return found
 
     def _key(self, path: str) -> tuple[str, str] | None:
         oid = self.tree.oid(path)
