@@ -78,3 +78,42 @@ def test_tests_in_open_paths_are_not_run(tmp_path: Path) -> None:
         open_paths={"pkg/api.py", "tests/test_api.py"},
     )
     assert [(f.kind, f.path) for f in findings] == [("lost-fork-change", "conf.py")]
+
+
+def test_the_sync_derives_no_finding_from_the_files_it_left_for_review(tmp_path: Path) -> None:
+    from forksync.commands.sync import execute
+
+    up = Repo(tmp_path / "up")
+    base = {"pyproject.toml": '[project]\nname = "p"\nversion = "1.0.0"\n', "pkg/__init__.py": ""}
+    up.commit({**base, "pkg/api.py": API, "tests/test_api.py": TESTS}, "base")
+    up.tag("v1.0.0")
+    Repo(tmp_path / "remote.git", bare=True)
+    fork = Repo(tmp_path / "fork")
+    fork.git("remote", "add", "upstream", str(up.path))
+    fork.git("remote", "add", "origin", str(tmp_path / "remote.git"))
+    fork.git("fetch", "-q", "upstream", "main")
+    fork.git("reset", "-q", "--hard", "upstream/main")
+    disable = '["history", "toml", "python-syntax", "fork-markers", "finer", "trivial", "learned"]'
+    fork.commit(
+        {
+            ".forksync.toml": f"[resolve]\ndisable = {disable}\n",
+            "pkg/helper.py": "def mark(text):\n    return f'[fork] {text}'\n",
+            "pkg/api.py": "from pkg.helper import mark\n\n\ndef send(message):\n    return mark(message)\n",
+            "tests/test_api.py": TESTS + "\n\ndef test_fork_mark():\n    assert send('a') == '[fork] a'\n",
+        },
+        "fork: mark messages",
+    )
+    up.commit(
+        {
+            "pkg/api.py": "def send(message, *, loud=False):\n    return message.upper() if loud else message\n",
+            "tests/test_api.py": TESTS + "\n\ndef test_loud():\n    assert send('a', loud=True) == 'A'\n",
+        },
+        "release",
+    )
+    up.tag("v1.1.0")
+    report = execute(fork.path, None, quiet=True)
+    assert report.error is None, report.error
+    assert {c.path for c in report.unresolved} == {"pkg/api.py", "tests/test_api.py"}
+    assert "<<<<<<<" in fork.git("show", f"{report.merge_commit}:pkg/api.py")
+    # Without open_paths: "pkg/helper.py's mark is no longer called", "test_fork_mark is gone".
+    assert [(f.kind, f.path) for f in report.findings] == []
