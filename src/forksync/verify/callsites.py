@@ -79,24 +79,79 @@ def _import_words(project: Project, defs: set[tuple[str, str]]) -> set[str]:
     return words
 
 
-def _changed_names(sides: Sides, side: Project, paths: set[str]) -> dict[str, set[str]]:
-    """Per path, the names of definitions whose header (decorators included) differs between the
-    side's copy and the merged one: text only, no parse. A superset of the changed signatures."""
-    side.tree.prefetch(paths)
-    out: dict[str, set[str]] = {}
-    for path in paths:
-        merged, mine = sides.merged.tree.text(path), side.tree.text(path)
-        if merged is None or mine is None:
-            continue  # added or deleted: every call to it either resolves or does not, as on that side
-        a, b = sides.merged.headers(path), side.headers(path)
-        names = {name for name, _ in (a - b) + (b - a)}
-        if names:
-            out[path] = names
-    return out
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_DEFINES = re.compile(r"^[ \t]*(?:async[ \t]+)?(?:def|class)[ \t]+([A-Za-z_][A-Za-z0-9_]*)", re.M)
+
+
+def _header_diff(sides: Sides, side: Project, path: str) -> set[str]:
+    """Names of the definitions whose header (decorators included) differs between the side's copy
+    of ``path`` and the merged one: text only, no parse; a superset of the changed signatures."""
+    if sides.merged.tree.read(path) is None or side.tree.read(path) is None:
+        return set()  # added or deleted: every call to it either resolves or does not, as on that side
+    a, b = sides.merged.headers(path), side.headers(path)
+    return {name for name, _ in (a - b) + (b - a)}
+
+
+class _Changed:
+    """Which names have a definition whose header differs from a side's copy. The side with fewer
+    differing files is read at once; the other only in the files that define a name asked about
+    (on litellm's v1.81.0 sync the fork differs from the merge in 2 files, upstream in 526)."""
+
+    def __init__(self, sides: Sides, differs: dict[Project, set[str]]) -> None:
+        self.sides = sides
+        self.eager = min(differs, key=lambda side: len(differs[side]))
+        self.eager_paths = {p: n for p in differs[self.eager] if (n := _header_diff(sides, self.eager, p))}
+        self.eager_names = {n for names in self.eager_paths.values() for n in names}
+        self.lazy_defines: dict[str, list[str]] = {}
+        lazy = next(side for side in differs if side is not self.eager)
+        lazy.tree.prefetch(differs[lazy])
+        for path in differs[lazy]:
+            for name in set(_DEFINES.findall(lazy.tree.text(path) or "")):
+                self.lazy_defines.setdefault(name, []).append(path)
+        self._lazy: dict[str, set[str]] = {}
+
+    def names(self, side: Project) -> set[str] | None:
+        """Every changed name against ``side`` when known at once (None for the lazy side)."""
+        return self.eager_names if side is self.eager else None
+
+    def against(self, side: Project, name: str) -> bool:
+        if side is self.eager:
+            return name in self.eager_names
+        for path in self.lazy_defines.get(name, ()):
+            if path not in self._lazy:
+                self._lazy[path] = _header_diff(self.sides, side, path)
+            if name in self._lazy[path]:
+                return True
+        return False
 
 
 def _word_regex(words: set[str]) -> re.Pattern[str] | None:
     return re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(words))) + r")\b") if words else None
+
+
+class _SameText:
+    """Is a call's text (all its lines) in a side's copy of the file, with the same imports of the
+    names it uses? Then that side made the same call: it fit there unless its target changed.
+    Text, not a parse of each side's copy (3 parses of a 290 kB module cost more than the check)."""
+
+    def __init__(self, sides: Sides, path: str) -> None:
+        self.lines = [" ".join(line.split()) for line in (sides.merged.tree.text(path) or "").split("\n")]
+        mine = {line for line in self.lines if line.startswith(("import ", "from "))}
+        self.sides: list[tuple[set[str], set[str]]] = []
+        for side in (sides.fork, sides.upstream):
+            theirs = {" ".join(line.split()) for line in (side.tree.text(path) or "").split("\n")}
+            imports = {line for line in theirs if line.startswith(("import ", "from "))}
+            self.sides.append((theirs, set(_WORD.findall(" ".join(mine ^ imports)))))
+
+    def __call__(self, call: Call) -> bool:
+        span = self.lines[call.line - 1 : max(call.end_line, call.line)]
+        words: set[str] | None = None
+        for lines, changed_imports in self.sides:
+            if all(line in lines for line in span):
+                words = set(_WORD.findall(" ".join(span))) if words is None else words
+                if not words & changed_imports:
+                    return True
+        return False
 
 
 def broken_calls(sides: Sides) -> list[Finding]:
@@ -111,35 +166,34 @@ def broken_calls(sides: Sides) -> list[Finding]:
         side: set(changed_paths(git, side.tree.rev, merged_rev, ["*.py"])) - sides.open_paths for side in pair
     }
     sides.merged.tree.prefetch(differs[sides.fork] | differs[sides.upstream])
-    changed = {side: _changed_names(sides, side, paths) for side, paths in differs.items()}
-    names = {side: {n for found in changed[side].values() for n in found} for side in pair}
+    changed = _Changed(sides, differs)
     merged_both = differs[sides.fork] & differs[sides.upstream]
-    small = min(pair, key=lambda side: len(names[side]))
+    eager_names = changed.eager_names
     grep = sorted(
-        n for n in names[small] if not n.startswith("__")
+        n for n in eager_names if not n.startswith("__")
     )  # a changed __init__ is named by its class
     pool = set(sides.merged.tree.grep_files(grep)) if grep else set()
     pool |= differs[sides.fork] | differs[sides.upstream]
     pool -= merged_both | sides.open_paths
     sides.merged.tree.prefetch(pool)
-    patterns = {side: _word_regex(names[side]) for side in pair}
-    imports = _word_regex(_import_words(sides.merged, {(p, "") for side in pair for p in changed[side]}))
+    eager_rx = _word_regex(eager_names)
+    imports = _word_regex(_import_words(sides.merged, {(p, "") for p in changed.eager_paths}))
 
-    def relevant(path: str) -> set[str]:
-        """Names a call in ``path`` must have to possibly break newly: changed against every side
-        whose copy the merged file is."""
+    def relevant(path: str, name: str) -> bool:
+        """Could a call of ``name`` in ``path`` break newly? Only through a definition changed
+        against every side whose copy the merged file is (against either, in a file of both)."""
         if path in merged_both:
-            return names[sides.fork] | names[sides.upstream]
-        needed = [side for side in pair if path not in differs[side]]
-        return set.intersection(*(names[side] for side in needed))
+            return any(changed.against(side, name) for side in pair)
+        return all(changed.against(side, name) for side in pair if path not in differs[side])
 
     candidates = set(merged_both)
     for path in pool:
+        needs_eager = path not in differs[changed.eager]
+        if not needs_eager:
+            candidates.add(path)  # a file of the eager side taken from the other: its calls decide
+            continue
         text = sides.merged.tree.text(path) or ""
-        needed = [side for side in pair if path not in differs[side]]
-        if imports is None or not imports.search(text):
-            continue  # cannot import a changed definition's module (by name)
-        if all((rx := patterns[side]) is not None and rx.search(text) for side in needed):
+        if imports is not None and eager_rx is not None and imports.search(text) and eager_rx.search(text):
             candidates.add(path)
     memo: dict[tuple[str, str], bool] = {}
 
@@ -151,15 +205,13 @@ def broken_calls(sides: Sides) -> list[Finding]:
     findings: list[Finding] = []
     for info in sides.merged.files(sorted(candidates), calls=True):
         path = info.path
-        wanted = relevant(path)
-        side_calls: set[CallKey] | None = None
-        if path in merged_both:
-            side_calls = {_key(path, c) for p in pair for c in _calls(p, path)}
+        same = _SameText(sides, path) if path in merged_both else None
         preexisting: set[CallKey] | None = None
         for call in info.calls:
-            key = _key(path, call)
-            changed_call = side_calls is not None and key not in side_calls
-            if not changed_call and call.name not in wanted:
+            if not call.is_call or call.target is None:
+                continue
+            changed_call = same is not None and not same(call)
+            if not changed_call and not relevant(path, call.name):
                 continue  # the same call to an unchanged definition: as on the side it came from
             problem = _problem(sides.merged, call)
             if problem is None:
@@ -171,7 +223,7 @@ def broken_calls(sides: Sides) -> list[Finding]:
                 continue  # neither the definition nor the call changed in the merge
             if preexisting is None:
                 preexisting = _problems_at(sides.fork, path) | _problems_at(sides.upstream, path)
-            if key in preexisting:
+            if _key(path, call) in preexisting:
                 continue  # already broken before the merge: not this merge's doing
             commit = sides.blame(merged_rev, path, call.line)
             findings.append(
@@ -194,8 +246,3 @@ def _signature_changed(sides: Sides, differs: dict[Project, set[str]], path: str
         return False
     before = {_signature(side, path, qualname) for side, paths in differs.items() if path in paths}
     return bool(before - {now, None})
-
-
-def _calls(project: Project, path: str) -> list[Call]:
-    info = project.file(path, calls=True)
-    return info.calls if info else []

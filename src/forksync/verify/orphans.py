@@ -12,6 +12,7 @@ v1.81.0 sync this check took 48.7 s when it searched the whole tree for every de
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 from ..report import Finding
 from ..resolve.paths import is_test_file
@@ -20,6 +21,7 @@ from .project import Project
 from .trees import changed_paths
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_DEFINES = re.compile(r"^[ \t]*(?:async[ \t]+)?(?:def|class)[ \t]+([A-Za-z_][A-Za-z0-9_]*)", re.M)
 
 
 def uses(project: Project, files: list[str], path: str, qualname: str) -> list[tuple[str, int]]:
@@ -49,10 +51,10 @@ def _skip(qualname: str) -> bool:
     return name.startswith("__") or name.startswith("test")
 
 
-def _words(project: Project, paths: list[str]) -> dict[str, set[str]]:
+def _words(project: Project, paths: list[str]) -> dict[str, Counter[str]]:
     """The identifiers in each file's text (read in one batch): a file lacking a name cannot use it."""
     project.tree.prefetch(paths)
-    return {p: set(_WORD.findall(text)) for p in paths if (text := project.tree.text(p)) is not None}
+    return {p: Counter(_WORD.findall(text)) for p in paths if (text := project.tree.text(p)) is not None}
 
 
 def _new_names(sides: Sides, path: str) -> set[str]:
@@ -70,7 +72,10 @@ def orphans(sides: Sides) -> list[Finding]:
         return []
     fork_words = _words(sides.fork, changed)  # open files too: a caller there makes the def undecidable
     merged_words = _words(sides.merged, [p for p in changed if not sides.is_open(p)])
-    lost = set().union(*fork_words.values()) if fork_words else set()
+    # A dropped call leaves its name fewer times in that file (unless the merge wrote the same
+    # name anew in the same file): only those names can belong to an orphan.
+    lost = {n for p, words in merged_words.items() for n in (fork_words.get(p, Counter()) - words)}
+    lost |= {n for p, words in fork_words.items() if p not in merged_words for n in words}
     fork_paths = [
         p
         for p in changed_paths(git, base_rev, fork_rev, ["*.py"])
@@ -78,7 +83,11 @@ def orphans(sides: Sides) -> list[Finding]:
     ]
     sides.fork.tree.prefetch(fork_paths)
     sides.base.tree.prefetch(fork_paths)  # one `git cat-file --batch`, not one per file
-    defining = [p for p in fork_paths if lost & _new_names(sides, p)]  # parse only these
+    defining = [  # a def-name scan in C first; header diffs next; parse only what is left
+        p
+        for p in fork_paths
+        if lost.intersection(_DEFINES.findall(sides.fork.tree.text(p) or "")) and lost & _new_names(sides, p)
+    ]
     added: list[tuple[str, str]] = []
     for info in sides.fork.files(defining):
         before = sides.base.file(info.path)

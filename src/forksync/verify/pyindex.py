@@ -106,6 +106,7 @@ class Call:
     starstar: bool  # **kwargs in the call
     via: str  # "instance" (self.m), "class" (C.m, cls.m) or "" (plain name or module attribute)
     is_call: bool = True  # False: a bare reference (callback, registration)
+    end_line: int = 0  # last line of the call's text (0: same as line)
 
 
 class PyFile:
@@ -354,7 +355,18 @@ class _Calls(ast.NodeVisitor):
         starstar = any(k.arg is None for k in node.keywords)
         positional = sum(1 for a in node.args if not isinstance(a, ast.Starred))
         self.calls.append(
-            Call(target, name, node.lineno, ".".join(self.scope), positional, keywords, star, starstar, via)
+            Call(
+                target,
+                name,
+                node.lineno,
+                ".".join(self.scope),
+                positional,
+                keywords,
+                star,
+                starstar,
+                via,
+                end_line=node.end_lineno or node.lineno,
+            )
         )
 
     def _reference(self, node: ast.Name | ast.Attribute) -> None:
