@@ -37,3 +37,23 @@ def test_bundle_with_line_separators_merged_cleanly_has_no_finding(tmp_path: Pat
     repo.commit({"ui/out/app.js": bundle}, "lose the chunk")
     findings = verify(repo.path, Config(), fork_before=fork, upstream=upstream, run_tests=False)
     assert [(f.kind, f.path, f.line) for f in findings] == [("lost-upstream-change", "ui/out/app.js", 3)]
+
+
+def test_a_fork_change_rewrapped_by_the_merge_is_not_lost(tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "r")
+    base = "async def get(db, sql):\n    response = await db.query(sql)\n    return response\n"
+    repo.commit({"utils.py": base, "other.py": "A = 1\n"}, "upstream: initial")
+    repo.git("branch", "upstream")
+    wrapped = base.replace("await db.query(sql)", "await db.query_cached(\n        sql\n    )")
+    fork = repo.commit({"utils.py": wrapped}, "fork: use the cached query")
+    repo.git("checkout", "-q", "upstream")
+    upstream = repo.commit({"other.py": "A = 2\n"}, "upstream: A is 2")
+    repo.git("checkout", "-q", "-b", "sync", fork)
+    repo.git("merge", "--no-ff", "-q", "--no-edit", "upstream")
+    repo.commit(
+        {"utils.py": base.replace("db.query(sql)", "db.query_cached(sql)")}, "formatter joins the call"
+    )
+    assert verify(repo.path, Config(), fork_before=fork, upstream=upstream, run_tests=False) == []
+    repo.commit({"utils.py": base}, "the fork's change really lost")
+    findings = verify(repo.path, Config(), fork_before=fork, upstream=upstream, run_tests=False)
+    assert [(f.kind, f.path, f.line) for f in findings] == [("lost-fork-change", "utils.py", 2)]

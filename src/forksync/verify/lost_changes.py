@@ -54,6 +54,15 @@ def _missing(hunk: DiffHunk, merged: Counter[str]) -> tuple[list[str], int]:
     return missing, sum(wanted.values())
 
 
+def _rewrapped(sides: Sides, hunk: DiffHunk, squashed: dict[str, str]) -> bool:
+    """Is the hunk's added text in the merged file with only its line breaks or spacing changed?
+    (A call the fork wrapped over three lines, joined on one by the merge, is not lost.)"""
+    if hunk.path not in squashed:
+        squashed[hunk.path] = "".join((sides.merged.tree.text(hunk.path) or "").split())
+    text = "".join("".join(hunk.new_lines).split())
+    return bool(text) and text in squashed[hunk.path]
+
+
 def _relocated(sides: Sides, lines: list[str]) -> Counter[str] | None:
     """When the path is gone from the merged tree: the file now holding the longest line."""
     longest = max(lines, key=len)
@@ -77,6 +86,7 @@ def _side_losses(sides: Sides, side: str) -> list[Finding]:
     hunks = [h for h in diff_hunks(sides.git, sides.base.tree.rev, own.tree.rev, spec) if h.path in differ]
     equivalent: set[str] | None = None
     merged_cache: dict[str, Counter[str] | None] = {}
+    squashed: dict[str, str] = {}
     other_cache: dict[str, Counter[str] | None] = {}
     findings: list[Finding] = []
     hunks = [h for h in hunks if not sides.is_open(h.path) and any(significant(line) for line in h.new_lines)]
@@ -102,6 +112,8 @@ def _side_losses(sides: Sides, side: str) -> list[Finding]:
         if hunk.path == version_file:
             missing = [line for line in missing if "version" not in line.lower()]
         if not missing or len(missing) * 2 < checked:
+            continue
+        if not file_gone and _rewrapped(sides, hunk, squashed):
             continue
         if hunk.path not in other_cache:
             other_cache[hunk.path] = _lines(other, hunk.path)
