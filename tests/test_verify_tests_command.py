@@ -125,3 +125,39 @@ def test_a_bad_tests_setting_is_a_config_error() -> None:
         Config.model_validate({"verify": {"tests": 'pytest "unclosed'}})
     with pytest.raises(ValidationError, match="empty command"):
         Config.model_validate({"verify": {"tests": []}})
+
+
+@pytest.mark.parametrize(
+    ("exit_code", "timed_out", "tail", "expected"),
+    [
+        (
+            1,
+            False,
+            "FAILED t.py::test_a - assert 1 == 2\n1 failed, 1 passed in 0.1s",
+            {"t.py::test_a": "failed"},
+        ),
+        (0, False, "2 passed in 0.1s", {}),
+        (0, False, "all good", "without a pytest summary"),
+        (4, False, "ERROR: not found: t.py::test_gone", "exit 4"),
+        (None, True, "", "timed out after 30s"),
+        (None, False, "cannot start: [Errno 2] No such file", "did not start"),
+    ],
+)
+def test_outcomes_of_a_run(exit_code: int | None, timed_out: bool, tail: str, expected: object) -> None:
+    from forksync.report import CheckRecord
+    from forksync.verify.fork_tests import outcomes_of
+
+    nodes = ["t.py::test_a", "t.py::test_b"]
+    record = CheckRecord(
+        "fork tests", "pytest -q -rfE -- t.py::test_a t.py::test_b", exit_code, 0.1, timed_out
+    )
+    record.output_tail = tail
+    run = outcomes_of(record, nodes, timeout=30)
+    if isinstance(expected, str):
+        assert expected in run.problem and not run.outcomes and run.nodes == 2
+        assert "`pytest -q`" in run.problem
+    else:
+        assert not run.problem
+        assert {n: o.outcome for n, o in run.outcomes.items()} == {n: "passed" for n in nodes} | dict(
+            expected
+        )  # type: ignore[call-overload]
