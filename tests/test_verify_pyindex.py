@@ -231,3 +231,10 @@ def test_header_names_name_each_definition_once_with_its_decorators() -> None:
         ("inner", "def inner(): pass"),
         ("m", "def m(self): ..."),
     ]
+
+
+def test_header_names_name_the_defs_a_runaway_header_swallowed() -> None:
+    from forksync.verify.pyindex import header_names
+
+    text = '@pytest.mark.parametrize("x", ["a("])\ndef test_a(x):\n    pass\n\n\ndef test_b():\n    pass\n'
+    assert {name for name, _ in header_names(text)} >= {"test_a", "test_b"}

@@ -50,8 +50,10 @@ def fork_added_tests(sides: Sides, kept_too: bool = True) -> tuple[list[str], li
         paths = [p for p in paths if p in changed]
     kept: list[str] = []
     removed: list[str] = []
-    for side in (sides.base, sides.upstream, sides.merged):
+    for side in (sides.fork, sides.base, sides.upstream):
         side.tree.prefetch(paths)
+    paths = [p for p in paths if _may_add_tests(sides, p)]  # text first: parse only these
+    sides.merged.tree.prefetch(paths)
     for info in sides.fork.files(paths):
         mine = test_ids(dict(info.defs), info.path)
         for other in (sides.base, sides.upstream):
@@ -62,6 +64,18 @@ def fork_added_tests(sides: Sides, kept_too: bool = True) -> tuple[list[str], li
         kept += sorted(mine & present)
         removed += sorted(mine - present)
     return kept, removed
+
+
+def _may_add_tests(sides: Sides, path: str) -> bool:
+    """Does the fork's copy have a test or test-class header (decorators included) more often than
+    both the base's and upstream's? A test the fork added does (or its renamed class); most changed
+    test files need no parse."""
+    fork = sides.fork.headers(path)
+    new = [
+        {name for name, _ in fork - other.headers(path) if name.startswith(("test", "Test"))}
+        for other in (sides.base, sides.upstream)
+    ]
+    return bool(new[0] & new[1])
 
 
 @dataclass(frozen=True)

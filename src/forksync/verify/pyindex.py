@@ -474,6 +474,9 @@ def def_headers(text: str) -> Counter[str]:
     return Counter(header for _, header, _ in _headers(text))
 
 
+_INNER_NAME = re.compile(r"(?:^| )(?:async )?(?:def|class) ([A-Za-z_][A-Za-z0-9_]*)")
+
+
 def header_names(text: str) -> Counter[tuple[str, str]]:
     """(name, header with its decorators) of every ``def`` and ``class``. A changed ``__init__``
     (or other dunder method) also counts under its class's name, which is how it is called."""
@@ -483,12 +486,17 @@ def header_names(text: str) -> Counter[tuple[str, str]]:
     for indent, header, name in _headers(text):
         if not name:
             decorators.append(header)
+            for inner in set(_INNER_NAME.findall(header)):  # a decorator run on over defs
+                out[(inner, header)] += 1
             continue
         while classes and classes[-1][0] >= indent:
             classes.pop()
         full = " ".join([*decorators, header])
         decorators = []
         out[(name, full)] += 1
+        # A bracket inside a string makes a header run on over the defs after it: name them too.
+        for inner in set(_INNER_NAME.findall(full)) - {name}:
+            out[(inner, full)] += 1
         if name.startswith("__") and classes:
             out[(classes[-1][1], full)] += 1
         if header.startswith("class "):
