@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..checks import run_check
+from ..errors import ConfigError
 from ..report import CheckRecord, Finding
 from ..resolve.paths import is_test_file
 from .context import Sides
@@ -124,7 +125,11 @@ def run_tests(
     argv = test_argv(setting, nodes)
     if isinstance(argv, str):
         return TestRun(problem=argv, nodes=len(nodes))
-    return outcomes_of(run_check(worktree, "fork tests", argv, timeout), nodes, timeout)
+    try:
+        record = run_check(worktree, "fork tests", argv, timeout)
+    except ConfigError as exc:  # e.g. no sandbox while secrets are in reach: the run's one problem
+        return TestRun(problem=str(exc), nodes=len(nodes))
+    return outcomes_of(record, nodes, timeout)
 
 
 def outcomes_of(record: CheckRecord, nodes: list[str], timeout: float = TIMEOUT) -> TestRun:
