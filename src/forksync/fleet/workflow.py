@@ -59,6 +59,8 @@ def _chunk(i: int, action: ActionRef, fleet_file: str, max_parallel: int) -> str
           path: fork
           fetch-depth: 0                # the merge needs history
           persist-credentials: false    # the token is not left in .git/config
+      - name: Let bubblewrap make its namespaces (Ubuntu 24.04 restricts unprivileged ones)
+        run: sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0   # upstream's checks run sandboxed
       - name: Sync and export (pushes nothing)
         uses: {action.uses()}
         with:
