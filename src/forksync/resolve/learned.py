@@ -31,6 +31,7 @@ from pathlib import Path
 from ..errors import GitError
 from ..git import Git, cat_blobs, tree_entries
 from .conflicts import decode, has_markers, merge_file, split_lines
+from .history import batch_for
 from .model import Context, Decision, Hunk, Versions, is_binary
 
 CACHE_VERSION = 2  # 1 could hold resolutions learned from committed conflict markers
@@ -60,7 +61,7 @@ class LearnedResolver:
         key = hunk_key(hunk.fork, hunk.upstream)
         if key is None:
             return None
-        index = learned_index(ctx)
+        index = learned_index(ctx, batch_for(ctx, v.path).paths)
         hits = index.get(key)
         if not hits:  # the same conflict met with the sides the other way round (another branch's merge)
             swapped = index.get(_pair(_side_hash(hunk.upstream), _side_hash(hunk.fork)), [])
@@ -120,12 +121,20 @@ def _side_hash(lines: Sequence[str]) -> str:
 # -- the index ----------------------------------------------------------------------------------
 
 
-def learned_index(ctx: Context) -> dict[str, list[Learned]]:
-    made = ctx.memo("learned.index", lambda: _build_index(ctx))
+def learned_index(ctx: Context, paths: Sequence[str] | None = None) -> dict[str, list[Learned]]:
+    """The resolutions learned from past merges; with ``paths``, only from merges that changed
+    one of them (a merge that never touched a path cannot have conflicted on it), so the work is
+    bounded by the paths in conflict, not by the number of merges in the repository."""
+    key = "learned.index" if paths is None else "learned.index:" + _digest(sorted(paths))
+    made = ctx.memo(key, lambda: _build_index(ctx, paths))
     return made if isinstance(made, dict) else {}
 
 
-def _build_index(ctx: Context) -> dict[str, list[Learned]]:
+def _digest(items: Sequence[str]) -> str:
+    return hashlib.sha1("\0".join(items).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _build_index(ctx: Context, paths: Sequence[str] | None = None) -> dict[str, list[Learned]]:
     git, fork = ctx.git, ctx.fork_commit
     assert fork
     limit = ctx.config.resolve.learn_limit
@@ -134,32 +143,73 @@ def _build_index(ctx: Context) -> dict[str, list[Learned]]:
     # Every branch teaches, not only the fork's ancestry: the same conflict is often met again
     # by a parallel branch merging the same upstream (43 of 53 recurrences in CartoDB/litellm).
     before = [f"--before=@{ctx.as_of - 1}"] if ctx.as_of is not None else []
+    tips = (fork, *([ctx.upstream_commit] if ctx.upstream_commit else []), "--branches", "--remotes")
     res = git.run(
-        "log", "--merges", "--format=%H %P", f"--max-count={limit}", *before,
-        fork, *([ctx.upstream_commit] if ctx.upstream_commit else []), "--branches", "--remotes", "--",
-        check=False,
+        "log", "--merges", "--format=%H %P", f"--max-count={limit}", *before, *tips, "--", check=False
     )  # fmt: skip
     now = {fork, ctx.upstream_commit}
     # The merge being replayed (same two parents) is the answer, not a past lesson.
     merges = [f for f in (line.split() for line in res.out.splitlines()) if len(f) == 3 and set(f[1:]) != now]
+    if merges and paths is not None:
+        touching = merges_touching(git, [m[0] for m in merges], paths)
+        merges = [m for m in merges if touching is None or m[0] in touching]
     if not merges:
         return {}
     cache = _Cache(git)
     index: dict[str, list[Learned]] = {}
-    tips = (fork, *([ctx.upstream_commit] if ctx.upstream_commit else []), "--branches", "--remotes")
+    state: list[str] = []  # the key of what later commits say (made once, when first needed)
     for sha, p1, p2 in merges:  # newest first
         entries = cache.get(sha)
         if entries is None:
+            if not state:
+                state.append(_fixes_key(git, tips, ctx.as_of))
+            entries = cache.get(f"{sha}@{state[0]}")
+        if entries is None:
             fixes = FixUps(tips, ctx.as_of)
             entries = learn_merge(git, sha, p1, p2, fixes)
-            if not fixes.met:  # what a merge with markers teaches depends on later commits
-                cache.put(sha, entries)
+            # What a merge with markers teaches depends on later commits: it is kept under the
+            # state of every branch (and the replay's date) it was read in, and read again after.
+            cache.put(f"{sha}@{state[0]}" if fixes.met else sha, entries)
         # Stored by (first parent's text, second parent's text); which of them was the fork
         # then is read off the texts at lookup (the current fork's text matches one of them).
         for h1, h2, exact, kind, lines in entries:
             index.setdefault(_pair(h1, h2), []).append(Learned(sha, kind, tuple(lines), exact))
     cache.save()
     return index
+
+
+# Above this many paths, the merges' changes are listed whole and the wanted paths kept here
+# (git's pathspec matching costs more than reading the names; see history.PATHSPEC_LIMIT).
+PATHSPEC_LIMIT = 50
+
+
+def merges_touching(git: Git, merges: Sequence[str], paths: Sequence[str]) -> set[str] | None:
+    """The merges whose result differs from one of their parents at one of ``paths`` (every
+    merge that conflicted on a path does: its parents differ there); None when git cannot tell.
+    One `git diff-tree --stdin` for all of them, each merge against each parent."""
+    wanted = set(paths) if len(paths) > PATHSPEC_LIMIT else None
+    spec = [] if wanted is not None else list(paths)
+    res = git.run(
+        "diff-tree", "--stdin", "-m", "-r", "-z", "--name-only", "--no-renames", "--", *spec,
+        input="".join(f"{m}\n" for m in merges).encode(), check=False,
+    )  # fmt: skip
+    if res.returncode != 0:
+        return None
+    known, out, commit = set(merges), set(), ""
+    for tok in res.stdout.split(b"\0"):
+        name = tok.strip(b"\n").decode("utf-8", "surrogateescape")
+        if name in known:
+            commit = name
+        elif commit and name and (wanted is None or name in wanted):
+            out.add(commit)
+    return out
+
+
+def _fixes_key(git: Git, tips: Sequence[str], as_of: int | None) -> str:
+    """Every branch's tip and the replay's date: what the search for later fix-ups reads."""
+    refs = git.run("for-each-ref", "--format=%(objectname)", "refs/heads", "refs/remotes", check=False)
+    heads = sorted({*refs.out.split(), *(t for t in tips if not t.startswith("-"))})
+    return _digest([*heads, str(as_of)])[:16]
 
 
 def _swap(kind: str) -> str:
@@ -416,8 +466,13 @@ class _Cache:
     def get(self, sha: str) -> list[Entry] | None:
         return self.data.get(sha)
 
-    def put(self, sha: str, entries: list[Entry]) -> None:
-        self.data[sha] = entries
+    def put(self, key: str, entries: list[Entry]) -> None:
+        """Keep ``entries`` under ``key`` (a merge, or merge@state); one state per merge is kept."""
+        sha = key.partition("@")[0]
+        if "@" in key:
+            for old in [k for k in self.data if k.startswith(sha + "@")]:
+                del self.data[old]
+        self.data[key] = entries
         self.dirty = True
 
     def save(self) -> None:
