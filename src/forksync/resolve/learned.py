@@ -12,8 +12,13 @@ newer. Results are cached per merge in `<git common dir>/forksync/learned.json`.
 A merge that committed conflict markers (forksync's own review mode does) teaches nothing from
 those files: the markers would be "learned" and proposed again, leaving the next release's
 hunk open. Where a person fixed the markers later (the first commit after the merge that
-touches the file, on any branch), that fix is learned instead; such merges are not cached,
-since the fix may come later and a replay must not see a fix newer than itself.
+touches the file, on any branch), that fix is learned instead; such a merge is cached with the
+first later commit of each marked file, and learned again only when that commit changes (a fix
+came since) or is newer than a replay (which must not see a fix newer than itself).
+
+The work is bounded by the conflicted paths, not by the size of history: only the recent merges
+(``learn-limit``) that changed one of them are merged again, each once ever (cached by commit id,
+so the cache can never answer for a history that does not hold that merge).
 """
 
 from __future__ import annotations
@@ -25,8 +30,9 @@ import os
 import re
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import GitError
 from ..git import Git, cat_blobs, tree_entries
@@ -157,19 +163,16 @@ def _build_index(ctx: Context, paths: Sequence[str] | None = None) -> dict[str, 
         return {}
     cache = _Cache(git)
     index: dict[str, list[Learned]] = {}
-    state: list[str] = []  # the key of what later commits say (made once, when first needed)
+    fixes = FixUps(tips, ctx.as_of, known=cache.fixups)
     for sha, p1, p2 in merges:  # newest first
         entries = cache.get(sha)
+        marked = cache.marked.get(sha)
+        if entries is None and marked is not None and fixes.same_as(git, sha, marked["seen"]):
+            entries = marked["entries"]  # what its markers' fix-ups taught has not changed
         if entries is None:
-            if not state:
-                state.append(_fixes_key(git, tips, ctx.as_of))
-            entries = cache.get(f"{sha}@{state[0]}")
-        if entries is None:
-            fixes = FixUps(tips, ctx.as_of)
+            fixes.met, fixes.seen = False, {}
             entries = learn_merge(git, sha, p1, p2, fixes)
-            # What a merge with markers teaches depends on later commits: it is kept under the
-            # state of every branch (and the replay's date) it was read in, and read again after.
-            cache.put(f"{sha}@{state[0]}" if fixes.met else sha, entries)
+            cache.put(sha, entries, dict(fixes.seen) if fixes.met else None)
         # Stored by (first parent's text, second parent's text); which of them was the fork
         # then is read off the texts at lookup (the current fork's text matches one of them).
         for h1, h2, exact, kind, lines in entries:
@@ -205,13 +208,6 @@ def merges_touching(git: Git, merges: Sequence[str], paths: Sequence[str]) -> se
     return out
 
 
-def _fixes_key(git: Git, tips: Sequence[str], as_of: int | None) -> str:
-    """Every branch's tip and the replay's date: what the search for later fix-ups reads."""
-    refs = git.run("for-each-ref", "--format=%(objectname)", "refs/heads", "refs/remotes", check=False)
-    heads = sorted({*refs.out.split(), *(t for t in tips if not t.startswith("-"))})
-    return _digest([*heads, str(as_of)])[:16]
-
-
 def _swap(kind: str) -> str:
     return {
         "fork": "upstream",
@@ -243,19 +239,30 @@ def conflicted_stages(git: Git, p1: str, p2: str) -> Stages | None:
     return out
 
 
+Fact = list[Any]  # [first later commit touching the path, its commit time, a plain commit?]
+
+
 @dataclass
 class FixUps:
     """Where a person's fix of markers a merge committed is looked for: commits after the merge
-    (up to ``tips``, before ``as_of`` in a replay)."""
+    (up to ``tips``, before ``as_of`` in a replay).
+
+    Which commit first touched the file after the merge is a fact about history that later
+    commits do not change: it is kept in ``known`` (saved with the cache) and read again only
+    when it is unknown or newer than the replay (``as_of``)."""
 
     tips: tuple[str, ...] = ()
     as_of: int | None = None
     met: bool = False  # a merge committed markers: what it teaches depends on later commits
+    known: dict[str, Fact] = field(default_factory=dict)  # "merge:path" -> fact
+    seen: dict[str, str] = field(default_factory=dict)  # path -> first later commit read ("" none)
 
-    def fixed(self, git: Git, merge: str, path: str) -> bytes | None:
-        """The file as the first later commit touching it left it, if that is a plain commit
-        (a person's fix-up, not the next merge) and holds no markers; else None."""
-        self.met = True
+    def first(self, git: Git, merge: str, path: str) -> tuple[str, bool] | None:
+        """The first later commit touching ``path`` that this run may see, and whether it is a
+        plain commit; None when there is none (yet) or git could not tell in time."""
+        fact = self.known.get(f"{merge}:{path}")
+        if fact is not None and (self.as_of is None or fact[1] < self.as_of):
+            return str(fact[0]), bool(fact[2])
         if not self.tips:
             return None
         before = [f"--before=@{self.as_of - 1}"] if self.as_of is not None else []
@@ -267,13 +274,32 @@ class FixUps:
         except GitError:  # timed out: skip, never block the sync
             return None
         first = res.out.split("\n", 1)[0].strip() if res.returncode == 0 else ""
-        parents = git.run("show", "-s", "--format=%P", first, check=False).out.split() if first else []
-        if len(parents) != 1:  # none, or a merge (the next sync): not a person's fix of this file
+        shown = git.run("show", "-s", "--format=%ct %P", first, check=False).out.split() if first else []
+        if len(shown) < 2 or not shown[0].isdigit():
             return None
-        data = git.cat_blob(f"{first}:{path}")
+        self.known[f"{merge}:{path}"] = [first, int(shown[0]), len(shown) == 2]
+        return first, len(shown) == 2
+
+    def fixed(self, git: Git, merge: str, path: str) -> bytes | None:
+        """The file as the first later commit touching it left it, if that is a plain commit
+        (a person's fix-up, not the next merge) and holds no markers; else None."""
+        self.met = True
+        found = self.first(git, merge, path)
+        self.seen[path] = found[0] if found else ""
+        if found is None or not found[1]:  # none, or a merge (the next sync): not a person's fix
+            return None
+        data = git.cat_blob(f"{found[0]}:{path}")
         if data is None or len(data) > MAX_FILE_BYTES or is_binary(data) or has_markers(data):
             return None
         return data
+
+    def same_as(self, git: Git, merge: str, seen: dict[str, str]) -> bool:
+        """Whether every marked file's first later commit is still the one recorded in ``seen``."""
+        for path, was in seen.items():
+            now = self.first(git, merge, path)
+            if (now[0] if now else "") != was:
+                return False
+        return True
 
 
 def learn_merge(git: Git, sha: str, p1: str, p2: str, fixes: FixUps | None = None) -> list[Entry]:
@@ -447,40 +473,55 @@ def _by_context(
 
 
 class _Cache:
-    """Learned entries per merge sha, in the repository's common git dir; best effort."""
+    """Learned entries per merge sha, in the repository's common git dir; best effort.
+
+    A merge that committed markers is kept apart (``marked``) with the first later commit of
+    each such file it was learned with (``seen``): it is learned again only when one differs.
+    ``fixups`` holds those first later commits, facts of history that never go stale."""
 
     def __init__(self, git: Git) -> None:
         self.path: Path | None = None
         self.data: dict[str, list[Entry]] = {}
+        self.marked: dict[str, dict[str, Any]] = {}
+        self.fixups: dict[str, Fact] = {}
         self.dirty = False
         try:
             self.path = git.common_dir() / "forksync" / "learned.json"
             raw = json.loads(self.path.read_text(encoding="utf-8", errors="surrogateescape"))
             if raw.get("version") == CACHE_VERSION and isinstance(raw.get("merges"), dict):
                 self.data = {k: [tuple(e) for e in v] for k, v in raw["merges"].items()}
-        except (OSError, ValueError, AttributeError, TypeError):
+                marked = raw.get("marked", {})
+                self.marked = {
+                    k: {"entries": [tuple(e) for e in v["entries"]], "seen": dict(v["seen"])}
+                    for k, v in marked.items()
+                }
+                self.fixups = {k: list(v) for k, v in raw.get("fixups", {}).items() if len(v) == 3}
+        except (OSError, ValueError, AttributeError, TypeError, KeyError):
             pass
         except Exception:  # not a repository we can read: learn without a cache
             self.path = None
+        self.facts = len(self.fixups)
 
     def get(self, sha: str) -> list[Entry] | None:
         return self.data.get(sha)
 
-    def put(self, key: str, entries: list[Entry]) -> None:
-        """Keep ``entries`` under ``key`` (a merge, or merge@state); one state per merge is kept."""
-        sha = key.partition("@")[0]
-        if "@" in key:
-            for old in [k for k in self.data if k.startswith(sha + "@")]:
-                del self.data[old]
-        self.data[key] = entries
+    def put(self, sha: str, entries: list[Entry], seen: dict[str, str] | None = None) -> None:
+        """Keep a merge's entries; ``seen``: it committed markers, and these fix-ups taught it."""
+        if seen is None:
+            self.data[sha] = entries
+        else:
+            self.marked[sha] = {"entries": entries, "seen": seen}
         self.dirty = True
 
     def save(self) -> None:
-        if not self.dirty or self.path is None:
+        if not (self.dirty or len(self.fixups) != self.facts) or self.path is None:
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            text = json.dumps({"version": CACHE_VERSION, "merges": self.data}, ensure_ascii=False)
+            text = json.dumps(
+                {"version": CACHE_VERSION, "merges": self.data, "marked": self.marked, "fixups": self.fixups},
+                ensure_ascii=False,
+            )
             fd, tmp = tempfile.mkstemp(prefix=".learned-", dir=self.path.parent)
             with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as fh:
                 fh.write(text)
