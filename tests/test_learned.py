@@ -11,7 +11,7 @@ from forksync.git import Git
 from forksync.resolve.conflicts import merge_file, split_lines
 from forksync.resolve.engine import Chain, read_conflicts, resolve_versions
 from forksync.resolve.learned import Learned, LearnedResolver, align, learned_index
-from forksync.resolve.model import Context, Versions
+from forksync.resolve.model import Context, FileResult, Versions
 from tests.gitutil import Repo
 from tests.test_history import git_processes, long_fork, traced_context
 
@@ -343,7 +343,7 @@ def test_a_marked_merge_is_read_again_only_when_a_fix_comes(tmp_path: Path) -> N
     repo.git("merge", "--abort")
     trace = tmp_path / "trace.json"
 
-    def again() -> tuple[Versions, list[str]]:
+    def again() -> tuple[FileResult, list[str]]:
         trace.unlink(missing_ok=True)
         ctx, v = merge_now(repo)
         ctx.git = Git(repo.path, env={"GIT_TRACE2_EVENT": str(trace)})
