@@ -61,6 +61,11 @@ class Learned:
 class LearnedResolver:
     name = "learned"
 
+    def prefetch(self, ctx: Context, paths: Sequence[str]) -> None:
+        """Build the index while the line merges run (the engine calls this beside them)."""
+        if paths and ctx.config.resolve.learn_from_history and ctx.fork_commit:
+            learned_index(ctx, batch_for(ctx, paths[0]).paths)
+
     def resolve_hunk(self, ctx: Context, v: Versions, hunk: Hunk) -> Decision | None:
         if not ctx.config.resolve.learn_from_history or not ctx.fork_commit:
             return None
