@@ -394,6 +394,8 @@ def test_stand_in_and_client_follow_githubs_openapi_description(
     errors: list[str] = []
     seen = set()
     for request, reply in gh.exchanges:
+        if request.path == "/graphql":  # draft state: GraphQL, not part of the REST description
+            continue
         seen.add((request.method, reply.status))
         errors += api.request_errors(request.method, request.path, request.body)
         errors += api.response_errors(request.method, request.path, reply.status, reply.body)

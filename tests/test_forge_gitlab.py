@@ -78,7 +78,9 @@ def test_create_merge_request_with_draft_labels_and_reviewers(gl: GitLabStandIn,
     assert result.pull_request.url == mr["web_url"]
 
 
-def test_update_keeps_draft_swaps_labels_and_adds_a_note(gl: GitLabStandIn, tmp_path: Path) -> None:
+def test_update_follows_the_draft_state_swaps_labels_and_adds_a_note(
+    gl: GitLabStandIn, tmp_path: Path
+) -> None:
     forge = make(gl, tmp_path)
     forge.publish(spec(draft=True))
     result = forge.publish(
@@ -90,7 +92,7 @@ def test_update_keeps_draft_swaps_labels_and_adds_a_note(gl: GitLabStandIn, tmp_
     )
     assert result.action == "updated"
     [mr] = opened(gl)
-    assert mr["title"] == "Draft: Sync upstream 3.0.0 (fixed)"
+    assert mr["title"] == "Sync upstream 3.0.0 (fixed)"  # no conflicts left: ready for review
     assert mr["labels"] == ["automated-sync", "ready"]
     assert [n["body"] for n in gl.projects["acme/platform/fork"].notes[mr["iid"]]] == [
         "Agent fixed 2 failing tests"

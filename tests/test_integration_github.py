@@ -93,5 +93,5 @@ def test_forge_outage_is_a_forge_error(
     report = execute(fork, None, quiet=True)
     assert report.status == "failed" and report.exit_code == 8
     assert report.error is not None and "GITHUB_TOKEN" in report.error["message"]
-    # The merge was pushed and kept: the next run with a good token only has to open the PR.
-    assert git(remote, "rev-parse", "refs/heads/upstream-sync/v1.1.0") == report.merge_commit
+    # Found before anything was pushed (the precheck): nothing half-published.
+    assert git(remote, "branch", "--list", "upstream-sync/*") == "" and report.merge_commit == ""

@@ -18,6 +18,7 @@ from tests.gitutil import git
 
 STAGES = [
     "detect",
+    "precheck",
     "fetch",
     "branch",
     "merge",
@@ -140,7 +141,7 @@ def test_gates(tmp_path: Path) -> None:
     }
     with pytest.raises(GateError, match="label"):
         gate_check(
-            SecurityConfig(required_label="sync-ok"),
+            SecurityConfig(required_label="sync-ok", allowed_events=["pull_request"]),
             {"GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": _event(tmp_path, own_pr)},
         )
 

@@ -194,7 +194,16 @@ def test_init_points_version_at_where_it_lives(tmp_path: Path, forksync_bin: str
         repo = Repo(tmp_path / name)
         repo.commit(dict(files), "init")
         res = subprocess.run(
-            [forksync_bin, "init", "--repo", str(repo.path), "--upstream", "https://example.com/u.git"],
+            [
+                forksync_bin,
+                "init",
+                "--repo",
+                str(repo.path),
+                "--upstream",
+                "https://example.com/u.git",
+                "--action",
+                "example/forksync@" + "a" * 40,
+            ],
             capture_output=True, text=True, check=False, timeout=60,
         )  # fmt: skip
         assert res.returncode == 0, res.stderr

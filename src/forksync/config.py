@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import ConfigError
+from .git import Git
 
 CONFIG_FILE = ".forksync.toml"
 
@@ -27,29 +28,124 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", alias_generator=_dash, populate_by_name=True, frozen=True)
 
 
-# A group that repeats something itself repeated, like (a+)+ or (\w*)*: exponential backtracking.
-_NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)[+*{]")
+MAX_TAG_LENGTH = 128  # a longer tag name is never a release tag: no pattern ever sees more
+MAX_UNBOUNDED = 4  # unbounded repeats (*, +, {n,}) in one regex: 128 characters stay < 0.3 s
+_BOUND = rf"(?=[\s\S]{{0,{MAX_TAG_LENGTH}}}\Z)"
+_QUANTIFIER = re.compile(r"[*+?]|\{(\d*)(,?)(\d*)\}")
+_GLOBAL_FLAGS = re.compile(r"^(?:\(\?[aiLmsux]+\))+")
+
+
+def regex_risk(source: str) -> str | None:
+    r"""Why this regex could take super-linear time, or None.
+
+    Python's re cannot be interrupted, so the time bound is enforced up front, on the regex's
+    structure (not a guess at its text): a repeated group that holds a repeat or an alternation
+    (`(a+)+`, `((a+))+`, `(\d|\d\d)*`) is exponential and refused; more than MAX_UNBOUNDED
+    unbounded repeats is refused (their product grows polynomially); the input is bounded to
+    MAX_TAG_LENGTH characters by `compile_pattern` itself.
+    """
+    stack: list[bool] = []  # per open group: does it hold a repeat or an alternation?
+    group_risky: bool | None = None  # the previous atom was a group: did it hold one?
+    unbounded = 0
+    i, n = 0, len(source)
+    while i < n:
+        c = source[i]
+        atom_group: bool | None = None
+        if c == "\\":
+            i += 2
+        elif c == "[":
+            j = i + 1
+            j += source.startswith("^", j)
+            j += source.startswith("]", j)
+            while j < n and source[j] != "]":
+                j += 2 if source[j] == "\\" else 1
+            i = j + 1
+        elif c == "(":
+            i = _open_group(source, i, stack)
+        elif c == ")":
+            inner = stack.pop() if stack else False
+            if inner and stack:
+                stack[-1] = True
+            atom_group = inner
+            i += 1
+        elif c == "|":
+            if stack:
+                stack[-1] = True
+            i += 1
+        elif m := _QUANTIFIER.match(source, i):
+            if m.group(0).startswith("{") and not (m.group(1) or m.group(3)):
+                i += 1  # "{}" or "{,}": literal braces
+                group_risky = None
+                continue
+            high = m.group(3) if m.group(2) else m.group(1)
+            repeats = m.group(0) in "*+" or (m.group(0).startswith("{") and (not high or int(high) > 1))
+            if m.group(0) in "*+" or (m.group(0).startswith("{") and (not high or int(high) > 16)):
+                unbounded += 1
+            if repeats and group_risky:
+                return "a repeated group holds a repeat or an alternation (like (a+)+ or (a|aa)*): exponential time"
+            if stack:
+                stack[-1] = True
+            i = m.end()
+            i += source.startswith(("?", "+"), i)  # lazy or possessive
+        else:
+            i += 1
+        group_risky = atom_group
+    if unbounded > MAX_UNBOUNDED:
+        return f"more than {MAX_UNBOUNDED} unbounded repeats (*, +, {{n,}}); bound some, like \\d{{1,6}}"
+    return None
+
+
+def _open_group(source: str, i: int, stack: list[bool]) -> int:
+    """Skip a group's opening `(` or `(?…`; push it unless it is not a group (flags, comment)."""
+    j = i + 1
+    if not source.startswith("?", j):
+        stack.append(False)
+        return j
+    j += 1
+    for prefix in (":", "=", "!", "<=", "<!", ">"):
+        if source.startswith(prefix, j):
+            stack.append(False)
+            return j + len(prefix)
+    if source.startswith("P<", j) or source.startswith("<", j):
+        stack.append(False)
+        end = source.find(">", j)
+        return len(source) if end < 0 else end + 1
+    if source.startswith(("P=", "#", "("), j):  # a named backreference, a comment, a conditional
+        end = source.find(")", j)
+        return len(source) if end < 0 else end + 1
+    while j < len(source) and (source[j].isalpha() or source[j] == "-"):
+        j += 1
+    if source.startswith(":", j):  # (?i:...) scoped flags: a group
+        stack.append(False)
+        return j + 1
+    return j + 1  # (?i) global flags: not a group
 
 
 def compile_pattern(pattern: str) -> re.Pattern[str]:
     """A glob or a 're:'-prefixed regex, compiled; raise ValueError with the reason.
 
-    Python's re cannot be interrupted, so the time bound is enforced up front: patterns are
-    short, and a quantified group holding a quantifier (catastrophic backtracking) is refused.
+    Tags come from upstream, so the match must stay fast whatever they hold: the compiled
+    pattern matches nothing longer than MAX_TAG_LENGTH characters, and a regex whose structure
+    can backtrack badly is refused (`regex_risk`).
     """
     if pattern.startswith("re:"):
         source = pattern[3:]
         if len(source) > 500:
             raise ValueError("regex longer than 500 characters")
-        if _NESTED_QUANTIFIER.search(source):
-            raise ValueError("nested quantifiers such as (a+)+ can take exponential time; simplify the regex")
+        risk = regex_risk(source)
+        if risk:
+            raise ValueError(f"{risk}; simplify the regex")
         try:
-            return re.compile(source)
+            re.compile(source)
         except re.error as exc:
             raise ValueError(f"invalid regex: {exc}") from exc
-    import fnmatch
+    else:
+        import fnmatch
 
-    return re.compile(fnmatch.translate(pattern))
+        source = fnmatch.translate(pattern)
+    flags = _GLOBAL_FLAGS.match(source)
+    head = flags.group(0) if flags else ""
+    return re.compile(head + _BOUND + source[len(head) :])
 
 
 def repo_relative(value: str) -> str:
@@ -228,11 +324,37 @@ class Feature(Section):
     tests: list[str] = Field(default_factory=list)
 
 
+# GitHub Actions events forksync knows how to judge (gate.py); any other is refused.
+KNOWN_EVENTS = frozenset(
+    {
+        "schedule",
+        "workflow_dispatch",
+        "issue_comment",
+        "repository_dispatch",
+        "pull_request",
+        "pull_request_target",
+        "pull_request_review_comment",
+        "push",
+    }
+)
+
+
 class SecurityConfig(Section):
     allowed_actors: list[str] = Field(default_factory=list)
     allowed_branches: list[str] = Field(default_factory=list)
     required_label: str = ""
     allow_fork_prs: bool = False
+    allowed_events: list[str] = Field(default_factory=lambda: ["schedule", "workflow_dispatch"])
+
+    @field_validator("allowed_events")
+    @classmethod
+    def _events(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - KNOWN_EVENTS)
+        if unknown:
+            raise ValueError(
+                f"unknown event(s) {', '.join(unknown)}; known: {', '.join(sorted(KNOWN_EVENTS))}"
+            )
+        return value
 
 
 class Config(Section):
@@ -293,7 +415,18 @@ def parse_config(data: dict[str, Any], source: str) -> Config:
 
 
 def load_config(repo: Path, explicit: Path | None = None) -> tuple[Config, str]:
-    """Return the config and where it came from ('defaults' when there is none)."""
+    """Return the config and where it came from ('defaults' when there is none).
+
+    Every secret the config names (`*-env` keys) is registered for redaction on the way out.
+    """
+    config, source = _load_config(repo, explicit)
+    from . import secrets
+
+    secrets.register_config(config)
+    return config, source
+
+
+def _load_config(repo: Path, explicit: Path | None) -> tuple[Config, str]:
     candidates: list[Path] = [explicit] if explicit else [repo / CONFIG_FILE]
     for path in candidates:
         if path.is_file():
@@ -307,6 +440,95 @@ def load_config(repo: Path, explicit: Path | None = None) -> tuple[Config, str]:
         if isinstance(section, dict):
             return parse_config(section, "pyproject.toml [tool.forksync]"), str(pyproject)
     return Config(), "defaults"
+
+
+def config_section(name: str, blob: bytes | None) -> dict[str, Any] | None:
+    """The config table a file holds: `.forksync.toml` whole, pyproject's `[tool.forksync]`.
+
+    None when the file is absent, has no such table, or is not valid TOML (a conflicted file).
+    """
+    if blob is None:
+        return None
+    try:
+        data = tomllib.loads(blob.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return None
+    if name == CONFIG_FILE:
+        return data
+    section = data.get("tool", {}).get("forksync") if name == "pyproject.toml" else None
+    return section if isinstance(section, dict) else None
+
+
+def load_config_at(git: Git, commit: str) -> tuple[Config, str]:
+    """The config as committed in `commit` (the fork's side), never the working tree.
+
+    A sync branch's working tree holds upstream's files; upstream must not configure the
+    fork (a `regenerate` command in an upstream-added `.forksync.toml` would run).
+    """
+    where = f"{commit[:10]}"
+    blob = git.show_file(commit, CONFIG_FILE)
+    if blob is not None:
+        text = blob.decode("utf-8", "replace")
+        config = load_config_text(text, f"{CONFIG_FILE} (fork's commit {where})")
+        source = f"{CONFIG_FILE} at {where}"
+    else:
+        section = config_section("pyproject.toml", git.show_file(commit, "pyproject.toml"))
+        if section is None:
+            config, source = Config(), "defaults"
+        else:
+            config = parse_config(section, f"pyproject.toml [tool.forksync] (fork's commit {where})")
+            source = f"pyproject.toml [tool.forksync] at {where}"
+    from . import secrets
+
+    secrets.register_config(config)
+    return config, source
+
+
+def load_merge_config(
+    git: Git, top: Path, explicit: Path | None, fork_commit: str, upstream_commit: str
+) -> tuple[Config, str]:
+    """The config for work on a merge (resolve, verify): the fork side's committed config.
+
+    The working tree holds upstream's files, and upstream must not configure the fork (an added
+    `.forksync.toml` with a `regenerate` command would run). `--config FILE` is used as given,
+    and so is an untracked `.forksync.toml` that upstream does not have (the user's own file).
+    """
+    own = (
+        (top / CONFIG_FILE).is_file()
+        and not git.ok("ls-files", "--error-unmatch", "--", CONFIG_FILE)
+        and git.show_file(upstream_commit, CONFIG_FILE) is None
+    )
+    if explicit is not None or own:
+        return load_config(top, explicit)
+    return load_config_at(git, fork_commit)
+
+
+def load_fork_config(repo: Path, explicit: Path | None = None) -> tuple[Config, str]:
+    """The config for `sync`: an explicit file, or the fork branch's own.
+
+    The working tree is used only when it is the checkout of the fork branch it names (so a
+    local edit can be tried before committing); any other checkout (a sync branch, a detached
+    merge) reads the config from the fork branch's commit, and that config must name the same
+    fork branch.
+    """
+    if explicit is not None:
+        return load_config(repo, explicit)
+    git = Git(repo)
+    config, source = load_config(repo)
+    branch = config.fork.branch
+    tip = git.rev_parse(f"refs/heads/{branch}") or git.rev_parse(
+        f"refs/remotes/{config.fork.remote}/{branch}"
+    )
+    if tip is None or git.rev_parse("HEAD") == tip:
+        return config, source
+    committed, source = load_config_at(git, tip)
+    if committed.fork.branch != branch:
+        raise ConfigError(
+            f"the checkout's config names fork branch '{branch}', whose own config names "
+            f"'{committed.fork.branch}'",
+            hint="check out the fork branch (or pass --config)",
+        )
+    return committed, source
 
 
 def load_config_text(text: str, source: str) -> Config:

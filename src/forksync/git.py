@@ -46,6 +46,16 @@ class Completed:
         return self.stderr.decode("utf-8", "replace").strip()
 
 
+def cause(err: str, default: str = "") -> str:
+    """The line of git's stderr that says what went wrong: the first ``fatal:``/``error:`` line,
+    not the last one (which is often advice such as "…and the repository exists.")."""
+    lines = [line.strip() for line in err.splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith(("fatal:", "error:")):
+            return line
+    return lines[-1] if lines else default
+
+
 def check_ref_name(name: str, what: str = "ref") -> str:
     """Reject names that are not plain refs or that could be read as options."""
     if (
@@ -94,7 +104,7 @@ class Git:
             raise GitError(f"git {args[0]} timed out after {timeout:.0f}s") from exc
         done = Completed(proc.returncode, proc.stdout, proc.stderr)
         if check and proc.returncode != 0:
-            first = done.err.splitlines()[-1] if done.err else f"exit {proc.returncode}"
+            first = cause(done.err, f"exit {proc.returncode}")
             raise GitError(f"git {args[0]} failed: {first}")
         return done
 
@@ -170,9 +180,7 @@ class Git:
         """Map tag name -> commit sha (peeled) without fetching anything."""
         res = self.remote("ls-remote", "--tags", "--", url, timeout=timeout)
         if res.returncode != 0:
-            raise GitError(
-                f"cannot list tags of upstream {url}: {res.err.splitlines()[-1] if res.err else 'error'}"
-            )
+            raise GitError(f"cannot list tags of upstream {url}: {cause(res.err, 'error')}")
         tags: dict[str, str] = {}
         peeled: dict[str, str] = {}
         for line in res.out.splitlines():

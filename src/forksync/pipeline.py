@@ -24,11 +24,12 @@ from typing import TYPE_CHECKING, TypeVar
 from packaging.version import Version
 
 from . import checks as checks_mod
-from . import mergetree, state, versioning
+from . import lifecycle, mergetree, state, versioning
 from . import releases as releases_mod
 from .config import Config
-from .errors import ConfigError, ExitCode, ForksyncError, GitError, UpstreamError
-from .git import Git, check_ref_name
+from .errors import ConfigError, ExitCode, ForgeError, ForksyncError, GitError, UpstreamError
+from .git import Git, cause, check_ref_name
+from .lifecycle import Action
 from .report import (
     AgentChange,
     CheckRecord,
@@ -42,13 +43,14 @@ from .report import (
 )
 from .resolve.conflicts import has_markers
 from .resolve.model import Context, FileResult, Versions
+from .secrets import redact, strip_credentials
 from .ui import Progress
 
 if TYPE_CHECKING:
     from .llm.agent import Agent
 
 BOT_NAME = "forksync[bot]"
-BOT_EMAIL = "forksync-bot@users.noreply.github.com"
+BOT_EMAIL = lifecycle.BOT_EMAIL
 UPSTREAM_REF_PREFIX = "refs/forksync/upstream/"
 T = TypeVar("T")
 ZERO_SHA = "0" * 40
@@ -73,6 +75,10 @@ class Sync:
     """One run. ``run()`` returns the final report; it never raises for expected failures."""
 
     def __init__(self, repo: Path, config: Config, options: SyncOptions, progress: Progress) -> None:
+        from . import secrets
+
+        secrets.register_config(config)  # every secret known before anything can print one
+        secrets.register_checkout(repo)
         self.git = Git(repo)
         top = self.git.run("rev-parse", "--show-toplevel", check=False)
         if top.returncode != 0:
@@ -107,7 +113,7 @@ class Sync:
             except ForksyncError as exc:
                 self.report.status = "failed"
                 self.report.exit_code = exc.exit_code
-                self.report.error = {"kind": exc.kind, "message": str(exc)}
+                self.report.error = {"kind": exc.kind, "message": redact(str(exc))}
                 self._rollback()
             finally:
                 self._cleanup()
@@ -128,8 +134,14 @@ class Sync:
             self.report.status = "up-to-date"
             self._notify_safely()
             return
+        self._stage("precheck", self.precheck)
         self._stage("fetch", self.fetch)
         self._stage("branch", self.branch)
+        if self.plan.action is Action.STOP:
+            self.report.status = "stopped"
+            self.report.warnings.append(self.plan.why)
+            self.ui.stage("branch", self.plan.why)
+            return
         conflicted = self._stage("merge", self.merge)
         results = self._stage("resolve", lambda: self.resolve(conflicted)) if conflicted else []
         left = [r for r in results if r.outcome != "resolved"]
@@ -197,6 +209,13 @@ class Sync:
 
     # -- detect -----------------------------------------------------------------------
     def upstream_url(self) -> str:
+        """The URL git fetches from; credentials in it are registered as secrets here, and only
+        `strip_credentials(url)` is ever stored (report, merge message, last.json)."""
+        url = self._upstream_url()
+        strip_credentials(url)  # registers user:token for redaction
+        return url
+
+    def _upstream_url(self) -> str:
         url = self.config.upstream.url
         if url:
             if not re.match(r"^[a-z+]+://|^[\w.-]+@", url) and not Path(url).is_absolute():
@@ -225,7 +244,7 @@ class Sync:
 
     def detect(self) -> releases_mod.Release | None:
         url = self.upstream_url()
-        self.report.upstream_url = url
+        self.report.upstream_url = strip_credentials(url)
         fork = self.fork_commit()
         self.report.fork_commit = fork
         self._check_checkout()
@@ -326,6 +345,10 @@ class Sync:
         return versioning.plan_version(self.config.version.file, self.config.version.update, read)
 
     def _check_checkout(self) -> None:
+        """A real sync refuses a dirty checkout of the production branch (its changes would be
+        missing from the sync); a dry run or `check` reads history only and never minds."""
+        if self.opts.dry_run:
+            return
         if self.git.current_branch() == self.config.fork.branch and self.git.is_dirty():
             raise GitError(
                 f"the checkout of '{self.config.fork.branch}' has uncommitted changes",
@@ -347,14 +370,12 @@ class Sync:
             "--no-tags",
             "--quiet",
             "--",
-            self.report.upstream_url,
+            self.upstream_url(),
             f"+refs/tags/{tag}:{ref}",
             timeout=1800,
         )
         if res.returncode != 0:
-            raise UpstreamError(
-                f"cannot fetch {tag} from upstream: {res.err.splitlines()[-1] if res.err else ''}"
-            )
+            raise UpstreamError(f"cannot fetch {tag} from upstream: {cause(res.err)}")
         commit = self.git.rev_parse(ref)
         if commit is None:
             raise UpstreamError(f"fetched {tag} but it does not point to a commit")
@@ -406,38 +427,137 @@ class Sync:
             return src.removeprefix("last merged release ")
         return None
 
-    def branch(self) -> None:
-        """Name the sync branch and find where it starts: the fork's tip, or an existing sync
-        branch (a previous run's, or one a reviewer pushed to), never rewinding anyone's commits."""
+    def _sync_branch_name(self) -> str:
         version = self.target.version_str
         name = self.config.fork.sync_branch.format(version=f"v{version}", tag=self.target.tag)
-        name = check_ref_name(name, "sync branch")
+        return check_ref_name(name, "sync branch")
+
+    def precheck(self) -> None:
+        """Before anything is fetched or pushed: the version file is readable and, when the run
+        will push, the forge token is present and accepted. The same call tells whether the sync
+        branch's pull request was merged or closed by a person (see `lifecycle`)."""
+        self.pr_state: lifecycle.PrState = "none"
+        self.pr_ref = "the pull request"
+        plan = getattr(self, "version_plan", None) or self._version_plan(self.report.fork_commit)
+        if self.config.version.update and plan.file is not None:  # None: a version from git tags
+            data = self.git.show_file(self.report.fork_commit, plan.file)
+            if data is None:
+                raise GitError(
+                    f"version file {plan.file} not found in the fork",
+                    hint="set [version] file, or update = false",
+                )
+            if versioning.read_version_text(data.decode("utf-8", "replace"), plan.file) is None:
+                raise GitError(
+                    f"no version found in {plan.file}", hint="set [version] file, or update = false"
+                )
+        if self.opts.dry_run or self.opts.no_push:
+            return
+        from .forges import make_forge
+
+        try:
+            forge = make_forge(self.config, self.repo)
+            name = self._sync_branch_name()
+            pr = forge.pull_request_for(name)
+            # Older open sync PRs of the same production branch (newest first): a person's work
+            # there is carried on by this release's branch (`_carry_candidate`).
+            synced = forge.find_open_sync_prs(self.config.forge.label_sync)
+        except (ConfigError, ForgeError) as exc:
+            if self.opts.export_dir is None:
+                raise
+            # The export job holds no write token (and may hold none at all): the publishing job
+            # checks its own token; here the pull request's state is simply not known.
+            self.report.warnings.append(f"pull request state not read in the export job: {exc}")
+            return
+        heads, base = {p.head for p in synced}, self.config.forge.base or self.config.fork.branch
+        self.older_heads = [
+            p.head for p in reversed(synced) if p.head != name and (p.base == base or p.base in heads)
+        ]
+        if pr is not None:
+            self.pr_state = "merged" if pr.state == "merged" else "closed" if pr.state == "closed" else "open"
+            self.pr_ref = f"pull request {pr.url or pr.number}"
+
+    def branch(self) -> None:
+        """Name the sync branch and decide, from the branch, its pull request and the production
+        branch, where this run starts (the lifecycle table in the README): never rewinding
+        anyone's commits, rebuilding only a branch that holds forksync's own."""
+        name = self._sync_branch_name()
         self.report.sync_branch = name
         self.branch_ref = f"refs/heads/{name}"
         remote_has = self._fetch_remote_branch(name)
         local = self.git.rev_parse(self.branch_ref)
         fork = self.report.fork_commit
-        if self.opts.dry_run:
-            start = local if local and self.git.is_ancestor(fork, local) else fork
-            self.branch_old = None
-        elif local is None:
-            start = remote_has or fork
-            self.branch_old = None
-        else:
-            if remote_has and not self.git.is_ancestor(remote_has, local):
-                if self.git.is_ancestor(local, remote_has):
-                    self.git.run("update-ref", self.branch_ref, remote_has, local)
-                    local = remote_has
-                else:
-                    raise GitError(
-                        f"local and remote '{name}' have diverged",
-                        hint="delete one of them; forksync never force-pushes",
-                    )
-            # A branch that holds nothing of its own (an interrupted run's) starts at the fork's tip.
-            start = fork if local != fork and self.git.is_ancestor(local, fork) else local
-            self.branch_old = local
+        if local and remote_has and not self.opts.dry_run and not self.git.is_ancestor(remote_has, local):
+            # A local branch of forksync's own commits only (an older run here) follows the remote.
+            if not self.git.is_ancestor(local, remote_has) and self._people_commits(local, fork):
+                raise GitError(
+                    f"local and remote '{name}' have diverged",
+                    hint="delete one of them; forksync never force-pushes",
+                )
+            self.git.run("update-ref", self.branch_ref, remote_has, local)
+            local = remote_has
+        tip = local or remote_has
+        facts = self._branch_facts(tip, fork)
+        carried = self._carry_candidate(fork) if tip is None else None
+        if carried is not None:
+            facts = replace(facts, carry_from=carried[0])
+            tip = None
+        self.plan = lifecycle.decide(facts, getattr(self, "pr_state", "none"), getattr(self, "pr_ref", ""))
+        rebuild = self.plan.action in (Action.CREATE, Action.REBUILD, Action.STOP)
+        if self.plan.action is Action.CARRY and carried is not None:
+            tip = carried[1]
+        start = fork if rebuild or tip is None else tip
+        if start != fork:  # the merge's own base, for the resolvers
+            self.base_commit = self.git.merge_base(start, self.upstream_commit)
+        self.branch_old = None if self.opts.dry_run else local
+        self.push_lease = remote_has if self.plan.lease and remote_has and remote_has != start else None
         self.start_commit = start
-        self.ui.stage("branch", f"{'(dry run) ' if self.opts.dry_run else ''}{name} from {start[:10]}")
+        self.fork_before = start  # what verification compares with; see _settle_fork_before
+        self.report.lifecycle = self.plan.why
+        self.ui.stage(
+            "branch", f"{'(dry run) ' if self.opts.dry_run else ''}{name} from {start[:10]}: {self.plan.why}"
+        )
+
+    def _carry_candidate(self, fork: str) -> tuple[str, str] | None:
+        """An older open sync branch holding people's commits and no conflict markers: a newer
+        release starts from it, so that superseding its PR does not drop their work."""
+        for head in getattr(self, "older_heads", []):
+            sha = self._fetch_remote_branch(check_ref_name(head, "sync branch"))
+            if (
+                sha is None
+                or self.git.is_ancestor(self.upstream_commit, sha)
+                or not self._people_commits(sha, fork)
+            ):
+                continue
+            grep = self.git.run("grep", "-l", "-I", "-e", "^<<<<<<< ", sha, check=False).out
+            paths = [line.split(":", 1)[1] for line in grep.splitlines() if ":" in line]
+            if not any(has_markers(self.git.show_file(sha, p) or b"") for p in paths):
+                return head, sha
+        return None
+
+    def _branch_facts(self, tip: str | None, fork: str) -> lifecycle.BranchFacts:
+        if tip is None:
+            return lifecycle.BranchFacts()
+        return lifecycle.BranchFacts(
+            exists=True,
+            has_release=self.git.is_ancestor(self.upstream_commit, tip),
+            people_commits=len(self._people_commits(tip, fork)),
+            main_moved=not self.git.is_ancestor(fork, tip),
+        )
+
+    def _people_commits(self, tip: str, fork: str) -> list[str]:
+        """Commits on the sync branch that neither the fork, the release nor forksync made."""
+        fmt = f"%H%x1f%ae%x1f%(trailers:key={lifecycle.TRAILER},valueonly,separator=%x2c)%x1e"
+        log = self.git.out("log", f"--format={fmt}", tip, "--not", fork, self.upstream_commit)
+        people = []
+        for record in log.split("\x1e"):
+            parts = record.strip("\n").split("\x1f")
+            if len(parts) == 3 and not lifecycle.is_forksync_commit(parts[1], parts[2], BOT_EMAIL):
+                people.append(parts[0])
+        return people
+
+    def _trailer(self, message: str) -> str:
+        """forksync's mark on its own commits: a branch of only these may be rebuilt."""
+        return f"{message.rstrip()}\n\n{lifecycle.TRAILER}: {self.report.run_id}\n"
 
     def _fetch_remote_branch(self, name: str) -> str | None:
         exporting = self.opts.export_dir is not None
@@ -446,19 +566,18 @@ class Sync:
         remote = self.config.fork.remote
         if self.git.run("remote", "get-url", "--", remote, check=False).returncode != 0:
             return None
+        tracking = f"refs/remotes/{remote}/{name}"
         res = self.git.remote(
-            "fetch",
-            "--quiet",
-            "--no-tags",
-            remote,
-            f"+refs/heads/{name}:refs/remotes/{remote}/{name}",
-            timeout=600,
+            "fetch", "--quiet", "--no-tags", "--prune", remote, f"+refs/heads/{name}:{tracking}", timeout=600
         )
-        if res.returncode != 0 and not exporting:
-            return None
-        # An export continues the published sync branch, so that `forksync publish` fast-forwards
-        # it; without credentials to fetch, the copy the checkout already has (fetch-depth: 0) serves.
-        return self.git.rev_parse(f"refs/remotes/{remote}/{name}")
+        if res.returncode != 0:
+            if "couldn't find remote ref" in res.err:
+                return None  # no such branch on the remote (yet)
+            if not exporting:
+                raise GitError(f"cannot read {name} from {remote}: {cause(res.err)}")
+            # An export continues the published sync branch, so that `forksync publish` fast-forwards
+            # it; without credentials to fetch, the copy the checkout already has (fetch-depth: 0) serves.
+        return self.git.rev_parse(tracking)
 
     def _identity_env(self) -> dict[str, str]:
         env: dict[str, str] = {}
@@ -474,22 +593,101 @@ class Sync:
         return env
 
     def merge(self) -> bool:
-        """Merge the release with git's own machinery, on objects only; True when it conflicts."""
+        """Merge the release with git's own machinery, on objects only; True when it conflicts.
+        A branch that already holds the release is taken as it is (a person's resolution
+        included) and its verdict recomputed from its tip; main is merged in when it moved."""
         start = self.start_commit
         self.already_merged = self.git.is_ancestor(self.upstream_commit, start)
         if self.already_merged:
-            # A previous run already merged this release into the sync branch.
-            self.report.merge_commit = start
-            self.report.merge_parents = self.git.out("rev-list", "--parents", "-n", "1", start).split()[1:]
-            self.report.warnings.append(f"{self.target.tag} is already merged into {self.report.sync_branch}")
-            previous = state.find_report_for_branch(self.common, self.report.sync_branch)
-            if previous is not None:
-                self.report.conflicts = previous.conflicts
-            self.tree_merge = mergetree.TreeMerge(self.git.out("rev-parse", f"{start}^{{tree}}"), True)
+            self._adopt_tip(start)
+            if self.plan.action is Action.MERGE_MAIN:
+                self._merge_main()
+            self.tree_merge = mergetree.TreeMerge(
+                self.git.out("rev-parse", f"{self.start_commit}^{{tree}}"), True
+            )
             return False
         self.ui.stage("merge", f"merging {self.target.tag} ({self.report.upstream_commits} upstream commits)")
         self.tree_merge = mergetree.merge_tree(self.git, start, self.upstream_commit)
         return not self.tree_merge.clean
+
+    def _find_sync_merge(self, tip: str) -> list[str] | None:
+        """The merge that brought the release into the branch: [merge, fork parent, release]."""
+        log = self.git.out("rev-list", "--merges", "--parents", tip, f"^{self.upstream_commit}")
+        for line in log.splitlines():
+            shas = line.split()
+            if len(shas) >= 3 and self.upstream_commit in shas[2:]:
+                return shas
+        return None
+
+    def _adopt_tip(self, tip: str) -> None:
+        """The verdict of a branch that already holds the release, from its tip and nothing else:
+        the files of the sync merge that still hold markers are open; those a person resolved
+        are recorded as theirs; verification compares the tip with the fork (`verify`)."""
+        found = self._find_sync_merge(tip)
+        if found is None:  # merged some other way (a fast-forward, or a person's own merge)
+            self.report.merge_commit = tip
+            self.report.merge_parents = self.git.out("rev-list", "--parents", "-n", "1", tip).split()[1:]
+            self.report.warnings.append(f"{self.target.tag} is already merged into {self.report.sync_branch}")
+            return
+        merge, fork_parent = found[0], found[1]
+        self.report.merge_commit, self.report.merge_parents = merge, found[1:]
+        self.fork_before = fork_parent
+        previous = state.find_report_for_branch(self.common, self.report.sync_branch)
+        if previous is not None and previous.merge_commit == merge and previous.conflicts:
+            records = previous.conflicts
+        else:  # another machine's run (CI): what the merge itself says
+            conflicted = sorted(mergetree.merge_tree(self.git, fork_parent, self.upstream_commit).entries)
+            records = [self._record_from_commit(merge, path) for path in conflicted]
+        markers = {r.path: has_markers(self.git.show_file(tip, r.path) or b"") for r in records}
+        still_open = set(lifecycle.open_conflicts([r.path for r in records], markers))
+        self.report.conflicts = [self._at_tip(r, r.path in still_open, merge, tip) for r in records]
+
+    def _at_tip(self, r: ConflictRecord, still_open: bool, merge: str, tip: str) -> ConflictRecord:
+        """A conflict record as the tip has it: open exactly when the file there holds markers."""
+        if still_open:
+            return (
+                r
+                if r.outcome != "resolved"
+                else replace(r, outcome="unresolved", reason="markers at the tip")
+            )
+        return r if r.outcome == "resolved" else self._resolved_by_person(r, merge, tip)
+
+    def _record_from_commit(self, merge: str, path: str) -> ConflictRecord:
+        if has_markers(self.git.show_file(merge, path) or b""):
+            return ConflictRecord(
+                path, "content", "unresolved", "none", "left for review by an earlier run", []
+            )
+        return ConflictRecord(
+            path, "content", "resolved", "earlier run", "resolved by an earlier forksync run", []
+        )
+
+    def _resolved_by_person(self, r: ConflictRecord, merge: str, tip: str) -> ConflictRecord:
+        who = self.git.out("log", "-n", "1", "--format=%an%x1f%h", f"{merge}..{tip}", "--", r.path)
+        name, _, sha = who.partition("\x1f")
+        reason = f"resolved on the sync branch by {name or 'a person'}" + (f" in {sha}" if sha else "")
+        hunks = [replace(h, outcome="resolved", rule="person", reason=reason) for h in r.hunks]
+        return replace(r, outcome="resolved", rule="person", reason=reason, hunks=hunks)
+
+    def _merge_main(self) -> None:
+        """Main moved and the branch holds people's commits: merge main in (never rebase)."""
+        fork, branch = self.report.fork_commit, self.config.fork.branch
+        merged = mergetree.merge_tree(self.git, self.start_commit, fork)
+        if not merged.clean:
+            paths = ", ".join(sorted(merged.entries)[:5])
+            self.report.reasons.append(
+                f"{branch} moved to {fork[:10]} but merging it into {self.report.sync_branch} conflicts "
+                f"({paths}): merge {branch} into the branch by hand"
+            )
+            return
+        message = self._trailer(
+            f"Merge {branch} ({fork[:10]}) into {self.report.sync_branch}\n\n"
+            "The production branch moved after the sync; the sync branch holds people's commits, so it "
+            "is merged, never rebuilt."
+        )
+        self.start_commit = mergetree.commit_tree(
+            self.git, merged.tree, [self.start_commit, fork], message, self._identity_env()
+        )
+        self.ui.stage("merge", f"merged {branch} ({fork[:10]}) into {self.report.sync_branch}")
 
     # -- resolve ----------------------------------------------------------------------
     def context(self) -> Context:
@@ -724,14 +922,34 @@ class Sync:
         lines = [
             f"Merge upstream release {name} into {self.report.sync_branch or self.config.fork.branch}",
             "",
-            f"Upstream: {self.report.upstream_url}",
+            f"Upstream: {strip_credentials(self.report.upstream_url)}",
             "Synced by forksync.",
         ]
         if left:
             committed = {c.path: c.committed for c in self.report.conflicts}
             lines += ["", "Conflicts left for review (what this commit holds there):"]
             lines += [f"  {r.path} ({committed.get(r.path) or 'nothing recorded'})" for r in left]
-        return "\n".join(lines)
+        from .render.inert import no_triggers
+
+        return no_triggers(redact("\n".join(lines)))  # a path like "fixes #3" closes nothing on merge
+
+    def _keep_fork_config(self, index: mergetree.TempIndex) -> None:
+        """Upstream never configures the fork: its changes to the fork's config are undone."""
+        from .resolve.fork_config import GUARDED, keep_fork_config
+
+        for name in GUARDED:
+            found = index.blob(name)
+            sides = (self.base_commit, self.report.fork_commit, self.upstream_commit)
+            base, fork, upstream = (self.git.show_file(c, name) if c else None for c in sides)
+            kept = keep_fork_config(name, base, fork, upstream, found[1] if found else None)
+            if kept is None:
+                continue
+            self.report.reasons.append(kept.reason)
+            if kept.content is None:
+                index.set_entries([("0", "0" * 40, name)])
+            elif found is None or kept.content != found[1]:
+                (sha,) = index.hash_blobs([kept.content])
+                index.set_entries([(found[0] if found else "100644", sha, name)])
 
     def commit(self, left: list[FileResult]) -> None:
         """Build the merged tree in a private index and commit it with both parents."""
@@ -739,6 +957,7 @@ class Sync:
         try:
             if not self.already_merged:
                 self._entries_for_results(index)
+                self._keep_fork_config(index)
             self._apply_version(index)
             tree = index.write_tree()
         finally:
@@ -747,14 +966,22 @@ class Sync:
         if self.already_merged:
             if tree == self.git.out("rev-parse", f"{self.start_commit}^{{tree}}"):
                 self.head = self.start_commit
+                self._settle_fork_before()
+                if self.head != self.branch_old:
+                    self._advance_branch(self.head)
                 return
             head = mergetree.commit_tree(
-                self.git, tree, [self.start_commit], f"Set version to {self.version_target}", env
+                self.git,
+                tree,
+                [self.start_commit],
+                self._trailer(f"Set version to {self.version_target}"),
+                env,
             )
             parents = [self.start_commit]
         else:
+            message = self._trailer(self._merge_message(left))
             head = mergetree.commit_tree(
-                self.git, tree, [self.start_commit, self.upstream_commit], self._merge_message(left), env
+                self.git, tree, [self.start_commit, self.upstream_commit], message, env
             )
             parents = self.git.out("rev-list", "--parents", "-n", "1", head).split()[1:]
             if parents != [self.start_commit, self.upstream_commit]:
@@ -763,13 +990,23 @@ class Sync:
                 )
             self.report.merge_parents = parents
         self.head = head
-        self.report.merge_commit = head
+        if not self.already_merged:
+            self.report.merge_commit = head
+        self._settle_fork_before()
         self._advance_branch(head)
         self.ui.stage(
             "commit",
             f"{'merge ' if len(parents) == 2 else ''}commit {head[:10]} "
             f"(parents {', '.join(p[:10] for p in parents)})",
         )
+
+    def _settle_fork_before(self) -> None:
+        """What verification compares the tip with: the production branch when the tip holds it
+        (a fresh merge, or main merged in), else the fork side of the sync merge."""
+        fork = self.report.fork_commit
+        if self.fork_before != fork and self.git.is_ancestor(fork, self.head):
+            self.fork_before = fork
+        self.base_commit = self.git.merge_base(self.fork_before, self.upstream_commit)
 
     def _advance_branch(self, head: str) -> None:
         """Move the sync branch to ``head`` only from the value it had (compare and swap)."""
@@ -913,7 +1150,8 @@ class Sync:
                 )
         self.wt.run("add", "-A", check=False)
         if self.wt.run("diff", "--cached", "--quiet", check=False).returncode != 0:
-            self.wt.run("commit", "--quiet", "--no-verify", "-m", "Regenerate generated files after the sync")
+            message = self._trailer("Regenerate generated files after the sync")
+            self.wt.run("commit", "--quiet", "--no-verify", "-m", message)
             self._adopt_worktree_head()
 
     def verify(self) -> None:
@@ -921,7 +1159,7 @@ class Sync:
         # The marker gate: no conflict markers anywhere but in files knowingly left for review.
         left = {c.path for c in self.report.unresolved}
         changed = self.git.out(
-            "diff", "--name-only", "--no-renames", "--diff-filter=AM", self.start_commit, self.head
+            "diff", "--name-only", "--no-renames", "--diff-filter=AM", self.fork_before, self.head
         )
         candidates = [p for p in changed.splitlines() if p and p not in left]
         if candidates:
@@ -957,7 +1195,7 @@ class Sync:
         return run_verify(
             repo,
             self.config,
-            fork_before=self.start_commit,
+            fork_before=self.fork_before,
             upstream=self.upstream_commit,
             merged=merged,
             base=self.base_commit,
@@ -997,7 +1235,8 @@ class Sync:
         from .publish import push_branch
 
         branch = self.report.sync_branch
-        push_branch(self.git, self.config.fork.remote, branch, f"refs/heads/{branch}", self.ui)
+        lease = getattr(self, "push_lease", None)  # a rebuild replaces only forksync's own commits
+        push_branch(self.git, self.config.fork.remote, branch, f"refs/heads/{branch}", self.ui, lease=lease)
 
     def publish(self) -> None:
         from .publish import open_pull_request

@@ -16,7 +16,7 @@ from pathlib import Path
 from . import secrets
 from .config import Config
 from .errors import ExitCode, ForgeError, GitError
-from .git import Git, check_ref_name
+from .git import Git, cause, check_ref_name
 from .handoff import PUBLISHABLE, Manifest, RefusedError
 from .notify.base import EventKind
 from .report import PullRequestRecord, Report, StageRecord
@@ -42,16 +42,24 @@ def token_push_env(remote_url: str, token_env: str = "") -> dict[str, str]:
 
 
 def push_branch(
-    git: Git, remote: str, branch: str, source: str, progress: Progress, env: dict[str, str] | None = None
+    git: Git,
+    remote: str,
+    branch: str,
+    source: str,
+    progress: Progress,
+    env: dict[str, str] | None = None,
+    lease: str | None = None,
 ) -> None:
     """Push ``source`` to ``remote``'s ``branch``; a rejection (someone else's commits) is a
-    ForgeError and never answered by forcing."""
+    ForgeError and never answered by forcing. ``lease``: the remote tip a rebuild may replace
+    (only forksync's own commits; `--force-with-lease` refuses if anyone pushed since)."""
     if git.run("remote", "get-url", "--", remote, check=False).returncode != 0:
         raise GitError(f"no remote '{remote}' to push {branch} to", hint="add it, or run with --no-push")
     progress.stage("push", f"pushing {branch} to {remote}")
     pusher = Git(git.cwd, env=env) if env else git
+    force = [f"--force-with-lease=refs/heads/{branch}:{lease}"] if lease else []
     res = pusher.remote(
-        "push", "--quiet", "--porcelain", remote, f"{source}:refs/heads/{branch}", timeout=1800
+        "push", "--quiet", "--porcelain", *force, remote, f"{source}:refs/heads/{branch}", timeout=1800
     )
     if res.returncode != 0:
         text = (res.err + res.out).lower()
@@ -60,7 +68,28 @@ def push_branch(
                 f"{remote}/{branch} has commits this run does not have",
                 hint="someone else pushed to the sync branch; forksync never force-pushes",
             )
-        raise ForgeError(f"cannot push {branch} to {remote}: {res.err.splitlines()[-1] if res.err else ''}")
+        raise ForgeError(f"cannot push {branch} to {remote}: {cause(res.err)}")
+
+
+def rebuild_lease(git: Git, remote: str, branch: str, tip: str, env: dict[str, str] | None) -> str | None:
+    """The remote tip that ``tip`` may replace: only when every commit it would drop is forksync's
+    own (its trailer), as the exporting run decided; checked here again, never taken from the export."""
+    from .lifecycle import BOT_EMAIL, TRAILER, is_forksync_commit
+
+    private = f"refs/forksync/publish/remote/{branch}"
+    fetcher = Git(git.cwd, env=env) if env else git
+    res = fetcher.remote(
+        "fetch", "--quiet", "--no-tags", remote, f"+refs/heads/{branch}:{private}", timeout=600
+    )
+    old = git.rev_parse(private) if res.returncode == 0 else None
+    if old is None or git.is_ancestor(old, tip):
+        return None
+    fmt = f"%ae%x1f%(trailers:key={TRAILER},valueonly,separator=%x2c)%x1e"
+    log = git.out("log", f"--format={fmt}", old, "--not", tip)
+    records = [r.strip("\n").split("\x1f") for r in log.split("\x1e") if r.strip()]
+    if all(len(r) == 2 and is_forksync_commit(r[0], r[1], BOT_EMAIL) for r in records):
+        return old
+    return None  # someone else's commits: the push is refused and says so
 
 
 def open_pull_request(config: Config, repo: Path, report: Report, version: str, progress: Progress) -> None:
@@ -163,7 +192,9 @@ def publish_export(repo: Path, config: Config, directory: Path, progress: Progre
             remote = config.fork.remote
             url = git.run("remote", "get-url", "--", remote, check=False).out.strip()
             started = time.monotonic()
-            push_branch(git, remote, branch, tip, progress, env=token_push_env(url, config.forge.token_env))
+            env = token_push_env(url, config.forge.token_env)
+            lease = rebuild_lease(git, remote, branch, tip, env)
+            push_branch(git, remote, branch, tip, progress, env=env, lease=lease)
             report.stages.append(StageRecord("push", "done", round(time.monotonic() - started, 3)))
             version = report.release.version if report.release else ""
             started = time.monotonic()

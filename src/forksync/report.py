@@ -164,6 +164,7 @@ class Report:
     skipped_releases: list[ReleaseInfo] = field(default_factory=list)
     ignored_tags: list[str] = field(default_factory=list)  # newer tags that are not stable releases
     sync_branch: str = ""
+    lifecycle: str = ""  # what this run did with the sync branch, and why (forksync.lifecycle)
     fork_commit: str = ""
     merge_commit: str = ""
     merge_parents: list[str] = field(default_factory=list)

@@ -79,6 +79,7 @@ class GitHubStandIn(StandIn):
             ("GET", f"{r}/git/ref/heads/(?P<branch>.+)", self.get_ref),
             ("GET", f"{r}/installation", self.get_installation),
             ("POST", r"/app/installations/(?P<iid>\d+)/access_tokens", self.create_installation_token),
+            ("POST", r"/graphql", self.graphql),
         ]:
             self.route(method, pattern, handler)
 
@@ -494,6 +495,26 @@ class GitHubStandIn(StandIn):
                 "suspended_at": None,
             },
         )
+
+    def graphql(self, req: Request) -> Reply:
+        """The two GraphQL mutations that change a PR's draft state (REST cannot); GraphQL
+        answers 200 with ``errors`` for a bad id, as GitHub does."""
+        data = req.body or {}
+        query, node = str(data.get("query", "")), str((data.get("variables") or {}).get("id", ""))
+        pull = next(
+            (p for gh in self.repos.values() for p in gh.pulls.values() if p["node_id"] == node), None
+        )
+        if pull is None:
+            message = f"Could not resolve to a node with the global id of '{node}'"
+            return Reply(200, {"data": None, "errors": [{"type": "NOT_FOUND", "message": message}]})
+        for mutation, draft in (
+            ("markPullRequestReadyForReview", False),
+            ("convertPullRequestToDraft", True),
+        ):
+            if mutation in query:
+                pull["draft"] = draft
+                return Reply(200, {"data": {mutation: {"pullRequest": {"isDraft": draft}}}})
+        return Reply(200, {"errors": [{"message": "unsupported query"}]})
 
     def create_installation_token(self, req: Request, iid: str) -> Reply:
         if all(r.installation_id != int(iid) for r in self.repos.values()):

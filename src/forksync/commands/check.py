@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..config import load_config
+from ..config import load_fork_config
 from ..errors import ExitCode
 from ..pipeline import Sync, SyncOptions
 from ..ui import Progress
@@ -16,8 +16,9 @@ def run(repo: Path, config_path: Path | None, as_json: bool) -> int:
 
     top = Git(repo).run("rev-parse", "--show-toplevel", check=False)
     root = Path(top.out.strip()) if top.returncode == 0 else repo
-    config, _ = load_config(root, config_path)
-    sync = Sync(repo, config, SyncOptions(), Progress(quiet=True))
+    config, _ = load_fork_config(root, config_path)
+    # dry_run: `check` reads history only, so a dirty checkout does not matter to it
+    sync = Sync(repo, config, SyncOptions(dry_run=True), Progress(quiet=True))
     target = sync.detect()
     r = sync.report
     due = target is not None

@@ -9,6 +9,7 @@ from pathlib import Path
 from ..config import CONFIG_FILE, load_config_text
 from ..errors import ConfigError, GitError
 from ..git import Git
+from ..secrets import strip_credentials
 from ..versioning import init_version_lines
 from ..workflow import ActionRef, installed_action, render_workflow, resolve_action
 
@@ -20,6 +21,7 @@ def _template(name: str) -> str:
 def render_files(
     upstream_url: str, branch: str, forge: str, action: ActionRef, token: str = "app"
 ) -> dict[str, str]:
+    upstream_url = strip_credentials(upstream_url)  # a token never lands in a committed file
     values = {
         "upstream_url": upstream_url.replace("\\", "\\\\").replace('"', '\\"'),
         "branch": branch,

@@ -8,13 +8,13 @@ conflict exactly as git left it; the merge driver follows git's contract: the re
 from __future__ import annotations
 
 import json
-import tomllib
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
 import click
 
-from ..config import CONFIG_FILE, Config, load_config, parse_config
+from ..config import Config, load_config_at, load_merge_config
 from ..errors import ForksyncError, GitError
 from ..git import Git
 from ..resolve.conflicts import has_markers
@@ -26,8 +26,9 @@ from ..resolve.engine import (
     resolve_all,
     resolve_versions,
 )
+from ..resolve.fork_config import keep_fork_config
 from ..resolve.model import Context, FileResult, ForkSide, Versions
-from ..secrets import redact
+from ..secrets import redact, register_checkout
 
 
 def _context(repo: Path, config_path: Path | None, fork_side: ForkSide) -> Context:
@@ -38,13 +39,14 @@ def _context(repo: Path, config_path: Path | None, fork_side: ForkSide) -> Conte
         raise GitError(f"{repo} is not a git repository")
     top = git.toplevel()
     git = Git(top)
+    register_checkout(top)
     head, merge_head = git.rev_parse("HEAD"), git.rev_parse("MERGE_HEAD")
     if head is None or merge_head is None:
         raise GitError(
             f"no merge in progress in {top}", hint="run it after a `git merge` that stopped on conflicts"
         )
     fork, upstream = (head, merge_head) if fork_side == "ours" else (merge_head, head)
-    config = _load_config(git, top, config_path, fork)
+    config = load_merge_config(git, top, config_path, fork, upstream)[0]  # never upstream's
     described = git.run("describe", "--tags", "--exact-match", upstream, check=False)
     version = described.out.strip() if described.returncode == 0 else None
     return Context(
@@ -57,25 +59,6 @@ def _context(repo: Path, config_path: Path | None, fork_side: ForkSide) -> Conte
         upstream_version=version,
         head="fork" if fork_side == "ours" else "upstream",
     )
-
-
-def _load_config(git: Git, top: Path, config_path: Path | None, fork_commit: str) -> Config:
-    """The config; a pyproject.toml that is itself conflicted is read from the fork's commit."""
-    pyproject = top / "pyproject.toml"
-    if (
-        config_path is None
-        and not (top / CONFIG_FILE).is_file()
-        and pyproject.is_file()
-        and has_markers(pyproject.read_bytes())
-    ):
-        blob = git.show_file(fork_commit, "pyproject.toml") or b""
-        try:
-            section = tomllib.loads(blob.decode("utf-8", "replace")).get("tool", {}).get("forksync")
-        except tomllib.TOMLDecodeError:
-            section = None
-        source = "pyproject.toml [tool.forksync] (fork's commit)"
-        return parse_config(section, source) if isinstance(section, dict) else Config()
-    return load_config(top, config_path)[0]
 
 
 def run(
@@ -93,6 +76,8 @@ def run(
     results = resolve_all(ctx, versions)
     if use_agent and any(r.outcome != "resolved" for r in results):
         results = _with_agent(ctx, versions, results)
+    by_path = {v.path: v for v in versions}
+    results = [_keep_fork_config(by_path[r.path], r) if r.path in by_path else r for r in results]
     results += [
         FileResult(
             p,
@@ -111,6 +96,18 @@ def run(
     for problem in problems:  # a file a command should have regenerated still holds upstream's copy
         click.echo(redact(f"forksync: regenerate: {problem}; check the regenerated files"), err=True)
     return 1 if left or problems else 0
+
+
+def _keep_fork_config(v: Versions, r: FileResult) -> FileResult:
+    """A resolved `[tool.forksync]` is the fork's, whatever upstream's side said (fork_config.py)."""
+    if r.outcome != "resolved" or r.content is None:
+        return r
+    kept = keep_fork_config(r.path, v.base, v.fork, v.upstream, r.content)
+    if kept is None or kept.content == r.content:
+        return r
+    if kept.content is None or has_markers(kept.content):
+        return r
+    return replace(r, content=kept.content, details=(*r.details, kept.reason))
 
 
 def _with_agent(ctx: Context, versions: list[Versions], results: list[FileResult]) -> list[FileResult]:
@@ -202,9 +199,9 @@ def merge_driver(base: Path, current: Path, other: Path, path: str, fork_side: s
         (data["current"], data["other"]) if fork_side == "ours" else (data["other"], data["current"])
     )
     repo = Path.cwd()
-    try:
-        config, _source = load_config(repo)
-    except ForksyncError:  # e.g. pyproject.toml itself mid-merge: the defaults still resolve safely
+    try:  # the fork's committed config, never the half-merged working tree (upstream's files)
+        config = _driver_config(repo, fork_side)
+    except ForksyncError:  # e.g. an unreadable config: the defaults still resolve safely
         config = Config()
     ctx = Context(repo=repo, git=Git(repo), config=config, head="fork" if fork_side == "ours" else "upstream")
     v = Versions(path or current.name, data["base"], fork, upstream)
@@ -223,3 +220,10 @@ def merge_driver(base: Path, current: Path, other: Path, path: str, fork_side: s
         )
     current.write_bytes(content)
     return 1
+
+
+def _driver_config(repo: Path, fork_side: str) -> Config:
+    """git runs a merge driver mid-merge: the fork's side is HEAD (ours) or MERGE_HEAD (theirs)."""
+    git = Git(repo)
+    fork = git.rev_parse("HEAD" if fork_side == "ours" else "MERGE_HEAD")
+    return load_config_at(git, fork)[0] if fork else Config()

@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..config import load_config
+from ..config import load_fork_config
 from ..errors import ConfigError
 from ..pipeline import SyncOptions, run_sync
 from ..render.summary import render_summary
@@ -36,7 +36,7 @@ def execute(
 
     top = Git(repo).run("rev-parse", "--show-toplevel", check=False)
     root = Path(top.out.strip()) if top.returncode == 0 else repo
-    config, _source = load_config(root, config_path)
+    config, _source = load_fork_config(root, config_path)  # never a sync branch's (upstream's) copy
     options = SyncOptions(
         release=release,
         dry_run=dry_run,
@@ -53,6 +53,18 @@ def execute(
     return report
 
 
+def check_report_path(path: Path) -> None:
+    """Checked before the run (part of the precheck): a sync is never pushed only for its
+    report to be lost at the end."""
+    folder = path.parent
+    if path.is_dir():
+        raise ConfigError(f"--report {path} is a folder", hint="name a file")
+    if not folder.is_dir():
+        raise ConfigError(f"--report {path}: folder {folder} does not exist")
+    if not os.access(path if path.exists() else folder, os.W_OK):
+        raise ConfigError(f"--report {path} is not writable")
+
+
 def run(
     repo: Path,
     config_path: Path | None,
@@ -67,6 +79,8 @@ def run(
 ) -> int:
     if export_dir is not None and (dry_run or no_push):
         raise ConfigError("--export cannot be combined with --dry-run or --no-push")
+    if report_path is not None:
+        check_report_path(report_path)
     report = execute(
         repo,
         config_path,

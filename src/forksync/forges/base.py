@@ -64,6 +64,12 @@ class Forge(Protocol):
 
     def find_open_sync_prs(self, label: str) -> list[PullRequest]: ...
 
+    def pull_request_for(self, head: str) -> PullRequest | None:
+        """The pull request of ``head`` in any state (the open one first, else the newest), so a
+        run can tell "merged" or "closed by a person" from "never opened". Also the token check
+        made before anything is pushed: a missing or refused token fails here."""
+        ...
+
     def releases(self) -> list[ForgeRelease]:
         """Upstream releases, newest first (drafts included; the caller filters)."""
         ...

@@ -198,6 +198,19 @@ class GitHubForge:
     def find_open_sync_prs(self, label: str) -> list[PullRequest]:
         return [_pull(p) for p in self._open_pulls() if label in _labels(p)]
 
+    def pull_request_for(self, head: str) -> PullRequest | None:
+        check_ref_name(head, "branch")
+        found = self.client.paginate(
+            f"repos/{self.repo}/pulls",
+            {"state": "all", "head": f"{self.owner}:{head}"},
+            scope="pull_requests: read",
+        )
+        pulls = [p for p in found if isinstance(p, dict) and _head(p) == head]
+        if not pulls:
+            return None
+        open_ = [p for p in pulls if p.get("state") == "open"]
+        return _pull(open_[0] if open_ else max(pulls, key=lambda p: int(p["number"])))
+
     def releases(self) -> list[ForgeRelease]:
         """The repository's releases as GitHub lists them (newest first; drafts included)."""
         return [
@@ -265,6 +278,8 @@ class GitHubForge:
         if mine is not None:
             action = self._update(mine, title, body, labels, spec.comment)
             number = int(mine["number"])
+            if bool(mine.get("draft")) != spec.draft and self._set_draft(mine, spec.draft, warnings):
+                action = "updated"
         else:
             base = spec.base
             if not self.supersede and older:
@@ -344,12 +359,43 @@ class GitHubForge:
             self.comment(number, comment)
         return "updated" if changes or add or remove or comment else "unchanged"
 
+    def _set_draft(self, pull: dict[str, Any], draft: bool, warnings: list[str]) -> bool:
+        """Draft state follows the run's verdict: a draft while conflicts are open, ready for review
+        once they are resolved. REST cannot change it; GraphQL's two mutations can."""
+        mutation = "convertPullRequestToDraft" if draft else "markPullRequestReadyForReview"
+        query = f"mutation($id: ID!) {{ {mutation}(input: {{pullRequestId: $id}}) {{ pullRequest {{ isDraft }} }} }}"
+        try:
+            data = self.client.json(
+                "POST",
+                _graphql_url(self.client.base_url),
+                json={"query": query, "variables": {"id": str(pull.get("node_id", ""))}},
+                scope="pull_requests: write",
+            )
+        except ForksyncError as exc:
+            warnings.append(
+                f"could not {'convert the PR to a draft' if draft else 'mark the PR ready'}: {exc.message}"
+            )
+            return False
+        errors = data.get("errors") if isinstance(data, dict) else None
+        if errors:
+            message = errors[0].get("message", "") if isinstance(errors[0], dict) else errors[0]
+            warnings.append(
+                f"could not {'convert the PR to a draft' if draft else 'mark the PR ready'}: {message}"
+            )
+            return False
+        return True
+
     def _optional(self, warnings: list[str], method: str, path: str, payload: dict[str, Any]) -> None:
         """A call whose failure (a reviewer who is not a collaborator…) must not lose the PR."""
         try:
             self.client.request(method, path, json=payload)
         except ForksyncError as exc:
             warnings.append(exc.message)
+
+
+def _graphql_url(api: str) -> str:
+    """GraphQL's address next to the REST one: api.github.com/graphql, <host>/api/graphql (GHE)."""
+    return api[: -len("/v3")] + "/graphql" if api.endswith("/api/v3") else api + "/graphql"
 
 
 # -- shapes --------------------------------------------------------------------------------

@@ -126,6 +126,17 @@ class GitLabForge:
     def find_open_sync_prs(self, label: str) -> list[PullRequest]:
         return [_mr(m) for m in self._open_mrs() if label in _labels(m)]
 
+    def pull_request_for(self, head: str) -> PullRequest | None:
+        check_ref_name(head, "branch")
+        found = self.client.paginate(
+            f"{self.base}/merge_requests", {"state": "all", "source_branch": head}, scope="api"
+        )
+        mrs = [m for m in found if isinstance(m, dict) and m.get("source_branch") == head]
+        if not mrs:
+            return None
+        open_ = [m for m in mrs if m.get("state") == "opened"]
+        return _mr(open_[0] if open_ else max(mrs, key=lambda m: int(m["iid"])))
+
     def releases(self) -> list[ForgeRelease]:
         return [_release(r) for r in self.client.paginate(f"{self.base}/releases") if isinstance(r, dict)]
 
@@ -208,7 +219,7 @@ class GitLabForge:
         stacked_on = None
         if mine is not None:
             iid = int(mine["iid"])
-            action = self._update(mine, title, body, labels, spec.comment)
+            action = self._update(mine, (DRAFT if spec.draft else "") + title, body, labels, spec.comment)
         else:
             target = spec.base
             if not self.supersede and older:
@@ -252,8 +263,7 @@ class GitLabForge:
 
     def _update(self, mr: dict[str, Any], title: str, body: str, labels: list[str], comment: str) -> str:
         iid = int(mr["iid"])
-        if _is_draft(mr) and not title.startswith(DRAFT):
-            title = DRAFT + title  # a draft stays a draft until a person marks it ready
+        # The draft state follows the run's verdict (a "Draft: " title while conflicts are open).
         changes: dict[str, Any] = {}
         if mr.get("title") != title:
             changes["title"] = title

@@ -66,6 +66,10 @@ class LocalForge:
                 found.append(self._pr(data, path))
         return found
 
+    def pull_request_for(self, head: str) -> PullRequest | None:
+        path = self.outbox / f"{_slug(head)}.json"
+        return self._pr(self._load(path), path) if path.is_file() else None
+
     def publish(self, spec: PullRequestSpec) -> PublishResult:
         self.outbox.mkdir(parents=True, exist_ok=True)
         path = self.outbox / f"{_slug(spec.head)}.json"

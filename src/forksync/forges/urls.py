@@ -1,8 +1,13 @@
-"""Web links derived from a git URL (github.com, GitLab, Enterprise hosts alike)."""
+"""Web links derived from a git URL (github.com, GitLab, Enterprise hosts alike).
+
+A link never carries the URL's credentials (`https://user:token@host/…` → `https://host/…`), and
+tag names (upstream's) are percent-encoded: a tag cannot end a Markdown link or add a query.
+"""
 
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 _SCP = re.compile(r"^(?:[\w.-]+@)?([\w.-]+):(?!//)(.+?)(?:\.git)?/?$")
 _URL = re.compile(r"^(?:https?|ssh|git)://(?:[^@/]+@)?([^/:]+)(?::\d+)?/(.+?)(?:\.git)?/?$")
@@ -21,11 +26,15 @@ def compare_url(git_url: str, old: str, new: str) -> str:
     if base is None:
         return ""
     sep = "/-/compare/" if "gitlab" in base else "/compare/"
-    return f"{base}{sep}{old}...{new}"
+    return f"{base}{sep}{_ref(old)}...{_ref(new)}"
 
 
 def release_url(git_url: str, tag: str) -> str:
     base = web_base(git_url)
     if base is None:
         return ""
-    return f"{base}/-/releases/{tag}" if "gitlab" in base else f"{base}/releases/tag/{tag}"
+    return f"{base}/-/releases/{_ref(tag)}" if "gitlab" in base else f"{base}/releases/tag/{_ref(tag)}"
+
+
+def _ref(name: str) -> str:
+    return quote(name, safe="/")

@@ -144,9 +144,14 @@ class FileView:
     whole_file: str | None = None  # only for the whole-file comparison in the benchmark
 
 
+# Any spelling of the envelope's tag name (case, spaces, dashes): repository text cannot open
+# or close the envelope, whatever a model would read as the same tag.
+_ENVELOPE_NAME = re.compile(r"repository[\s_-]*content", re.I)
+
+
 def data(text: str) -> str:
     """Redacted, and unable to close the data envelope early."""
-    return redact(text).replace("repository-content>", "repository_content>")
+    return _ENVELOPE_NAME.sub("repository_content", redact(text))
 
 
 def fence(lines: Sequence[str] | str) -> str:
@@ -164,10 +169,13 @@ def _who(side: str, notes: Sequence[CommitNote]) -> list[str]:
 
 def hunk_prompt(view: FileView) -> str:
     out = [
-        f"File `{view.path}`: {len(view.hunks)} conflict hunk(s) left after merging upstream "
-        f"{view.upstream_version or 'release'} into the fork branch `{view.fork_branch}`.",
+        f"{len(view.hunks)} conflict hunk(s) of one file are left after merging an upstream release "
+        f"into the fork branch `{view.fork_branch}`; the file's path and the release are repository data, "
+        "below.",
         "Call submit_resolution with one entry per hunk number below.",
         "<repository-content>",
+        f"File: {data(view.path)}",
+        f"Upstream release: {data(view.upstream_version or 'release')}",
     ]
     if view.conventions:
         out += [

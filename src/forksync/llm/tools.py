@@ -3,6 +3,11 @@
 Paths are relative to the worktree; anything that escapes it (absolute paths, `..`, symlinks
 pointing out) or reaches into `.git` is refused, so a model steered by hostile repository
 text can still only edit tracked-tree files of this one worktree.
+
+No argument crashes the run: an over-long name, lone surrogates, a path through a file, a bad
+glob, a symlink loop, a file named like pathspec magic (`:(glob)**`; git reads every path
+literally here) each become a refused call whose message goes back to the model. Results
+and refusals are returned inside the prompt envelope: they are repository data.
 """
 
 from __future__ import annotations
@@ -16,9 +21,11 @@ from ..git import Git
 from ..report import CheckRecord
 from ..resolve.paths import matches
 from ..secrets import redact
+from .prompts import data
 
 MAX_READ_CHARS = 20_000
 MAX_HITS = 50
+MAX_NAME_BYTES = 255  # one path component, as most file systems allow
 
 
 class ToolError(Exception):
@@ -28,7 +35,7 @@ class ToolError(Exception):
 class Workspace:
     def __init__(self, root: Path, checks: Sequence[str], rerun: Callable[[str], CheckRecord]) -> None:
         self.root = root.resolve()
-        self.git = Git(self.root)
+        self.git = Git(self.root, env={"GIT_LITERAL_PATHSPECS": "1"})  # a path is never pathspec magic
         self.checks = list(checks)
         self.rerun = rerun
         self.changed: list[str] = []
@@ -39,7 +46,12 @@ class Workspace:
             raise ToolError("path must be a non-empty relative path")
         if Path(rel).is_absolute():
             raise ToolError(f"absolute paths are not allowed: {rel}")
-        target = (self.root / rel).resolve()
+        if any(len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES for part in Path(rel).parts):
+            raise ToolError(f"a path component is longer than {MAX_NAME_BYTES} bytes")
+        try:
+            target = (self.root / rel).resolve()
+        except (OSError, RuntimeError) as exc:  # a symlink loop, a name the OS refuses
+            raise ToolError(f"cannot resolve {rel}: {exc.__class__.__name__}") from None
         if not target.is_relative_to(self.root):
             raise ToolError(f"path escapes the worktree: {rel}")
         if ".git" in target.relative_to(self.root).parts:
@@ -61,15 +73,22 @@ class Workspace:
     def search(self, text: Any, path_glob: Any = None) -> str:
         if not isinstance(text, str) or not text:
             raise ToolError("text must be a non-empty string")
+        if path_glob is not None and not isinstance(path_glob, str):
+            raise ToolError("path_glob must be a string")
+        if path_glob:
+            try:
+                matches(path_glob, "")
+            except re.error as exc:
+                raise ToolError(f"invalid path_glob: {exc}") from None
         files = self.git.run("ls-files", "-z").out.split("\0")
         hits: list[str] = []
         for name in files:
-            if not name or (isinstance(path_glob, str) and path_glob and not matches(path_glob, name)):
+            if not name or (path_glob and not matches(path_glob, name)):
                 continue
             try:
                 target = self.confine(name)
                 body = target.read_text(encoding="utf-8", errors="replace") if target.is_file() else ""
-            except (ToolError, OSError):
+            except (ToolError, OSError, RuntimeError):
                 continue
             for n, line in enumerate(body.splitlines(), 1):
                 if text in line:
@@ -110,7 +129,23 @@ class Workspace:
         return f"check {name} {state}\n{redact(record.output_tail[-4000:])}"
 
     def call(self, name: str, args: dict[str, Any]) -> str:
-        """Dispatch by a fixed table: a name outside it is refused, whatever the model asks."""
+        """Dispatch by a fixed table: a name outside it is refused, whatever the model asks.
+
+        The result is repository data, returned inside the envelope; any failure is a refusal.
+        """
+        if not isinstance(args, dict):
+            raise ToolError("arguments must be an object")
+        bad = [k for k, v in args.items() if _has_surrogates(k) or _has_surrogates(v)]
+        if bad or _has_surrogates(name):
+            raise ToolError(f"arguments must be valid Unicode text (lone surrogates in {clean(bad)})")
+        try:
+            return envelope(self._dispatch(name, args))
+        except ToolError as exc:
+            raise ToolError(envelope(clean(str(exc)))) from None
+        except (OSError, ValueError, RuntimeError, UnicodeError, re.error) as exc:
+            raise ToolError(envelope(clean(f"{name} failed: {exc.__class__.__name__}: {exc}"))) from None
+
+    def _dispatch(self, name: str, args: dict[str, Any]) -> str:
         table: dict[str, Callable[..., str]] = {
             "read_file": lambda: self.read_file(args.get("path"), args.get("start"), args.get("end")),
             "search": lambda: self.search(args.get("text"), args.get("path_glob")),
@@ -131,3 +166,23 @@ class Workspace:
             if len(rec) > 3:
                 paths.append(rec[3:])
         return [p for p in paths if not re.match(r"^\.git(/|$)", p)]
+
+
+def _has_surrogates(value: Any) -> bool:
+    if isinstance(value, str):
+        return any("\ud800" <= ch <= "\udfff" for ch in value)
+    if isinstance(value, list | tuple):
+        return any(_has_surrogates(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_surrogates(k) or _has_surrogates(v) for k, v in value.items())
+    return False
+
+
+def clean(value: Any) -> str:
+    """Text safe to echo back: lone surrogates replaced, secrets redacted."""
+    text = value if isinstance(value, str) else repr(value)
+    return redact(text.encode("utf-8", "replace").decode("utf-8"))
+
+
+def envelope(text: str) -> str:
+    return f"<repository-content>\n{data(text)}\n</repository-content>"

@@ -13,6 +13,8 @@ fields are only ever added. Its keys:
 - ``findings``, ``recommendation``, ``reasons``, ``cost``: ``{usd, tokens, llm_calls}``, ``error``
 
 Every string goes through ``secrets.redact``: repository content and error texts can carry tokens.
+Slack text is also made inert (``render.inert.slack``): no ``<!channel>``, ``@here`` or ``@name``
+from a path, tag or reason can notify anyone, and no backtick in a path can end its code span.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import secrets
+from ..render import inert
 from ..report import ConflictRecord, Report
 from .base import Event
 
@@ -81,11 +84,17 @@ def headline(event: Event) -> str:
 
 # -- Slack ---------------------------------------------------------------------------------
 def _esc(text: str) -> str:
-    return secrets.redact(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return inert.slack(secrets.redact(text))
+
+
+def _code(text: str) -> str:
+    """Inline code in mrkdwn: a backtick inside would end it, so it becomes a look-alike."""
+    return "`" + _esc(text).replace("`", "\u02cb").replace("\n", " ") + "`"
 
 
 def _link(url: str, text: str) -> str:
-    return f"<{secrets.redact(url)}|{_esc(text)}>" if url else _esc(text)
+    usable = url and not any(c in url for c in "<>| \n")
+    return f"<{secrets.redact(url)}|{_esc(text)}>" if usable else _esc(text)
 
 
 def _cut(text: str, limit: int) -> str:
@@ -125,20 +134,20 @@ def slack_message(event: Event) -> dict[str, Any]:
             text = f"*Conflicts* {f.files} files: {f.by_rule} resolved by rule · {f.by_agent} by agent · {f.left} left"
             left = [c.path for c in r.unresolved]
             if left:
-                shown = "\n".join(f"• `{_esc(p)}`" for p in left[:8])
-                more = f"\n…and {len(left) - 8} more" if len(left) > 8 else ""
-                text += f"\n{shown}{more}"
+                shown = "\n".join(inert.capped(left, 8, lambda p: f"• {_code(p)}", "…and {n} more"))
+                text += f"\n{shown}"
             blocks.append(_section(text))
         if f.checks_total:
             text = f"*Checks* {f.checks_passed}/{f.checks_total} passed"
             if f.checks_failed:
-                text += "; failed: " + ", ".join(f"`{_esc(n)}`" for n in f.checks_failed[:10])
+                text += "; failed: " + ", ".join(inert.capped(f.checks_failed, 10, _code, "and {n} more"))
             blocks.append(_section(text))
         if r.reasons and event.kind != "failed":
-            blocks.append(_section("*Why review*\n" + "\n".join(f"• {_esc(x)}" for x in r.reasons[:6])))
+            reasons = inert.capped(r.reasons, 6, lambda x: f"• {_esc(x)}", "…and {n} more")
+            blocks.append(_section("*Why review*\n" + "\n".join(reasons)))
         if event.kind == "failed":
             error = (r.error or {}).get("message") or "unknown error"
-            blocks.append(_section(f"*Error*\n```{_esc(error)}```"))
+            blocks.append(_section(f"*Error*\n```{_esc(error).replace('`', chr(0x2CB))}```"))
     buttons = []
     if r.pull_request and r.pull_request.url.startswith("http"):
         buttons.append(_button("Open pull request", r.pull_request.url, "pr"))
@@ -146,7 +155,7 @@ def slack_message(event: Event) -> dict[str, Any]:
         buttons.append(_button("View run", event.run_url, "run"))
     if buttons:
         blocks.append({"type": "actions", "elements": buttons})
-    context = [f"fork branch `{_esc(r.fork_branch)}`"]
+    context = [f"fork branch {_code(r.fork_branch)}"]
     if r.skipped_releases:
         context.append(f"{len(r.skipped_releases)} releases skipped over")
     if event.kind in ("pr-created", "pr-updated", "conflicts", "checks-failed"):
@@ -169,14 +178,14 @@ def _button(text: str, url: str, action: str) -> dict[str, Any]:
 
 
 def _fallback(event: Event, f: Figures) -> str:
-    parts = [headline(event)]
+    parts = [inert.slack(headline(event))]
     r = event.report
     if r.pull_request:
         parts.append(secrets.redact(r.pull_request.url))
     if f.files:
         parts.append(f"conflicts: {f.by_rule} by rule, {f.by_agent} by agent, {f.left} left")
     if event.kind == "failed" and r.error:
-        parts.append(secrets.redact(r.error.get("message", "")))
+        parts.append(_esc(r.error.get("message", "")))
     if event.run_url:
         parts.append(secrets.redact(event.run_url))
     return _cut(" | ".join(parts), 3000)

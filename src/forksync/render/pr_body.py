@@ -3,6 +3,11 @@
 Unresolved conflicts come first (a reviewer's first job), then the recommendation, the
 release, every resolution with its rule and reason, checks, verification, cost, and how
 to merge (a merge commit: squashing destroys the ancestry the next sync needs).
+
+Upstream's text (paths, tags, commit subjects, release notes, reasons quoting them, check output)
+is made inert by `render.inert`: it cannot close an issue, mention anyone, inject HTML or break
+out of its code span or fence. Every list says "… and N more" when capped, and the body stays
+under GitHub's size limit.
 """
 
 from __future__ import annotations
@@ -11,12 +16,19 @@ import re
 
 from ..report import ConflictRecord, Report
 from ..secrets import redact
+from . import inert
 
 MAX_TABLE_ROWS = 200
+MAX_ITEMS = 50  # any other list in the body
+MAX_DETAILS = 20
 
 
 def _cell(text: str) -> str:
-    return redact(text).replace("|", "\\|").replace("\n", " ").strip()
+    return inert.text(redact(text)).strip()
+
+
+def _code(text: str) -> str:
+    return inert.code(redact(text))
 
 
 def _short(sha: str) -> str:
@@ -30,7 +42,7 @@ def _note(text: str) -> str:
 def render_title(r: Report) -> str:
     tag = r.release.tag if r.release else "upstream"
     prefix = "[needs review] " if r.unresolved else ""
-    return f"{prefix}Sync upstream release {tag}"
+    return inert.no_triggers(f"{prefix}Sync upstream release {' '.join(redact(tag).split())}")[:256]
 
 
 def _unresolved_section(r: Report) -> list[str]:
@@ -44,14 +56,18 @@ def _unresolved_section(r: Report) -> list[str]:
         else "Nothing was committed for these files.",
         "",
     ]
-    for c in r.unresolved:
-        out.append(f"- **`{_cell(c.path)}`** ({c.kind}): {_cell(c.reason)}")
+    for c in r.unresolved[:MAX_TABLE_ROWS]:
+        out.append(f"- **{_code(c.path)}** ({_cell(c.kind)}): {_cell(c.reason)}")
         if c.committed_note:
             out.append(f"  - committed: {_cell(c.committed_note)}")
-        for h in c.hunks:
-            if h.outcome != "resolved":
-                lines = f"fork lines {h.fork_start}–{h.fork_start + max(h.fork_lines, 1) - 1}"
-                out.append(f"  - hunk {h.index} ({lines}): {_cell(h.reason)}")
+        open_hunks = [h for h in c.hunks if h.outcome != "resolved"]
+        for h in open_hunks[:MAX_ITEMS]:
+            lines = f"fork lines {h.fork_start}–{h.fork_start + max(h.fork_lines, 1) - 1}"
+            out.append(f"  - hunk {h.index} ({lines}): {_cell(h.reason)}")
+        if len(open_hunks) > MAX_ITEMS:
+            out.append(f"  - … and {len(open_hunks) - MAX_ITEMS} more hunks")
+    if len(r.unresolved) > MAX_TABLE_ROWS:
+        out.append(f"- … and {len(r.unresolved) - MAX_TABLE_ROWS} more files (all in the JSON report)")
     out.append("")
     return out
 
@@ -62,14 +78,15 @@ def _conflict_rows(c: ConflictRecord) -> list[str]:
         for h in c.hunks:
             who = " (agent)" if h.by_agent else ""
             rows.append(
-                f"| `{_cell(c.path)}` | {h.index} | `{_cell(h.rule)}`{who} | {h.outcome} | {_cell(h.reason)} |"
+                f"| {_code(c.path)} | {h.index} | {_code(h.rule)}{who} | {_cell(h.outcome)} | {_cell(h.reason)} |"
             )
     else:
         rows.append(
-            f"| `{_cell(c.path)}` | whole file | `{_cell(c.rule)}` | {c.outcome} | {_cell(c.reason)} |"
+            f"| {_code(c.path)} | whole file | {_code(c.rule)} | {_cell(c.outcome)} | {_cell(c.reason)} |"
         )
-    for d in c.details[:20]:
-        rows.append(f"| | | | | ↳ {_cell(d)} |")
+    rows += inert.capped(
+        c.details, MAX_DETAILS, lambda d: f"| | | | | ↳ {_cell(d)} |", "| | | | | ↳ … and {n} more |"
+    )
     return rows
 
 
@@ -81,34 +98,44 @@ def render_body(r: Report) -> str:
         out += _unresolved_section(r)
     badge = "✅ `ready`" if r.recommendation == "ready" else "🔍 `needs-review`"
     out += [f"## Upstream sync: {tag}", "", f"**Recommendation: {badge}**"]
-    out += [f"- {_cell(x)}" for x in r.reasons]
+    out += inert.capped(r.reasons, MAX_ITEMS, lambda x: f"- {_cell(x)}")
     out.append("")
     out += ["| | |", "|---|---|"]
     if rel:
-        link = f"[{rel.tag}]({rel.url})" if rel.url else f"`{rel.tag}`"
+        link = f"[{_cell(rel.tag)}]({_url(rel.url)})" if _url(rel.url) else _code(rel.tag)
         out.append(f"| Upstream release | {link} (commit `{_short(rel.commit)}`) |")
-    if r.compare_url:
+    if _url(r.compare_url):
         start = _short(r.compare_from) if re.fullmatch(r"[0-9a-f]{40,64}", r.compare_from) else r.compare_from
         start = start or (r.fork_version or "")
-        out.append(f"| Compare | [{_cell(start)}...{_cell(tag)}]({r.compare_url}) (from the merge base) |")
+        out.append(
+            f"| Compare | [{_cell(start)}...{_cell(tag)}]({_url(r.compare_url)}) (from the merge base) |"
+        )
     out.append(
-        f"| Fork | `{_cell(r.fork_branch)}` at `{_short(r.fork_commit)}`, version {r.fork_version or 'unknown'}"
+        f"| Fork | {_code(r.fork_branch)} at `{_short(r.fork_commit)}`, version {_cell(r.fork_version or 'unknown')}"
         f" ({_cell(r.fork_version_source)}) |"
     )
     if r.merge_commit:
         parents = ", ".join(f"`{_short(p)}`" for p in r.merge_parents)
         out.append(
-            f"| Merge commit | `{_short(r.merge_commit)}` (parents: {parents or '—'}) on `{_cell(r.sync_branch)}` |"
+            f"| Merge commit | `{_short(r.merge_commit)}` (parents: {parents or '—'}) on {_code(r.sync_branch)} |"
         )
+    if r.lifecycle:
+        out.append(f"| Sync branch | {_cell(r.lifecycle)} |")
     out.append(f"| Brought in | {r.upstream_commits} upstream commits, {r.files_changed} files changed |")
     if r.version_update:
         v = r.version_update
-        change = f"{v.old} → **{v.new}**" if v.old != v.new else f"**{v.new}** (unchanged)"
-        out.append(f"| Version | `{_cell(v.file)}`: {change if v.new else '—'}{_note(v.note)} |")
+        change = (
+            f"{_cell(str(v.old))} → **{_cell(v.new)}**"
+            if v.old != v.new
+            else f"**{_cell(v.new)}** (unchanged)"
+        )
+        out.append(f"| Version | {_code(v.file)}: {change if v.new else '—'}{_note(v.note)} |")
     if r.ignored_tags:
-        out.append("| Not stable (skipped) | " + ", ".join(f"`{_cell(t)}`" for t in r.ignored_tags) + " |")
+        tags = inert.capped(r.ignored_tags, MAX_ITEMS, _code, "… and {n} more")
+        out.append("| Not stable (skipped) | " + ", ".join(tags) + " |")
     if r.skipped_releases:
-        out.append("| Also includes | " + ", ".join(f"`{s.tag}`" for s in r.skipped_releases) + " |")
+        skipped = inert.capped([s.tag for s in r.skipped_releases], MAX_ITEMS, _code, "… and {n} more")
+        out.append("| Also includes | " + ", ".join(skipped) + " |")
     resolved = len(r.conflicts) - len(r.unresolved)
     by_agent = sum(1 for c in r.conflicts if any(h.by_agent for h in c.hunks))
     out.append(
@@ -138,16 +165,14 @@ def render_body(r: Report) -> str:
         for c in r.checks:
             result = "✅ passed" if c.passed else ("⏱ timed out" if c.timed_out else f"❌ exit {c.exit_code}")
             tests = ", ".join(f"{v} {k}" for k, v in (c.tests or {}).items()) or "—"
-            out.append(f"| `{_cell(c.command)}` | {result} | {c.duration_s:.1f}s | {tests} |")
+            out.append(f"| {_code(c.command)} | {result} | {c.duration_s:.1f}s | {_cell(tests)} |")
         for c in r.checks:
             if not c.passed and c.output_tail:
                 out += [
                     "",
                     f"<details><summary>Output of <code>{_cell(c.command)}</code> (tail)</summary>",
                     "",
-                    "```",
-                    redact(c.output_tail)[-3000:],
-                    "```",
+                    inert.fenced(redact(c.output_tail)[-3000:]),
                     "</details>",
                 ]
     else:
@@ -157,47 +182,58 @@ def render_body(r: Report) -> str:
     if r.findings:
         out += ["### Verification findings", ""]
         for f in r.findings[:100]:
-            where = f"`{_cell(f.path)}:{f.line}`" if f.path else ""
+            where = _code(f"{f.path}:{f.line}") if f.path else ""
             feat = f" [{_cell(f.feature)}]" if f.feature else ""
-            out.append(f"- **{f.kind}**{feat} {where} {_cell(f.message)}")
+            out.append(f"- **{_cell(f.kind)}**{feat} {where} {_cell(f.message)}")
+        if len(r.findings) > 100:
+            out.append(f"- … and {len(r.findings) - 100} more (all in the JSON report)")
         out.append("")
 
     if r.agent_changes:
         out += ["### Files the agent's fixes changed", "", "Review each: the agent wrote them.", ""]
         out += [
-            f"- `{_cell(a.path)}` {a.change} (+{a.added_lines} −{a.removed_lines})" for a in r.agent_changes
+            f"- {_code(a.path)} {a.change} (+{a.added_lines} −{a.removed_lines})"
+            for a in r.agent_changes[:MAX_TABLE_ROWS]
         ]
+        if len(r.agent_changes) > MAX_TABLE_ROWS:
+            out.append(f"- … and {len(r.agent_changes) - MAX_TABLE_ROWS} more")
         out.append("")
 
     if r.llm_calls:
         out += ["### LLM usage", "", "| Purpose | Model | In | Out | Cost |", "|---|---|---|---|---|"]
-        for call in r.llm_calls[:50]:
+        for call in r.llm_calls[:MAX_ITEMS]:
             out.append(
                 f"| {_cell(call.purpose)} | {_cell(call.model)} | {call.input_tokens} | {call.output_tokens} "
                 f"| ${call.cost_usd:.4f} |"
             )
+        if len(r.llm_calls) > MAX_ITEMS:
+            out.append(f"| … and {len(r.llm_calls) - MAX_ITEMS} more calls | | | | |")
         out.append("")
 
     notes = [s for s in ([rel] if rel else []) + list(r.skipped_releases) if s.notes]
     if notes:
         out += ["<details><summary>Release notes</summary>", ""]
-        for s in notes:
-            out += [f"#### {s.tag}", "", redact(s.notes)[:4000], ""]
+        for s in notes[:10]:
+            out += [f"#### {_code(s.tag)}", "", inert.fenced(redact(s.notes)[:4000]), ""]
+        if len(notes) > 10:
+            out += [f"… and {len(notes) - 10} more releases' notes", ""]
         out += ["</details>", ""]
     if r.top_commits:
         out += ["<details><summary>Upstream commits (newest first)</summary>", ""]
-        out += [f"- {_cell(c)}" for c in r.top_commits]
-        if r.upstream_commits > len(r.top_commits):
-            out.append(f"- … and {r.upstream_commits - len(r.top_commits)} more")
+        out += [f"- {_cell(c)}" for c in r.top_commits[:MAX_ITEMS]]
+        shown = min(len(r.top_commits), MAX_ITEMS)
+        if max(r.upstream_commits, len(r.top_commits)) > shown:
+            out.append(f"- … and {max(r.upstream_commits, len(r.top_commits)) - shown} more")
         out += ["", "</details>", ""]
     if r.top_files:
         out += ["<details><summary>Files upstream changed since the merge base</summary>", ""]
-        out += [f"- `{_cell(f)}`" for f in r.top_files]
-        if r.files_changed > len(r.top_files):
-            out.append(f"- … and {r.files_changed - len(r.top_files)} more")
+        out += [f"- {_code(f)}" for f in r.top_files[:MAX_ITEMS]]
+        shown = min(len(r.top_files), MAX_ITEMS)
+        if max(r.files_changed, len(r.top_files)) > shown:
+            out.append(f"- … and {max(r.files_changed, len(r.top_files)) - shown} more")
         out += ["", "</details>", ""]
     if r.warnings:
-        out += ["### Warnings", ""] + [f"- {_cell(w)}" for w in r.warnings] + [""]
+        out += ["### Warnings", "", *inert.capped(r.warnings, MAX_ITEMS, lambda w: f"- {_cell(w)}"), ""]
     out += [
         "### How to merge",
         "",
@@ -205,6 +241,14 @@ def render_body(r: Report) -> str:
         "the fork's ancestry (a squashed sync once lost 4,201 upstream commits' history and inflated every "
         "later diff).",
         "",
-        f"<sub>forksync run `{r.run_id}`</sub>",
+        f"<sub>forksync run {_code(r.run_id)}</sub>",
     ]
-    return "\n".join(out) + "\n"
+    return inert.cap_body("\n".join(out) + "\n")
+
+
+def _url(url: str) -> str:
+    """A link target that cannot end the Markdown link early or smuggle in HTML: http(s) only."""
+    url = redact(url)
+    if not url.startswith(("https://", "http://")) or any(c in url for c in " <>()[]\"'`\n"):
+        return ""
+    return url

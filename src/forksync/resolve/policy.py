@@ -11,6 +11,7 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..config import CONFIG_FILE
 from .model import Context, Decision, FileResult, Versions
 from .paths import matches
 
@@ -47,7 +48,9 @@ class Rule:
 def rules_for(ctx: Context) -> list[Rule]:
     def make() -> list[Rule]:
         cfg = ctx.config
-        rules = [
+        # Always first: upstream never configures the fork (see resolve/fork_config.py).
+        rules = [Rule(CONFIG_FILE, "keep-fork", "the fork's own forksync config")]
+        rules += [
             Rule(p.path, p.policy, p.reason or f"configured policy for {p.path}", p.command)
             for p in cfg.resolve.policies
         ]
