@@ -66,6 +66,8 @@ def fresh_worktree(repo: Path, commit: str, skip: list[str]) -> Path:
     wt = Path(tempfile.mkdtemp(prefix="forksync-bench-")) / "wt"
     git(repo, "worktree", "add", "-q", "--detach", "--no-checkout", str(wt), commit)
     git(wt, "read-tree", commit)
+    listed = set(git(wt, "ls-files", "-z").split("\0")) if skip else set()
+    skip = [p for p in skip if p in listed]  # a path only the other parent has is not in the index
     if skip:
         git(wt, "update-index", "--skip-worktree", "--", *skip)
     git(wt, "checkout-index", "-a", "-f")
