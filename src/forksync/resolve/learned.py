@@ -24,6 +24,7 @@ so the cache can never answer for a history that does not hold that merge).
 from __future__ import annotations
 
 import bisect
+import contextlib
 import hashlib
 import json
 import os
@@ -64,7 +65,10 @@ class LearnedResolver:
     def prefetch(self, ctx: Context, paths: Sequence[str]) -> None:
         """Build the index while the line merges run (the engine calls this beside them)."""
         if paths and ctx.config.resolve.learn_from_history and ctx.fork_commit:
-            learned_index(ctx, batch_for(ctx, paths[0]).paths)
+            # On a fault nothing is memoized: resolve_hunk meets it again, where the engine turns
+            # a resolver's fault into a reason instead of a crash.
+            with contextlib.suppress(Exception):
+                learned_index(ctx, batch_for(ctx, paths[0]).paths)
 
     def resolve_hunk(self, ctx: Context, v: Versions, hunk: Hunk) -> Decision | None:
         if not ctx.config.resolve.learn_from_history or not ctx.fork_commit:
