@@ -338,7 +338,10 @@ def git_processes(trace: Path) -> list[str]:
     for line in trace.read_text().splitlines() if trace.exists() else []:
         event = json.loads(line)
         if event.get("event") == "start":
-            out.append(event["argv"][1])
+            args = event["argv"][1:]
+            while len(args) > 1 and args[0] == "-c":  # forksync's `-c core.hooksPath=…` options
+                args = args[2:]
+            out.append(args[0] if args else "")
     return out
 
 
