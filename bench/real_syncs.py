@@ -179,8 +179,16 @@ def build(
         git(fork, "checkout", "-q", "-f", "-B", "main", "origin/main")
     reset(fork, p1)
     if not (fork / ".forksync.toml").exists():
-        forksync(fork, "init", "--repo", str(fork), "--upstream", str(upstream))
+        # A local run: the workflow init also writes must name the action to pin (never used here).
+        done = forksync(
+            fork, "init", "--repo", str(fork), "--upstream", str(upstream), "--action", ACTION_FOR_INIT
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"forksync init failed: {done.stderr.strip()}")
     return fork
+
+
+ACTION_FOR_INIT = "example/forksync@" + "0" * 40
 
 
 def reset(fork: Path, p1: str) -> None:

@@ -187,3 +187,16 @@ def test_agent_fix_commits_are_listed_and_keep_the_pr_in_review(
     assert "Files the agent's fixes changed" in report.pr_body
     assert "`.github/workflows/exfil.yml` added" in report.pr_body
     assert "`tinyproxy/router.py` modified" in report.pr_body
+
+
+def test_a_check_failing_only_in_files_left_for_review_says_so() -> None:
+    """The check still failed and stays a reason; the reason tells the reviewer where it points."""
+    open_file = ConflictRecord("pkg/proxy/utils.py", "content", "unresolved", "none", "no rule")
+    compile_error = "*** Error compiling 'pkg/proxy/utils.py'...\nSorry: IndentationError (utils.py, line 9)"
+    elsewhere = "*** Error compiling 'pkg/other.py'...\nSyntaxError"
+    for output, said in ((compile_error, True), (elsewhere, False)):
+        check = CheckRecord("compile", "python -m compileall", 1, 0.1, passed=False, output_tail=output)
+        recommendation, reasons = recommend(_report(conflicts=[open_file], checks=[check]), CHECKED)
+        assert recommendation == "needs-review"
+        failing = next(r for r in reasons if r.startswith("failing checks: compile"))
+        assert ("names only files left for review" in failing) is said, failing

@@ -79,13 +79,18 @@ def _pytest_missing() -> Iterator[None]:
 
 
 def test_default_without_pytest_is_one_clear_note(tmp_path: Path) -> None:
+    """No [verify] tests command, and forksync's interpreter cannot run the fork's tests: one note
+    (shown with the run's warnings), no finding; a configured command that cannot run is a finding."""
     repo, fork, upstream = _sync(tmp_path)
+    notes: list[str] = []
     with _pytest_missing():
-        findings = _verify(repo, fork, upstream, True)
-    assert _where(findings) == [("fork-test", "", 0)]
-    message = findings[0].message
-    assert "pytest is not installed for" in message and "[verify] tests" in message
-    assert _verify(repo, fork, upstream, True) != findings  # with pytest, they run: the failure itself
+        config = Config.model_validate({"verify": {"tests": True}})
+        findings = verify(repo.path, config, fork_before=fork, upstream=upstream, notes=notes)
+    assert findings == []
+    (note,) = notes
+    assert "7 test(s) were not run" in note and "pytest is not installed for" in note
+    assert "[verify] tests" in note
+    assert _verify(repo, fork, upstream, True) != []  # with pytest, they run: the failure itself
 
 
 @pytest.mark.parametrize("off", [False, "off", "false"])

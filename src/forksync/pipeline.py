@@ -1231,7 +1231,8 @@ class Sync:
     def _verify_findings(self, repo: Path, merged: str) -> list[Finding]:
         from .verify import verify as run_verify
 
-        return run_verify(
+        notes: list[str] = []
+        findings = run_verify(
             repo,
             self.config,
             fork_before=self.fork_before,
@@ -1240,7 +1241,10 @@ class Sync:
             base=self.base_commit,
             run_tests=self.worktree is not None,
             open_paths={c.path for c in self.report.unresolved},
+            notes=notes,
         )
+        self.report.warnings.extend(n for n in notes if n not in self.report.warnings)
+        return findings
 
     def _recommend(self) -> None:
         from .verdict import recommend

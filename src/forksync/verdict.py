@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections import Counter
 
 from .config import Config
-from .report import Recommendation, Report
+from .report import CheckRecord, Recommendation, Report
 from .resolve.paths import matches
 from .resolve.policy import is_lock_file
 
@@ -62,9 +62,14 @@ def recommend(r: Report, config: Config) -> tuple[Recommendation, list[str]]:
     reasons: list[str] = []
     if r.unresolved:
         reasons.append(f"{len(r.unresolved)} conflicted file(s) left for review")
-    failed = [c.name for c in r.checks if not c.passed]
+    failed = [c for c in r.checks if not c.passed]
     if failed:
-        reasons.append("failing checks: " + ", ".join(failed))
+        open_paths = [c.path for c in r.unresolved]
+        names = [
+            c.name + (" (its output names only files left for review)" if _only_open(c, open_paths) else "")
+            for c in failed
+        ]
+        reasons.append("failing checks: " + ", ".join(names))
     if not config.checks.commands:
         reasons.append("no checks configured")
     if r.findings:
@@ -110,3 +115,17 @@ _COMPUTED_PREFIXES = (
 def _is_computed(reason: str) -> bool:
     """A reason an earlier ``recommend`` computed (a resumed report carries them): recomputed, not kept."""
     return any(p in reason for p in _COMPUTED_PREFIXES)
+
+
+def _only_open(check: CheckRecord, open_paths: list[str]) -> bool:
+    """Does a failing check point only at files committed with markers? Then the reviewer fixes
+    it by resolving them; the check still failed and stays a reason."""
+    import re
+
+    named = set(re.findall(r"[\w./-]+\.\w+", check.output_tail))
+    tracked = {n for n in named if "/" in n}
+    return (
+        bool(open_paths)
+        and bool(tracked)
+        and all(any(p == n or p.endswith("/" + n) or n.endswith(p) for p in open_paths) for n in tracked)
+    )

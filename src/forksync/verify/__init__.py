@@ -45,8 +45,10 @@ def verify(
     base: str | None = None,
     run_tests: bool = True,
     open_paths: Collection[str] = (),
+    notes: list[str] | None = None,
 ) -> list[Finding]:
-    """Findings about the merge ``merged`` (a commit, or WORKTREE for the checked-out files).
+    """Findings about the merge ``merged`` (a commit, or WORKTREE for the checked-out files);
+    ``notes`` collects what could not be checked and is no finding (see the fork's tests below).
 
     ``open_paths`` are the files left for review (committed with conflict markers): they do not
     parse, so nothing is derived from them or reported about them; the review lists them already.
@@ -73,6 +75,16 @@ def verify(
         nodes = [n for n in dict.fromkeys(nodes) if not sides.is_open(n.split("::", 1)[0])]
         timeout = min(TIMEOUT, config.checks.timeout)
         run = run_tests_in(repo, nodes, config.verify.tests, timeout=timeout)
+        if run.problem and config.verify.tests is True:
+            # Nobody said how the fork's tests run, and forksync's own interpreter could not run them
+            # (no pytest, the fork's dependencies missing): one note, not a finding. A command set in
+            # [verify] tests that cannot run is a finding: the user asked for those tests.
+            if notes is not None:
+                notes.append(
+                    f"the fork's {run.nodes} test(s) were not run: {run.problem}; set [verify] tests to "
+                    "the command that runs them in the fork's environment, or tests = false"
+                )
+            run = TestRun()
     findings = check_features(sides, run.outcomes) + findings
     findings += fork_test_findings(sides, kept if run_tests else [], removed, run)
     return unique([f for f in findings if not sides.is_open(f.path)])
