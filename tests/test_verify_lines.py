@@ -57,3 +57,25 @@ def test_a_fork_change_rewrapped_by_the_merge_is_not_lost(tmp_path: Path) -> Non
     repo.commit({"utils.py": base}, "the fork's change really lost")
     findings = verify(repo.path, Config(), fork_before=fork, upstream=upstream, run_tests=False)
     assert [(f.kind, f.path, f.line) for f in findings] == [("lost-fork-change", "utils.py", 2)]
+
+
+def test_an_upstream_reformat_is_not_lost_when_the_merge_keeps_the_forks_content(tmp_path: Path) -> None:
+    """litellm v1.81.3: upstream only re-wrapped a call the fork had changed; the merge kept the
+    fork's content (`trivial:upstream-reformat-only`), and verify called upstream's re-wrap lost."""
+    repo = Repo(tmp_path / "r")
+    base = "def run(loop, f, t):\n    return await wait_for(loop.run(None, f), timeout=t)\n"
+    repo.commit({"main.py": base, "other.py": "A = 1\n"}, "initial")
+    repo.git("branch", "upstream")
+    fork = repo.commit(
+        {"main.py": base.replace("wait_for(loop.run(None, f), timeout=t)", "loop.run(None, f)")}, "fork"
+    )
+    repo.git("checkout", "-q", "upstream")
+    rewrapped = base.replace(
+        "await wait_for(loop.run(None, f), timeout=t)",
+        "await wait_for(\n        loop.run(None, f), timeout=t\n    )",
+    )
+    upstream = repo.commit({"main.py": rewrapped, "other.py": "A = 2\n"}, "upstream: formatter")
+    repo.git("checkout", "-q", "-b", "sync", fork)
+    repo.git("merge", "--no-ff", "-q", "--no-edit", "-X", "ours", "upstream")
+    assert "timeout" not in repo.read("main.py")
+    assert verify(repo.path, Config(), fork_before=fork, upstream=upstream, run_tests=False) == []

@@ -63,6 +63,13 @@ def _rewrapped(sides: Sides, hunk: DiffHunk, squashed: dict[str, str]) -> bool:
     return bool(text) and text in squashed[hunk.path]
 
 
+def _reformat_only(hunk: DiffHunk) -> bool:
+    """A hunk whose text equals what it replaced once spacing and line breaks are ignored (a
+    formatter re-wrapped a call): a merge that kept the other side's content there lost nothing."""
+    old = "".join("".join(hunk.old_lines).split())
+    return bool(old) and old == "".join("".join(hunk.new_lines).split())
+
+
 def _relocated(sides: Sides, lines: list[str]) -> Counter[str] | None:
     """When the path is gone from the merged tree: the file now holding the longest line."""
     longest = max(lines, key=len)
@@ -108,6 +115,8 @@ def _side_losses(sides: Sides, side: str) -> list[Finding]:
             merged = _relocated(sides, wanted)
             file_gone = merged is None
             merged = merged or Counter()
+        if _reformat_only(hunk):
+            continue  # only spacing or line breaks changed: no content of this side's to lose
         missing, checked = _missing(hunk, merged)
         if hunk.path == version_file:
             missing = [line for line in missing if "version" not in line.lower()]
