@@ -348,7 +348,15 @@ def _sizes(git: Git, shas: Sequence[str]) -> dict[str, int]:
     return sizes
 
 
-def scan_release(git: Git, base: str | None, release: str, *, guarddog: bool = True) -> SupplyChainScan:
+def scan_release(
+    git: Git,
+    base: str | None,
+    release: str,
+    *,
+    guarddog: bool = True,
+    max_file: int = MAX_FILE_BYTES,
+    max_total: int = MAX_TOTAL_BYTES,
+) -> SupplyChainScan:
     """Scan the release against the merge base: four git processes whatever the release's size."""
     changes = list_changes(git, base, release)
     scan = SupplyChainScan(files_changed=len(changes), git_calls=1)
@@ -365,8 +373,8 @@ def scan_release(git: Git, base: str | None, release: str, *, guarddog: bool = T
     scan.git_calls += 1 if shas else 0
     chosen, total = [], 0
     for sha in shas:  # the release's side first: the budget goes to what it brings
-        size = sizes.get(sha, MAX_FILE_BYTES + 1)
-        if size <= MAX_FILE_BYTES and total + size <= MAX_TOTAL_BYTES:
+        size = sizes.get(sha, max_file + 1)
+        if size <= max_file and total + size <= max_total:
             chosen.append(sha)
             total += size
     blobs = cat_blobs(git, chosen) if chosen else {}
@@ -375,7 +383,8 @@ def scan_release(git: Git, base: str | None, release: str, *, guarddog: bool = T
     unread = [c.path for c in readable if c.new_sha not in blobs]
     if unread:
         scan.notes.append(
-            f"{len(unread)} file(s) too large to read (over {MAX_FILE_BYTES // 1024} KB or the budget)"
+            f"{len(unread)} file(s) not read: over {max_file // 1024} KB each or past the "
+            f"{max_total // 1024} KB budget (names and modes still checked)"
         )
     scan.findings = scan_texts(changes, blobs)
     if guarddog:
