@@ -11,6 +11,7 @@ import os
 import stat
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,16 @@ def test_base64_blob_passed_to_exec_is_high_and_only_what_the_release_adds(tmp_p
     # the same payload already at the merge base is not what this release brings
     result = scan(tmp_path / "3", {"pkg/util.py": evil + "z = 3\n"}, base={"pkg/util.py": evil})
     assert not any(f.rule == "obfuscated" for f in result.findings)
+
+
+def test_split_and_binary_payloads_are_high(tmp_path: Path) -> None:
+    """Evasions: the payload cut into short concatenated chunks; zlib-compressed bytes escaped."""
+    chunks = " + ".join(f'"{PAYLOAD[i : i + 60]}"' for i in range(0, len(PAYLOAD), 60))
+    split = f"import base64\nexec(base64.b64decode({chunks}))\n"
+    packed = zlib.compress(os.urandom(300))
+    escaped = f"import marshal, zlib\nexec(marshal.loads(zlib.decompress({packed!r})))\n"
+    result = scan(tmp_path, {"a.py": split, "b.py": escaped})
+    assert {("a.py", "high", "obfuscated"), ("b.py", "high", "obfuscated")} <= found(result)
 
 
 def test_a_lone_long_literal_is_low(tmp_path: Path) -> None:
@@ -173,14 +184,16 @@ def test_thousands_of_files_bounded_work(tmp_path: Path) -> None:
     base = repo.commit({"README.md": "hello\n"}, "base")
     files = {f"pkg/m{i:04d}.py": f"X = {i}\n".encode() + b"#" * 1000 for i in range(3000)}
     files["big.py"] = b"#" * (supply_chain.MAX_FILE_BYTES + 10)
+    files["zzz_init.pth"] = b"import os\n"  # after the filler: the budget goes to it first
+    files["zzz/tool"] = b"\x7fELF" + b"\0" * (supply_chain.MAX_FILE_BYTES + 10)
     rel = fast_import(repo, files, base)
     result = supply_chain.scan_release(Git(repo.path), base, rel, guarddog=False, max_total=200_000)
-    assert result.files_changed == 3001
+    assert result.files_changed == 3003
     assert result.git_calls == 3  # diff, sizes, one batch read: whatever the number of files
     assert result.bytes_read <= 200_000
     assert 150 <= result.blobs_read <= 200
-    assert result.notes[0].startswith(f"{3001 - result.blobs_read} file(s) not read")
-    assert result.findings == []
+    assert result.notes[0].startswith(f"{3003 - result.blobs_read} file(s) not read")
+    assert found(result) == {("zzz_init.pth", "high", "startup")}
 
 
 def test_guarddog_stand_in_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

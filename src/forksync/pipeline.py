@@ -1,4 +1,4 @@
-"""The sync pipeline, top to bottom: detect → fetch → branch → merge → resolve → version →
+"""The sync pipeline, top to bottom: detect → fetch → scan → branch → merge → resolve → version →
 commit → checks → verify → recommend → push → pull request → notify.
 
 Each stage is a method that records itself in the report (saved after every stage). All

@@ -135,6 +135,16 @@ def wanted(change: Change) -> bool:
     )
 
 
+def priority(change: Change) -> int:
+    """Reading order under the byte budget: what runs at install or start-up first."""
+    p = change.path
+    if _install_time(p) or PurePosixPath(p).name in ("pyproject.toml", "setup.cfg", "package.json"):
+        return 0
+    if is_top_level_init(p) or change.new_mode == "100755":
+        return 1
+    return 2 if _is_python(p) else 3
+
+
 def path_hits(change: Change) -> list[Hit]:
     """Rules that need the path and modes only."""
     p, hits = change.path, []
@@ -149,6 +159,10 @@ def path_hits(change: Change) -> list[Hit]:
         hits.append(("high", "binary", f"packaged archive ({PurePosixPath(p).suffix}) {_verb(change)}"))
     if change.new_mode == "100755" and change.old_mode != "100755":
         hits.append(("low", "executable", "file made executable"))
+    if change.new_mode == "160000":
+        hits.append(
+            ("medium", "submodule", f"submodule {_verb(change)}: its code comes from another repository")
+        )
     name = PurePosixPath(p).name
     if name in ("sitecustomize.py", "usercustomize.py"):
         hits.append(("high", "startup", f"{name} {_verb(change)}: it runs at every interpreter start-up"))
@@ -262,28 +276,45 @@ def package_json_hits(data: bytes) -> set[Hit]:
 def obfuscation_hits(data: bytes) -> set[Hit]:
     """Long base64/hex literals handed to exec/eval/compile/__import__/marshal/zlib: by the AST
     when the file parses, else by a regex on the text. A lone long literal is `low`."""
-    blobs = list(_BLOB.finditer(data, 0, MAX_FILE_BYTES))
-    if not blobs:
-        return set()
     try:
-        tree = ast.parse(data)
+        tree: ast.AST | None = ast.parse(data)
     except (SyntaxError, ValueError):
         tree = None
-    runners = _ast_runners(tree) if tree is not None else _regex_runners(data)
+    blobs = list(_BLOB.finditer(data, 0, MAX_FILE_BYTES))
+    if tree is not None:
+        runners = _ast_runners(tree)
+    elif blobs:
+        runners = _regex_runners(data)
+    else:
+        return set()
     if runners:
-        return {("high", "obfuscated", f"long encoded literal passed to {r}()") for r in sorted(runners)[:3]}
+        return {("high", "obfuscated", f"encoded payload passed to {r}()") for r in sorted(runners)[:3]}
+    if not blobs:
+        return set()
     return {("low", "encoded-blob", f"encoded literal of {max(len(b.group(0)) for b in blobs)}+ characters")}
 
 
+def _encoded(raw: bytes) -> bool:
+    """A payload: a long base64/hex run, or a long bytes literal that is mostly unprintable."""
+    if _BLOB.search(raw):
+        return True
+    unprintable = sum(1 for b in raw[:4096] if b < 9 or 13 < b < 32 or b > 126)
+    return len(raw) >= BLOB_MIN and unprintable * 10 > min(len(raw), 4096) * 3
+
+
 def _long_literal(node: ast.AST, names: dict[str, bool]) -> bool:
+    """Whether ``node`` holds an encoded payload: one literal, or its string pieces joined
+    (a payload split into `"AAA" + "BBB"` chunks), or a name bound to one."""
+    pieces: list[bytes] = []
     for sub in ast.walk(node):
         if isinstance(sub, ast.Constant) and isinstance(sub.value, str | bytes):
             raw = sub.value if isinstance(sub.value, bytes) else sub.value.encode("utf-8", "replace")
-            if _BLOB.search(raw):
+            if _encoded(raw):
                 return True
+            pieces.append(raw)
         if isinstance(sub, ast.Name) and names.get(sub.id):
             return True
-    return False
+    return len(pieces) > 1 and bool(_BLOB.search(b"".join(pieces)))
 
 
 def _call_name(node: ast.Call) -> str:
@@ -357,10 +388,12 @@ def scan_release(
     max_file: int = MAX_FILE_BYTES,
     max_total: int = MAX_TOTAL_BYTES,
 ) -> SupplyChainScan:
-    """Scan the release against the merge base: four git processes whatever the release's size."""
+    """Scan the release against the merge base: three git processes whatever the release's size
+    (diff, sizes, one batch read); the byte budget goes to install-time files first, so that
+    megabytes of filler cannot starve the rule that matters."""
     changes = list_changes(git, base, release)
     scan = SupplyChainScan(files_changed=len(changes), git_calls=1)
-    readable = [c for c in changes if wanted(c)]
+    readable = sorted((c for c in changes if wanted(c)), key=priority)
     shas = [c.new_sha for c in readable]
     shas += [
         c.old_sha
@@ -380,13 +413,18 @@ def scan_release(
     blobs = cat_blobs(git, chosen) if chosen else {}
     scan.git_calls += 1 if chosen else 0
     scan.blobs_read, scan.bytes_read = len(blobs), sum(len(b) for b in blobs.values())
-    unread = [c.path for c in readable if c.new_sha not in blobs]
+    unread = [c for c in readable if c.new_sha not in blobs]
+    scan.findings = scan_texts(changes, blobs)
+    scan.findings += [
+        ScanFinding(c.path, "medium", "binary", "executable too large to inspect")
+        for c in unread
+        if c.new_mode == "100755" and not c.path.endswith(NATIVE_EXT)
+    ]
     if unread:
         scan.notes.append(
             f"{len(unread)} file(s) not read: over {max_file // 1024} KB each or past the "
             f"{max_total // 1024} KB budget (names and modes still checked)"
         )
-    scan.findings = scan_texts(changes, blobs)
     if guarddog:
         scan.guarddog = run_guarddog(changes, blobs, scan.findings)
     return scan
