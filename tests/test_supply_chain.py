@@ -134,7 +134,7 @@ def test_install_and_import_time_files(tmp_path: Path) -> None:
     pyproject = (
         '[project]\nname = "pkg"\n[project.scripts]\npkg = "pkg.cli:main"\nupdate = "pkg.evil:run"\n'
         '[build-system]\nbuild-backend = "backend"\nbackend-path = ["_build"]\n'
-        '[tool.hatch.build.hooks.custom]\npath = "hooks.py"\n'
+        '[tool.hatch.build.hooks.custom]\npath = "build/hooks.py"\n'
     )
     result = scan(
         tmp_path,
@@ -146,6 +146,8 @@ def test_install_and_import_time_files(tmp_path: Path) -> None:
             "conftest.py": "import os\n",
             "src/pkg/__init__.py": "import subprocess\nsubprocess.Popen(['sh'])\n",
             "package.json": json.dumps({"scripts": {"postinstall": "node x.js"}}),
+            "build/hooks.py": "import urllib.request\nURL = 'http://203.0.113.7/p'\n",
+            "_build/backend.py": "def build_wheel(*a): pass\n",
         },
         base={"pyproject.toml": '[project]\nname = "pkg"\n[project.scripts]\npkg = "pkg.cli:main"\n'},
     )
@@ -160,6 +162,9 @@ def test_install_and_import_time_files(tmp_path: Path) -> None:
     scripts = [f.reason for f in result.findings if f.rule == "entry-point"]
     assert scripts == ["scripts entry point update = pkg.evil:run"]  # only the added one
     assert any("evil.example.net:8443" in f.reason for f in result.findings)
+    # the files the pyproject runs at build time: the hook and the in-tree backend
+    assert {("build/hooks.py", "medium", "build-hook"), ("_build/backend.py", "medium", "build-hook")} <= got
+    assert ("build/hooks.py", "medium", "endpoint") in got
 
 
 def fast_import(repo: Repo, files: dict[str, bytes], parent: str) -> str:

@@ -22,7 +22,7 @@ import shutil
 import subprocess
 import tempfile
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -179,8 +179,30 @@ def _verb(change: Change) -> str:
     return "added" if change.status == "A" else "changed"
 
 
-def text_hits(path: str, data: bytes) -> set[Hit]:
-    """Rules on a file's content; the caller keeps those the base's copy did not already have."""
+def build_paths(pyproject: bytes | None) -> tuple[set[str], tuple[str, ...]]:
+    """Files that run at build time by the release's own pyproject: hatch hooks' `path`, and
+    the folders of an in-tree backend (`backend-path`)."""
+    try:
+        doc = tomllib.loads((pyproject or b"").decode("utf-8", "replace"))
+    except tomllib.TOMLDecodeError:
+        return set(), ()
+    build = doc.get("build-system", {})
+    dirs = build.get("backend-path", []) if isinstance(build, dict) else []
+    prefixes = tuple(str(d).strip("./") + "/" for d in dirs if isinstance(d, str) and str(d).strip("./"))
+    tool = doc.get("tool", {})
+    hatch = tool.get("hatch", {}) if isinstance(tool, dict) else {}
+    hooks = hatch.get("build", {}).get("hooks", {}) if isinstance(hatch, dict) else {}
+    files = {
+        str(spec.get("path", "hatch_build.py")).removeprefix("./")
+        for name, spec in (hooks.items() if isinstance(hooks, dict) else [])
+        if name == "custom" and isinstance(spec, dict)
+    }
+    return files, prefixes
+
+
+def text_hits(path: str, data: bytes, install: bool = False) -> set[Hit]:
+    """Rules on a file's content; the caller keeps those the base's copy did not already have.
+    ``install``: the release's pyproject names this file as build-time code (`build_paths`)."""
     hits: set[Hit] = set()
     name = PurePosixPath(path).name
     if name.endswith(".pth"):
@@ -190,7 +212,7 @@ def text_hits(path: str, data: bytes) -> set[Hit]:
             hits.add(("high", "startup", f".pth file runs code at interpreter start-up: {first}"))
         else:
             hits.add(("medium", "startup", ".pth file adds import paths at interpreter start-up"))
-    if _install_time(path):
+    if install or _install_time(path):
         for host in endpoints(data):
             hits.add(("medium", "endpoint", f"network endpoint in an install-time file: {host}"))
     if name == "setup.py" and re.search(rb"\bcmdclass\s*=", data):
@@ -202,7 +224,7 @@ def text_hits(path: str, data: bytes) -> set[Hit]:
     if is_top_level_init(path):
         for m in sorted({m.group(1).decode() for m in _NETWORK.finditer(data)}):
             hits.add(("medium", "import-time", f"package __init__ does network or exec on import: {m}"))
-    if _is_python(path) or _install_time(path):
+    if install or _is_python(path) or _install_time(path):
         hits |= obfuscation_hits(data)
     kind = next((k for magic, k in MAGIC.items() if data.startswith(magic)), None)
     if kind and not (kind.startswith("PE") and not _looks_binary(data)):
@@ -430,16 +452,25 @@ def scan_release(
     return scan
 
 
-def scan_texts(changes: Iterable[Change], blobs: dict[str, bytes]) -> list[ScanFinding]:
+def scan_texts(changes: Sequence[Change], blobs: dict[str, bytes]) -> list[ScanFinding]:
     """Findings for each change: path rules, then content rules minus what the base already had."""
     findings: list[ScanFinding] = []
+    pyproject = next((c for c in changes if c.path == "pyproject.toml" and c.status != "D"), None)
+    files, dirs = build_paths(blobs.get(pyproject.new_sha) if pyproject else None)
     for c in changes:
         hits = path_hits(c)
+        install = c.status != "D" and (c.path in files or (c.path.startswith(dirs) if dirs else False))
+        if install:
+            hits.append(
+                ("medium", "build-hook", f"build-time code {_verb(c)}: the pyproject runs it at build")
+            )
         new = blobs.get(c.new_sha)
         if new is not None:
             old = blobs.get(c.old_sha)
-            before = text_hits(c.path, old) if old is not None else set()
-            hits += sorted(text_hits(c.path, new) - before, key=lambda h: (_SEVERITY_ORDER[h[0]], h[2]))
+            before = text_hits(c.path, old, install) if old is not None else set()
+            hits += sorted(
+                text_hits(c.path, new, install) - before, key=lambda h: (_SEVERITY_ORDER[h[0]], h[2])
+            )
         seen: set[Hit] = set()
         for sev, rule, reason in hits[:MAX_FINDINGS_PER_FILE]:
             if (sev, rule, reason) not in seen:
