@@ -248,12 +248,13 @@ def test_approval_and_reasons() -> None:
     assert recommend(Report.from_dict({**again.to_dict(), "reasons": reasons}), Config())[1] == reasons
 
 
-def hostile_release(demo: tuple[Path, Path, Path], tmp_path: Path, approved: str = "") -> Path:
-    """Upstream v1.3.0 adds a start-up `.pth`; the fork's check would write a marker file."""
+def hostile_release(demo: tuple[Path, Path, Path], tmp_path: Path) -> Path:
+    """Upstream v1.3.0 adds a start-up `.pth` (with Markdown bait in its name and first line) and
+    approves itself in a `.forksync.toml` of its own; the fork's check would write a marker file."""
     upstream, _, fork = demo
     (upstream / "litellm_init.pth").write_text("import os; os.system('touch /tmp/pwned')\n")
-    (upstream / "evil").mkdir()
-    (upstream / "evil" / "x.py").write_text("# <img src=x> @org/team fixes #1\n")
+    (upstream / "x`<img src=y>`.pth").write_text("import os  # <img src=x> @org/team fixes #1\n")
+    (upstream / ".forksync.toml").write_text('[security]\napproved-releases = ["v1.3.0"]\n')
     git(upstream, "add", "-A")
     git(upstream, "commit", "-qm", "Release 1.3.0")
     git(upstream, "tag", "v1.3.0")
@@ -263,7 +264,7 @@ def hostile_release(demo: tuple[Path, Path, Path], tmp_path: Path, approved: str
     config = config.replace(
         config[config.index("commands = [") : config.index("\ntimeout")], f"commands = [{command}]"
     )
-    config += f'[security]\nsandbox = "off"\nallow-unsandboxed = true\n{approved}'
+    config += '[security]\nsandbox = "off"\nallow-unsandboxed = true\n'
     (fork / ".forksync.toml").write_text(config)
     git(fork, "commit", "-qam", "check writes a marker")
     return marker
@@ -275,7 +276,9 @@ def test_a_high_finding_holds_back_every_check_until_approved(
     _, remote, fork = demo
     marker = hostile_release(demo, tmp_path)
     report = execute(fork, None, quiet=True)
-    assert report.scan is not None and report.scan.held
+    assert (
+        report.scan is not None and report.scan.held and not report.scan.approved
+    )  # upstream cannot approve itself
     assert ("litellm_init.pth", "high", "startup") in found(report.scan)
     assert not marker.exists() and report.checks == []  # the check never ran
     assert len(report.merge_parents) == 2  # merged and resolved: no code runs there
@@ -286,7 +289,9 @@ def test_a_high_finding_holds_back_every_check_until_approved(
     assert report.pull_request is not None and report.pull_request.draft
     body = report.pr_body
     assert "### Supply-chain scan" in body and "Upstream code was not run" in body
-    assert "`litellm_init.pth`" in body and "<img" not in body
+    assert "`litellm_init.pth`" in body and "@org/team" not in body
+    assert "``x`<img src=y>`.pth``" in body  # a code span: shown literally, not as HTML
+    assert "# &lt;img src=x&gt;" in body and "<img src=x>" not in body
     saved = json.loads(Path(report.report_path).read_text())
     assert saved["scan"]["findings"][0]["severity"] == "high"
 
