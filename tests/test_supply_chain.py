@@ -80,8 +80,15 @@ def test_split_and_binary_payloads_are_high(tmp_path: Path) -> None:
 
 
 def test_a_lone_long_literal_is_low(tmp_path: Path) -> None:
-    result = scan(tmp_path, {"data.py": f'ICON = "{PAYLOAD}"\n'})
+    """An embedded icon decoded but never run is low; `re.compile` and `model.eval()` run nothing."""
+    icon = f'import base64, re\nICON = base64.b64decode("{PAYLOAD}")\nR = re.compile("x")\nm.eval()\n'
+    result = scan(tmp_path, {"data.py": icon})
     assert found(result) == {("data.py", "low", "encoded-blob")}
+
+
+def test_a_payload_through_several_names_is_high(tmp_path: Path) -> None:
+    chain = f'import base64, zlib\nblob = "{PAYLOAD}"\nraw = base64.b64decode(blob)\ncode = zlib.decompress(raw)\nexec(code)\n'
+    assert ("a.py", "high", "obfuscated") in found(scan(tmp_path, {"a.py": chain}))
 
 
 def test_new_binaries(tmp_path: Path) -> None:

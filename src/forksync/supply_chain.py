@@ -73,9 +73,7 @@ _RUNNERS = {
     "a85decode",
     "unhexlify",
 }
-_RUNNER_TEXT = re.compile(
-    rb"\b(exec|eval|compile|__import__|marshal\.loads|zlib\.decompress|b64decode|unhexlify)\s*\("
-)
+_RUNNER_TEXT = re.compile(rb"(?<!re\.)\b(exec|eval|compile|__import__|marshal\.loads|pickle\.loads)\s*\(")
 _NETWORK = re.compile(
     rb"\b(urllib\.request|urlopen|requests\.(get|post)|http\.client|socket\.socket|"
     rb"subprocess\.|os\.system|os\.popen|exec\(|eval\()"
@@ -298,17 +296,13 @@ def package_json_hits(data: bytes) -> set[Hit]:
 def obfuscation_hits(data: bytes) -> set[Hit]:
     """Long base64/hex literals handed to exec/eval/compile/__import__/marshal/zlib: by the AST
     when the file parses, else by a regex on the text. A lone long literal is `low`."""
-    try:
-        tree: ast.AST | None = ast.parse(data)
-    except (SyntaxError, ValueError):
-        tree = None
     blobs = list(_BLOB.finditer(data, 0, MAX_FILE_BYTES))
-    if tree is not None:
-        runners = _ast_runners(tree)
-    elif blobs:
-        runners = _regex_runners(data)
-    else:
-        return set()
+    runners: set[str] = set()
+    if _RUNNER_TEXT.search(data, 0, MAX_FILE_BYTES):  # no runner named: no AST to build
+        try:
+            runners = _ast_runners(ast.parse(data))
+        except (SyntaxError, ValueError):
+            runners = _regex_runners(data) if blobs else set()
     if runners:
         return {("high", "obfuscated", f"encoded payload passed to {r}()") for r in sorted(runners)[:3]}
     if not blobs:
@@ -350,17 +344,19 @@ def _call_name(node: ast.Call) -> str:
 
 
 def _ast_runners(tree: ast.AST) -> set[str]:
+    nodes = list(ast.walk(tree))
     names: dict[str, bool] = {}
-    for node in ast.walk(tree):  # names bound to a long literal (or to a call on one)
-        if isinstance(node, ast.Assign) and _long_literal(node.value, {}):
-            for target in node.targets:
-                if isinstance(target, ast.Name):
-                    names[target.id] = True
+    for _ in range(3):  # names bound to a payload, or to something computed from one
+        for node in nodes:
+            if isinstance(node, ast.Assign) and _long_literal(node.value, names):
+                for target in node.targets:
+                    if isinstance(target, ast.Name):
+                        names[target.id] = True
     found = set()
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.Call):
             name = _call_name(node)
-            if name.rsplit(".", 1)[-1] in _RUNNERS and any(
+            if (name in _RUNNERS or name.rsplit(".", 1)[-1] in ("exec", "eval", "__import__")) and any(
                 _long_literal(arg, names) for arg in [*node.args, *(k.value for k in node.keywords)]
             ):
                 found.add(name)
