@@ -1,16 +1,20 @@
 """Time `git merge` against `git merge` + `forksync resolve` on a real upstream sync merge.
 
     python bench/merge_timing.py --repo /path/to/CartoDB-litellm.git [--merge SHA --fork p1|p2] [--runs 3]
+    python bench/merge_timing.py --repo /path/to/CartoDB-litellm.git --sample 20 [--runs 1]
 
 Each run gets a fresh worktree (checked out untimed, with the few paths whose blobs the
 repository lacks marked skip-worktree), then times `git merge` of the merge's second parent
 into its first, then `forksync resolve` on the conflicts it left. Prints every run, the
-medians and the resolve/merge ratio. It measures; it asserts nothing.
+medians and the resolve/merge ratio. With ``--sample N``, the merges are every upstream sync
+of the benchmark TSV plus N others spread evenly over it (each with its own fork side): one line
+per merge and the median ratio over them. It measures; it asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import shutil
@@ -22,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
+DEFAULT_TSV = Path(__file__).resolve().parents[2] / "shared" / "bench" / "cartodb-litellm-merges.tsv"
 # The largest upstream sync of the benchmark TSV: 42 conflicted files, the fork is p2.
 DEFAULT_MERGE = "4a2426ed54acc504b69e9f25cf8f20fc2936eed4"
 ENV = {
@@ -61,6 +66,8 @@ def fresh_worktree(repo: Path, commit: str, skip: list[str]) -> Path:
     wt = Path(tempfile.mkdtemp(prefix="forksync-bench-")) / "wt"
     git(repo, "worktree", "add", "-q", "--detach", "--no-checkout", str(wt), commit)
     git(wt, "read-tree", commit)
+    listed = set(git(wt, "ls-files", "-z").split("\0")) if skip else set()
+    skip = [p for p in skip if p in listed]  # a path only the other parent has is not in the index
     if skip:
         git(wt, "update-index", "--skip-worktree", "--", *skip)
     git(wt, "checkout-index", "-a", "-f")
@@ -177,6 +184,38 @@ def by_resolver(repo: Path, p1: str, p2: str, fork: str, skip: list[str]) -> Non
         shutil.rmtree(wt.parent, ignore_errors=True)
 
 
+def sample(tsv: Path, others: int) -> list[dict[str, str]]:
+    """Every upstream sync of the TSV, then ``others`` of the remaining merges, evenly spaced."""
+    with tsv.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    syncs = [r for r in rows if r["kind"] == "upstream_sync"]
+    rest = [r for r in rows if r["kind"] != "upstream_sync"]
+    step = max(len(rest) / max(others, 1), 1.0)
+    return syncs + [rest[int(i * step)] for i in range(min(others, len(rest)))]
+
+
+def sampled(repo: Path, rows: list[dict[str, str]], runs: int) -> None:
+    """One line per merge (medians over ``runs``), then the median ratio over the merges."""
+    ratios: list[float] = []
+    for row in rows:
+        p1, p2, fork = row["p1"], row["p2"], row["fork_side"]
+        skip = missing_paths(repo, [p1, p2])
+        done = [one_run(repo, p1, p2, fork, skip) for _ in range(runs)]
+        merge = statistics.median(float(r["merge_s"]) for r in done)
+        resolve = statistics.median(float(r["resolve_s"]) for r in done)
+        ratios.append(resolve / max(merge, 1e-9))
+        print(
+            f"{row['merge'][:10]} {row['kind']:<13} {done[0]['conflicts']:>3} conflicted: git merge "
+            f"{merge:.2f}s, forksync resolve {resolve:.2f}s, {ratios[-1]:.2f}x ({done[0]['left']} left)",
+            flush=True,
+        )
+    ratios.sort()
+    print(
+        f"resolve/merge over {len(ratios)} merges: median {statistics.median(ratios):.2f}x, "
+        f"min {ratios[0]:.2f}x, max {ratios[-1]:.2f}x"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repo", type=Path, required=True)
@@ -184,8 +223,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fork", choices=["p1", "p2"], default="p2", help="which parent is the fork")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--by-resolver", action="store_true", help="also time each resolver in-process")
+    ap.add_argument("--sample", type=int, help="every upstream sync of --tsv plus this many other merges")
+    ap.add_argument("--tsv", type=Path, default=DEFAULT_TSV)
     args = ap.parse_args(argv)
     repo = args.repo.resolve()
+    if args.sample is not None:
+        sampled(repo, sample(args.tsv, args.sample), args.runs)
+        return 0
     p1, p2 = git(repo, "rev-list", "--no-walk", "--parents", args.merge).split()[1:3]
     skip = missing_paths(repo, [p1, p2])
     runs = []

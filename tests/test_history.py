@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
 from pathlib import Path
 
 from forksync.config import Config
 from forksync.git import Git
-from forksync.resolve.engine import read_conflicts
+from forksync.resolve.engine import Chain, read_conflicts, resolve_all, versions_from_stages
 from forksync.resolve.history import PATHS_KEY, HistoryResolver, ownership, upstream_commits_for
+from forksync.resolve.learned import conflicted_stages
 from forksync.resolve.model import Context, Versions
 from tests.gitutil import Repo, git
 
@@ -278,3 +281,89 @@ def test_a_large_batch_reads_the_range_once_and_keeps_the_wanted_paths(tmp_path:
     )
     first = decisions[names[0]]
     assert first is not None and first.rule == "history:fork-change-upstreamed" and fix[:10] in first.reason
+
+
+# -- cost on a long history ----------------------------------------------------------------------
+
+
+def long_fork(root: Path, merges: int = 300, branches: int = 10, hot: int = 3) -> tuple[Path, str, str]:
+    """A bare fork with ``merges`` feature merges over ``branches`` long-lived branches (written by
+    `git fast-import` in well under a second); ``hot`` of them also change ``app/core.py``, which
+    the fork customized and upstream's release changes too (the one conflict). Returns
+    (repository, fork tip, upstream tip)."""
+    root.mkdir(parents=True)
+    git(root, "init", "-q", "--bare", "-b", "main")
+    chunks: list[bytes] = []
+    marks = [0]
+
+    def commit(ref: str, files: dict[str, str], parents: list[int]) -> int:
+        marks[0] += 1
+        when = 1_700_000_000 + 60 * marks[0]
+        head = f"commit {ref}\nmark :{marks[0]}\ncommitter A <a@example.com> {when} +0000\ndata 1\nc\n"
+        head += "".join(f"{'from' if i == 0 else 'merge'} :{p}\n" for i, p in enumerate(parents))
+        body = "".join(f"M 100644 inline {p}\ndata {len(t.encode())}\n{t}\n" for p, t in files.items())
+        chunks.append((head + body).encode())
+        return marks[0]
+
+    core = ["def handler():\n", "    timeout = 30\n", "    retries = 1\n", "    return timeout\n"]
+    files = {f"pkg/m{i}.py": [f"v{j} = {j}\n" for j in range(10)] for i in range(20)}
+    base = commit(
+        "refs/heads/upstream", {"app/core.py": "".join(core)} | {p: "".join(v) for p, v in files.items()}, []
+    )
+    released = "".join(core).replace("= 30", "= 45")
+    core[1] = "    timeout = 60  # fork\n"
+    main = commit("refs/heads/main", {"app/core.py": "".join(core)}, [base])
+    tips: dict[int, int] = {}
+    for k in range(merges):
+        b = k % branches
+        if k % (merges // max(hot, 1)) == merges // max(hot, 1) - 1:
+            core[2] = f"    retries = {k}\n"
+            change = {"app/core.py": "".join(core)}
+        else:
+            path = f"pkg/m{k % 20}.py"
+            files[path][b] = f"v{b} = 'fork {k}'\n"
+            change = {path: "".join(files[path])}
+        tips[b] = commit(f"refs/heads/feature{b}", change, [main])  # each feature starts from main
+        main = commit("refs/heads/main", change, [main, tips[b]])
+    commit("refs/heads/upstream", {"app/core.py": released}, [base])
+    subprocess.run(
+        ["git", "fast-import", "--quiet"], cwd=root, input=b"".join(chunks) + b"done\n", check=True
+    )
+    return root, git(root, "rev-parse", "main"), git(root, "rev-parse", "upstream")
+
+
+def git_processes(trace: Path) -> list[str]:
+    """The git subcommands a GIT_TRACE2_EVENT file recorded, one per process."""
+    out = []
+    for line in trace.read_text().splitlines() if trace.exists() else []:
+        event = json.loads(line)
+        if event.get("event") == "start":
+            args = event["argv"][1:]
+            while len(args) > 1 and args[0] == "-c":  # forksync's `-c core.hooksPath=…` options
+                args = args[2:]
+            out.append(args[0] if args else "")
+    return out
+
+
+def traced_context(repo: Path, fork: str, up: str, trace: Path) -> tuple[Context, list[Versions]]:
+    plain = Git(repo)
+    versions, _ = versions_from_stages(plain, conflicted_stages(plain, fork, up) or {})
+    git_traced = Git(repo, env={"GIT_TRACE2_EVENT": str(trace)})
+    ctx = Context(repo, git_traced, Config(), fork_commit=fork, upstream_commit=up)
+    ctx.base_commit = plain.merge_base(fork, up)
+    return ctx, versions
+
+
+def test_history_rules_cost_a_bounded_number_of_git_processes_on_a_long_history(tmp_path: Path) -> None:
+    """Issue 14: history reading must not grow with the number of merges: one batch of `git`
+    runs for all conflicted paths, whatever the length of the fork's history."""
+    counts = []
+    for merges in (60, 300):
+        repo, fork, up = long_fork(tmp_path / f"m{merges}", merges=merges)
+        trace = tmp_path / f"trace{merges}.json"
+        ctx, versions = traced_context(repo, fork, up, trace)
+        assert [v.path for v in versions] == ["app/core.py"]
+        results = resolve_all(ctx, versions, Chain([HistoryResolver()], []))
+        assert results[0].outcome == "unresolved"  # a real customization on both sides
+        counts.append(len(git_processes(trace)))
+    assert counts[0] == counts[1] and counts[1] <= 10, counts

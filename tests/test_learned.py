@@ -11,8 +11,9 @@ from forksync.git import Git
 from forksync.resolve.conflicts import merge_file, split_lines
 from forksync.resolve.engine import Chain, read_conflicts, resolve_versions
 from forksync.resolve.learned import Learned, LearnedResolver, align, learned_index
-from forksync.resolve.model import Context, Versions
+from forksync.resolve.model import Context, FileResult, Versions
 from tests.gitutil import Repo
+from tests.test_history import git_processes, long_fork, traced_context
 
 HEADER = "import os\n\n\n"
 BODY = [
@@ -296,3 +297,68 @@ def test_a_later_merge_is_no_fix(tmp_path: Path) -> None:
     repo.git("checkout", "-q", "main")
     ctx, _ = merge_now(repo)
     assert all(h.merge != marked for hits in learned_index(ctx).values() for h in hits)
+
+
+# -- cost on a long history, and the persistent index --------------------------------------------
+
+
+def _learned_run(repo: Path, fork: str, up: str, trace: Path) -> tuple[dict[str, list[Learned]], list[str]]:
+    trace.unlink(missing_ok=True)
+    ctx, versions = traced_context(repo, fork, up, trace)
+    index = learned_index(ctx, [v.path for v in versions])
+    return index, git_processes(trace)
+
+
+def test_learning_is_bounded_by_the_conflicted_paths_and_indexed_once(tmp_path: Path) -> None:
+    """Issue 14: of 300 past merges, only those among the 200 most recent (learn-limit) that
+    changed the conflicted path are merged again (2 of the 3 that did; not 200), and a second
+    run merges none: the index is reused."""
+    repo, fork, up = long_fork(tmp_path / "r", merges=300, hot=3)
+    _, cold = _learned_run(repo, fork, up, tmp_path / "t.json")
+    assert cold.count("merge-tree") == 2 and len(cold) <= 6, cold
+    cache = json.loads((repo / "forksync" / "learned.json").read_text())
+    assert len(cache["merges"]) == 2
+    _, warm = _learned_run(repo, fork, up, tmp_path / "t.json")
+    assert "merge-tree" not in warm and len(warm) <= 4, warm
+
+
+def test_an_indexed_merge_no_longer_in_history_teaches_nothing(tmp_path: Path) -> None:
+    repo, trial = build(tmp_path)
+    ctx, v = merge_now(repo)
+    assert resolve_versions(ctx, v, Chain([], [LearnedResolver()])).outcome == "resolved"
+    repo.git("merge", "--abort")
+    # The superseded attempt leaves history: its branch is deleted and main forgets the merge.
+    repo.git("branch", "-D", "trial")
+    repo.git("reset", "-q", "--hard", "main~2")
+    repo.commit({"app.py": "# fork notice\n" + HEADER + body(FORK_LINE)}, "fork: notice")
+    assert trial in json.loads((repo.path / ".git" / "forksync" / "learned.json").read_text())["merges"]
+    ctx, v = merge_now(repo)
+    assert resolve_versions(ctx, v, Chain([], [LearnedResolver()])).outcome == "unresolved"
+
+
+def test_a_marked_merge_is_read_again_only_when_a_fix_comes(tmp_path: Path) -> None:
+    repo, marked, _ = build_marked(tmp_path, fix=False)
+    ctx, v = merge_now(repo)
+    assert resolve_versions(ctx, v, Chain([], [LearnedResolver()])).outcome == "unresolved"
+    repo.git("merge", "--abort")
+    trace = tmp_path / "trace.json"
+
+    def again() -> tuple[FileResult, list[str]]:
+        trace.unlink(missing_ok=True)
+        ctx, v = merge_now(repo)
+        ctx.git = Git(repo.path, env={"GIT_TRACE2_EVENT": str(trace)})
+        result = resolve_versions(ctx, v, Chain([], [LearnedResolver()]))
+        repo.git("merge", "--abort")
+        return result, git_processes(trace)
+
+    result, seen = again()  # nothing fixed yet: the walk for a fix runs, the merge is not redone
+    assert result.outcome == "unresolved" and "merge-tree" not in seen and "rev-list" in seen
+    repo.git("checkout", "-q", "upstream-sync/v1")
+    (repo.path / "app.py").write_text(HEADER + body(RESOLVED))
+    repo.git("commit", "-q", "-a", "-m", "resolve compute() by hand")
+    repo.git("checkout", "-q", "main")
+    result, seen = again()  # a fix came: the merge is learned again, with it
+    assert result.outcome == "resolved" and marked[:10] in result.hunks[0].reason
+    assert "merge-tree" in seen
+    result, seen = again()  # the fix is a fact now: nothing is read again
+    assert result.outcome == "resolved" and "merge-tree" not in seen and "rev-list" not in seen

@@ -17,6 +17,7 @@ def test_fork_tests_run_without_secrets_and_findings_are_redacted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FORKSYNC_DEMO_TOKEN", SECRET)
+    monkeypatch.setenv("FORKSYNC_ALLOW_UNSANDBOXED", "1")  # where checks are sandboxed and bwrap is absent
     repo = Repo(tmp_path / "r")
     repo.commit({"app.py": "X = 1\n", "tests/test_up.py": "def test_up():\n    assert True\n"}, "upstream")
     repo.git("branch", "upstream")

@@ -55,15 +55,15 @@ def test_bad_pattern_is_a_config_error(tmp_path: Path) -> None:
         load_features(config, Tree(Git(repo.path), "HEAD"))
 
 
-def test_a_large_read_lists_the_tree_once_and_reads_by_blob_id(tmp_path: Path) -> None:
-    """Past BY_ID_FROM files, blobs are read by id from one tree listing; contents must match
-    and a path the revision lacks must read as absent, as on the small path."""
+def test_reads_list_the_tree_once_and_read_blobs_by_id(tmp_path: Path) -> None:
+    """Blobs are read by id from one tree listing, shared between trees; contents must match
+    and a path the revision lacks must read as absent, in a large read as in a small one."""
     from forksync.git import Git
-    from forksync.verify.trees import BY_ID_FROM, Tree
+    from forksync.verify.trees import Tree
     from tests.gitutil import Repo
 
     repo = Repo(tmp_path / "wide")
-    files = {f"pkg/m{i}.py": f"VALUE = {i}\n" for i in range(BY_ID_FROM + 20)}
+    files = {f"pkg/m{i}.py": f"VALUE = {i}\n" for i in range(120)}
     rev = repo.commit(files, "wide folder")
     tree = Tree(Git(repo.path), rev)
     tree.prefetch([*files, "pkg/absent.py"])
@@ -72,3 +72,12 @@ def test_a_large_read_lists_the_tree_once_and_reads_by_blob_id(tmp_path: Path) -
     small = Tree(Git(repo.path), rev)
     small.prefetch(["pkg/m3.py", "pkg/absent.py"])
     assert small.text("pkg/m3.py") == "VALUE = 3\n" and small.read("pkg/absent.py") is None
+    blobs: dict[str, bytes] = {}
+    later = repo.commit({"pkg/m3.py": "VALUE = -3\n"}, "one file changes")
+    first, second = Tree(Git(repo.path), rev, blobs), Tree(Git(repo.path), later, blobs)
+    first.prefetch(files)
+    known = len(blobs)
+    second.prefetch(files)
+    assert len(blobs) == known + 1  # the second tree read only the blob the first lacked
+    assert second.text("pkg/m3.py") == "VALUE = -3\n" and first.text("pkg/m3.py") == "VALUE = 3\n"
+    assert first.oid("pkg/m4.py") == second.oid("pkg/m4.py") and first.oid("pkg/absent.py") is None

@@ -212,3 +212,29 @@ def test_def_headers_gate_signature_changes_only() -> None:
         assert def_headers(before) != def_headers(changed)
     # A one-line def is read with what follows it on its line: a parameter change still shows.
     assert def_headers("def f(a): return a\n") != def_headers("def f(a, b): return a\n")
+
+
+def test_header_names_name_each_definition_once_with_its_decorators() -> None:
+    from forksync.verify.pyindex import header_names
+
+    text = (
+        "@app.get(\n    '/x'\n)\ndef f(a,\n      b):\n    pass\n\n\n"
+        "class C(Base):\n    def __init__(self, x):\n        def inner(): pass\n"
+        "    def m(self): ...\n\n\ndef g() -> int: return 1\n"
+    )
+    assert sorted(header_names(text)) == [
+        ("C", "class C(Base):"),
+        ("C", "def __init__(self, x):"),  # a changed __init__ changes how the class is called
+        ("__init__", "def __init__(self, x):"),
+        ("f", "@app.get( '/x' ) def f(a, b):"),
+        ("g", "def g() -> int: return 1"),
+        ("inner", "def inner(): pass"),
+        ("m", "def m(self): ..."),
+    ]
+
+
+def test_header_names_name_the_defs_a_runaway_header_swallowed() -> None:
+    from forksync.verify.pyindex import header_names
+
+    text = '@pytest.mark.parametrize("x", ["a("])\ndef test_a(x):\n    pass\n\n\ndef test_b():\n    pass\n'
+    assert {name for name, _ in header_names(text)} >= {"test_a", "test_b"}

@@ -202,9 +202,19 @@ def publish(
     show_default=True,
     help="How the publishing job authenticates (README: GitHub Actions setup).",
 )
+@click.option(
+    "--fleet",
+    "fleet_mode",
+    is_flag=True,
+    help="A control repository: write fleet.toml (if missing) and the fleet workflow instead.",
+)
 @handled
-def init(repo: Path, upstream_url: str, force: bool, action: str | None, token: str) -> int:
+def init(repo: Path, upstream_url: str, force: bool, action: str | None, token: str, fleet_mode: bool) -> int:
     """Write a commented .forksync.toml and the GitHub Actions workflow."""
+    if fleet_mode:
+        from .commands.init import run_fleet
+
+        return run_fleet(repo, force, action)
     from .commands.init import run
 
     return run(repo, upstream_url, force, action, token)
@@ -320,6 +330,130 @@ def verify(repo: Path, config_path: Path | None, against: str | None, as_json: b
     from .commands.verify import run
 
     return run(repo, config_path, against, as_json)
+
+
+@main.group()
+def fleet() -> None:
+    """Many forks from one control repository (fleet.toml): plan, configure, report."""
+
+
+fleet_file_option = click.option(
+    "--file",
+    "fleet_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("fleet.toml"),
+    show_default=True,
+    help="The fleet file.",
+)
+state_option = click.option(
+    "--state",
+    "state_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The fleet's history (fleet-state.json), as `fleet report` writes it.",
+)
+
+
+@fleet.command("plan")
+@fleet_file_option
+@click.option("--jobs", type=int, default=8, show_default=True, help="git ls-remote calls at once.")
+@state_option
+@click.option(
+    "--chunks", type=int, default=1, show_default=True, help="Matrix jobs in the workflow (256 forks each)."
+)
+@click.option(
+    "--github-output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Append due=N and matrix-<i>=JSON lines here (e.g. $GITHUB_OUTPUT).",
+)
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write the plan here."
+)
+@click.option(
+    "--gitlab-pipeline",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write a GitLab child pipeline (parallel:matrix of the due forks) here.",
+)
+@handled
+def fleet_plan(
+    fleet_file: Path,
+    jobs: int,
+    state_path: Path | None,
+    chunks: int,
+    github_output: Path | None,
+    out: Path | None,
+    gitlab_pipeline: Path | None,
+) -> int:
+    """Print the matrix (JSON) of the forks due for a sync; problems on stderr, one line each."""
+    from .commands.fleet import plan
+
+    return plan(fleet_file, jobs, state_path, chunks, github_output, out, gitlab_pipeline)
+
+
+@fleet.command("config")
+@fleet_file_option
+@click.option("--fork", "name", required=True, help="The fork's name in the fleet file.")
+@repo_option
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder to write into."
+)
+@handled
+def fleet_config(fleet_file: Path, name: str, repo: Path, out: Path) -> int:
+    """Write one fork's effective config (OUT/forksync.toml) and where each key came from."""
+    from .commands.fleet import config
+
+    return config(fleet_file, name, repo, out)
+
+
+@fleet.command("report")
+@fleet_file_option
+@click.option(
+    "--reports",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder holding one folder per fork with its report.json (the downloaded artifacts).",
+)
+@state_option
+@click.option(
+    "--plan",
+    "plan_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The plan's JSON (its problems are listed).",
+)
+@click.option(
+    "--summary",
+    "summary_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Append the Markdown summary here (default: $GITHUB_STEP_SUMMARY when set).",
+)
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the fleet's HTML page here.",
+)
+@click.option("--dashboard", is_flag=True, help="Create or update each fork's dashboard issue.")
+@json_option
+@handled
+def fleet_report(
+    fleet_file: Path,
+    reports: Path,
+    state_path: Path | None,
+    plan_path: Path | None,
+    summary_path: Path | None,
+    html_path: Path | None,
+    dashboard: bool,
+    as_json: bool,
+) -> int:
+    """Aggregate the forks' reports: job summary, dashboard issues, HTML page, history."""
+    from .commands.fleet import report
+
+    return report(fleet_file, reports, state_path, plan_path, summary_path, html_path, dashboard, as_json)
 
 
 @main.group()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import shlex
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -310,6 +311,23 @@ class VerifyConfig(Section):
         return repo_relative(value)
 
     fail_on_findings: bool = False
+    # The command that runs the fork's tests in the fork's own environment (a pytest command line:
+    # forksync appends the node ids); true = forksync's interpreter's pytest if it has one; false = off.
+    tests: bool | str | list[str] = True
+
+    @field_validator("tests")
+    @classmethod
+    def _tests(cls, value: bool | str | list[str]) -> bool | str | list[str]:
+        if isinstance(value, str):
+            if value.strip().lower() in ("off", "false", ""):
+                return False
+            try:
+                shlex.split(value)
+            except ValueError as exc:
+                raise ValueError(f"cannot split the command {value!r}: {exc}") from None
+        elif isinstance(value, list) and not value:
+            raise ValueError("an empty command (use false to not run the fork's tests)")
+        return value
 
 
 class Feature(Section):

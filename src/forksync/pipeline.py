@@ -1270,6 +1270,7 @@ class Sync:
             merged=merged,
             base=self.base_commit,
             run_tests=self.worktree is not None,
+            open_paths={c.path for c in self.report.unresolved},
         )
 
     def _recommend(self) -> None:

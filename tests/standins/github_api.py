@@ -44,6 +44,7 @@ class GhRepo:
     pulls: dict[int, dict[str, Any]] = field(default_factory=dict)
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     releases: list[dict[str, Any]] = field(default_factory=list)  # newest first, as GitHub lists them
+    issues: dict[int, dict[str, Any]] = field(default_factory=dict)  # plain issues (not pull requests)
     collaborators: set[str] = field(default_factory=set)
     drafts_supported: bool = True
     installation_id: int = 0
@@ -76,6 +77,9 @@ class GitHubStandIn(StandIn):
             ("GET", rf"{r}/issues/(?P<n>\d+)/comments", self.list_comments),
             ("POST", rf"{r}/issues/(?P<n>\d+)/comments", self.create_comment),
             ("GET", f"{r}/releases", self.list_releases),
+            ("GET", f"{r}/issues", self.list_issues),
+            ("POST", f"{r}/issues", self.create_issue),
+            ("PATCH", rf"{r}/issues/(?P<n>\d+)", self.update_issue),
             ("GET", f"{r}/git/ref/heads/(?P<branch>.+)", self.get_ref),
             ("GET", f"{r}/installation", self.get_installation),
             ("POST", r"/app/installations/(?P<iid>\d+)/access_tokens", self.create_installation_token),
@@ -450,6 +454,82 @@ class GitHubStandIn(StandIn):
         gh.comments.setdefault(int(n), []).append(comment)
         gh.pulls[int(n)]["comments"] += 1
         return Reply(201, comment)
+
+    def list_issues(self, req: Request, owner: str, name: str) -> Reply:
+        """Issues and pull requests (as GitHub lists both), filtered by state and labels (all of them)."""
+        gh = self._repo(owner, name)
+        if gh is None:
+            return Reply(404, {"message": "Not Found"})
+        state = req.query.get("state", "open")
+        wanted = [x for x in req.query.get("labels", "").split(",") if x]
+        items = list(gh.issues.values()) + [_issue_view(p, gh.full_name) for p in gh.pulls.values()]
+        found = [
+            i
+            for i in items
+            if (state == "all" or i["state"] == state)
+            and all(any(lbl["name"] == w for lbl in i["labels"]) for w in wanted)
+        ]
+        found.sort(key=lambda i: i["number"], reverse=True)
+        return self.paginate(req, found)
+
+    def create_issue(self, req: Request, owner: str, name: str) -> Reply:
+        gh = self._repo(owner, name)
+        if gh is None:
+            return Reply(404, {"message": "Not Found"})
+        data = req.body or {}
+        if not isinstance(data.get("title"), str) or not data["title"]:
+            return _invalid("Issue", "title", "missing_field")
+        if len(data.get("body") or "") > 65536:
+            return _invalid("Issue", "body", "custom", "body is too long (maximum is 65536 characters)")
+        number = next(self._ids)
+        labels = []
+        for label in data.get("labels") or []:
+            gh.labels.setdefault(label, self._label(label, "ededed"))
+            labels.append(gh.labels[label])
+        url = f"{API}/repos/{gh.full_name}/issues/{number}"
+        issue = {
+            "id": number * 11,
+            "node_id": f"I_{number}",
+            "url": url,
+            "repository_url": f"{API}/repos/{gh.full_name}",
+            "labels_url": f"{url}/labels{{/name}}",
+            "comments_url": f"{url}/comments",
+            "events_url": f"{url}/events",
+            "html_url": f"{self.url}/{gh.full_name}/issues/{number}",
+            "number": number,
+            "state": "open",
+            "locked": False,
+            "title": data["title"],
+            "body": data.get("body") or "",
+            "user": _user("forksync-bot"),
+            "labels": labels,
+            "assignee": None,
+            "assignees": [],
+            "milestone": None,
+            "comments": 0,
+            "created_at": _NOW,
+            "updated_at": _NOW,
+            "closed_at": None,
+            "author_association": "MEMBER",
+        }
+        gh.issues[number] = issue
+        return Reply(201, issue, {"Location": url})
+
+    def update_issue(self, req: Request, owner: str, name: str, n: str) -> Reply:
+        gh = self._repo(owner, name)
+        issue = gh.issues.get(int(n)) if gh else None
+        if gh is None or issue is None:
+            return Reply(404, {"message": "Not Found"})
+        data = req.body or {}
+        if data.get("state") not in (None, "open", "closed"):
+            return _invalid("Issue", "state", "invalid")
+        if len(data.get("body") or "") > 65536:
+            return _invalid("Issue", "body", "custom", "body is too long (maximum is 65536 characters)")
+        for key in ("title", "body", "state"):
+            if key in data:
+                issue[key] = data[key]
+        issue["closed_at"] = _NOW if issue["state"] == "closed" else None
+        return Reply(200, issue)
 
     def list_releases(self, req: Request, owner: str, name: str) -> Reply:
         gh = self._repo(owner, name)

@@ -64,3 +64,40 @@ def run(repo: Path, upstream_url: str, force: bool, action: str | None = None, t
         print(f"note: {pinned.repo}@{pinned.ref} is not pinned to a commit; the workflow says how to pin it")
     print("next: review both files, commit them, and add the secrets the workflow names")
     return 0
+
+
+def run_fleet(repo: Path, force: bool, action: str | None = None) -> int:
+    """`forksync init --fleet`: a starter fleet.toml (kept if present) and the control workflow,
+    sized for the fleet file's forks (GitHub Actions, or GitLab CI when origin is on GitLab)."""
+    from ..fleet.model import FLEET_FILE, load_fleet
+    from ..fleet.workflow import render_fleet_workflow, render_gitlab_parent
+
+    pinned = resolve_action(action, installed_action())
+    root = Path(repo).resolve()
+    if not root.is_dir():
+        raise ConfigError(f"{repo} is not a folder")
+    fleet_path = root / FLEET_FILE
+    files: dict[str, str] = {}
+    if fleet_path.is_file():
+        fleet = load_fleet(fleet_path)  # a broken fleet file is said now, not at night
+        forks, parallel = len(fleet.forks), fleet.settings.max_parallel
+    else:
+        files[FLEET_FILE] = _template("fleet.toml")
+        forks, parallel = 0, 8
+    origin = Git(root).run("remote", "get-url", "origin", check=False).out
+    if "gitlab" in origin:
+        files[".gitlab-ci.yml"] = render_gitlab_parent(pinned)
+    else:
+        files[".github/workflows/forksync-fleet.yml"] = render_fleet_workflow(pinned, forks, parallel)
+    existing = [name for name in files if name != FLEET_FILE and (root / name).exists()]
+    if existing and not force:
+        raise ConfigError(f"{', '.join(existing)} already exist(s)", hint="pass --force to overwrite")
+    for name, text in files.items():
+        target = root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        print(f"wrote {target}")
+    if not pinned.pinned:
+        print(f"note: {pinned.repo}@{pinned.ref} is not pinned to a commit; the workflow says how to pin it")
+    print("next: list the forks in fleet.toml, commit, and set up the Apps the workflow names")
+    return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -385,6 +386,32 @@ class GitHubForge:
             return False
         return True
 
+    # -- issues (the fleet's dashboard issue) ----------------------------------------------
+    def find_issues(self, label: str) -> list[Issue]:
+        """Issues (open or closed, pull requests left out) carrying ``label``, oldest first."""
+        items = self.client.paginate(
+            f"repos/{self.repo}/issues", {"labels": label, "state": "all"}, scope="issues: read"
+        )
+        found = [_issue(i) for i in items if isinstance(i, dict) and "pull_request" not in i]
+        return sorted(found, key=lambda i: i.number)
+
+    def create_issue(self, title: str, body: str, labels: list[str]) -> Issue:
+        data = self.client.json(
+            "POST",
+            f"repos/{self.repo}/issues",
+            json={"title": secrets.redact(title), "body": secrets.redact(body), "labels": labels},
+            scope="issues: write",
+        )
+        return _issue(data)
+
+    def update_issue(self, number: int, **changes: str) -> Issue:
+        """PATCH an issue's ``title``, ``body`` or ``state``."""
+        payload = {k: secrets.redact(v) if k != "state" else v for k, v in changes.items()}
+        data = self.client.json(
+            "PATCH", f"repos/{self.repo}/issues/{number}", json=payload, scope="issues: write"
+        )
+        return _issue(data)
+
     def _optional(self, warnings: list[str], method: str, path: str, payload: dict[str, Any]) -> None:
         """A call whose failure (a reviewer who is not a collaborator…) must not lose the PR."""
         try:
@@ -399,6 +426,27 @@ def _graphql_url(api: str) -> str:
 
 
 # -- shapes --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Issue:
+    number: int
+    title: str
+    body: str
+    state: str
+    url: str
+
+
+def _issue(data: Any) -> Issue:
+    if not isinstance(data, dict) or not isinstance(data.get("number"), int):
+        raise ForgeError("GitHub answered with something that is not an issue")
+    return Issue(
+        data["number"],
+        str(data.get("title") or ""),
+        str(data.get("body") or ""),
+        str(data.get("state") or ""),
+        str(data.get("html_url") or ""),
+    )
+
+
 def _labels(pull: dict[str, Any]) -> list[str]:
     return [str(x.get("name")) for x in pull.get("labels") or [] if isinstance(x, dict)]
 

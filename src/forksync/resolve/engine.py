@@ -288,10 +288,10 @@ def resolve_all(ctx: Context, versions: Sequence[Versions], chain: Chain | None 
         if v.kind in ("content", "add/add") and v.fork is not None and v.upstream is not None
     ]
     with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) * 2)) as pool:
-        # A file resolver may read what it needs for all paths up front (`prefetch(ctx, paths)`).
-        warming = [
-            pool.submit(warm, ctx, paths) for r in chain.files if (warm := getattr(r, "prefetch", None))
-        ]
+        # A resolver may read what it needs for all paths up front (`prefetch(ctx, paths)`); a hunk
+        # resolver only when some path will have hunks to settle.
+        warmed = [*chain.files, *(chain.hunks if texts else [])]
+        warming = [pool.submit(warm, ctx, paths) for r in warmed if (warm := getattr(r, "prefetch", None))]
         merges = {v.path: pool.submit(merge, v) for v in texts} if len(texts) > 4 else {}
         for done in warming:
             done.result()

@@ -143,7 +143,7 @@ class _Batch:
         return cls(ordered, frozenset(ordered), "history.facts:" + digest)
 
 
-def _batch(ctx: Context, path: str) -> _Batch:
+def batch_for(ctx: Context, path: str) -> _Batch:
     """The merge's conflicted paths when ``path`` is one of them (made once per merge, not once
     per path: sorting and hashing 5,000 paths per path was quadratic), else the index's."""
     listed = ctx.cache.get(PATHS_KEY)
@@ -168,7 +168,7 @@ def _unmerged(git: Git) -> tuple[str, ...]:
 
 
 def _facts(ctx: Context, path: str) -> _Facts | None:
-    batch = _batch(ctx, path)
+    batch = batch_for(ctx, path)
     made = ctx.memo(batch.key, lambda: _collect(ctx, batch.paths))
     return made if isinstance(made, _Facts) else None
 

@@ -12,25 +12,33 @@ newer. Results are cached per merge in `<git common dir>/forksync/learned.json`.
 A merge that committed conflict markers (forksync's own review mode does) teaches nothing from
 those files: the markers would be "learned" and proposed again, leaving the next release's
 hunk open. Where a person fixed the markers later (the first commit after the merge that
-touches the file, on any branch), that fix is learned instead; such merges are not cached,
-since the fix may come later and a replay must not see a fix newer than itself.
+touches the file, on any branch), that fix is learned instead; such a merge is cached with the
+first later commit of each marked file, and learned again only when that commit changes (a fix
+came since) or is newer than a replay (which must not see a fix newer than itself).
+
+The work is bounded by the conflicted paths, not by the size of history: only the recent merges
+(``learn-limit``) that changed one of them are merged again, each once ever (cached by commit id,
+so the cache can never answer for a history that does not hold that merge).
 """
 
 from __future__ import annotations
 
 import bisect
+import contextlib
 import hashlib
 import json
 import os
 import re
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import GitError
 from ..git import Git, cat_blobs, tree_entries
 from .conflicts import decode, has_markers, merge_file, split_lines
+from .history import batch_for
 from .model import Context, Decision, Hunk, Versions, is_binary
 
 CACHE_VERSION = 2  # 1 could hold resolutions learned from committed conflict markers
@@ -54,13 +62,21 @@ class Learned:
 class LearnedResolver:
     name = "learned"
 
+    def prefetch(self, ctx: Context, paths: Sequence[str]) -> None:
+        """Build the index while the line merges run (the engine calls this beside them)."""
+        if paths and ctx.config.resolve.learn_from_history and ctx.fork_commit:
+            # On a fault nothing is memoized: resolve_hunk meets it again, where the engine turns
+            # a resolver's fault into a reason instead of a crash.
+            with contextlib.suppress(Exception):
+                learned_index(ctx, batch_for(ctx, paths[0]).paths)
+
     def resolve_hunk(self, ctx: Context, v: Versions, hunk: Hunk) -> Decision | None:
         if not ctx.config.resolve.learn_from_history or not ctx.fork_commit:
             return None
         key = hunk_key(hunk.fork, hunk.upstream)
         if key is None:
             return None
-        index = learned_index(ctx)
+        index = learned_index(ctx, batch_for(ctx, v.path).paths)
         hits = index.get(key)
         if not hits:  # the same conflict met with the sides the other way round (another branch's merge)
             swapped = index.get(_pair(_side_hash(hunk.upstream), _side_hash(hunk.fork)), [])
@@ -120,12 +136,20 @@ def _side_hash(lines: Sequence[str]) -> str:
 # -- the index ----------------------------------------------------------------------------------
 
 
-def learned_index(ctx: Context) -> dict[str, list[Learned]]:
-    made = ctx.memo("learned.index", lambda: _build_index(ctx))
+def learned_index(ctx: Context, paths: Sequence[str] | None = None) -> dict[str, list[Learned]]:
+    """The resolutions learned from past merges; with ``paths``, only from merges that changed
+    one of them (a merge that never touched a path cannot have conflicted on it), so the work is
+    bounded by the paths in conflict, not by the number of merges in the repository."""
+    key = "learned.index" if paths is None else "learned.index:" + _digest(sorted(paths))
+    made = ctx.memo(key, lambda: _build_index(ctx, paths))
     return made if isinstance(made, dict) else {}
 
 
-def _build_index(ctx: Context) -> dict[str, list[Learned]]:
+def _digest(items: Sequence[str]) -> str:
+    return hashlib.sha1("\0".join(items).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _build_index(ctx: Context, paths: Sequence[str] | None = None) -> dict[str, list[Learned]]:
     git, fork = ctx.git, ctx.fork_commit
     assert fork
     limit = ctx.config.resolve.learn_limit
@@ -134,32 +158,63 @@ def _build_index(ctx: Context) -> dict[str, list[Learned]]:
     # Every branch teaches, not only the fork's ancestry: the same conflict is often met again
     # by a parallel branch merging the same upstream (43 of 53 recurrences in CartoDB/litellm).
     before = [f"--before=@{ctx.as_of - 1}"] if ctx.as_of is not None else []
+    tips = (fork, *([ctx.upstream_commit] if ctx.upstream_commit else []), "--branches", "--remotes")
     res = git.run(
-        "log", "--merges", "--format=%H %P", f"--max-count={limit}", *before,
-        fork, *([ctx.upstream_commit] if ctx.upstream_commit else []), "--branches", "--remotes", "--",
-        check=False,
+        "log", "--merges", "--format=%H %P", f"--max-count={limit}", *before, *tips, "--", check=False
     )  # fmt: skip
     now = {fork, ctx.upstream_commit}
     # The merge being replayed (same two parents) is the answer, not a past lesson.
     merges = [f for f in (line.split() for line in res.out.splitlines()) if len(f) == 3 and set(f[1:]) != now]
+    if merges and paths is not None:
+        touching = merges_touching(git, [m[0] for m in merges], paths)
+        merges = [m for m in merges if touching is None or m[0] in touching]
     if not merges:
         return {}
     cache = _Cache(git)
     index: dict[str, list[Learned]] = {}
-    tips = (fork, *([ctx.upstream_commit] if ctx.upstream_commit else []), "--branches", "--remotes")
+    fixes = FixUps(tips, ctx.as_of, known=cache.fixups)
     for sha, p1, p2 in merges:  # newest first
         entries = cache.get(sha)
+        marked = cache.marked.get(sha)
+        if entries is None and marked is not None and fixes.same_as(git, sha, marked["seen"]):
+            entries = marked["entries"]  # what its markers' fix-ups taught has not changed
         if entries is None:
-            fixes = FixUps(tips, ctx.as_of)
+            fixes.met, fixes.seen = False, {}
             entries = learn_merge(git, sha, p1, p2, fixes)
-            if not fixes.met:  # what a merge with markers teaches depends on later commits
-                cache.put(sha, entries)
+            cache.put(sha, entries, dict(fixes.seen) if fixes.met else None)
         # Stored by (first parent's text, second parent's text); which of them was the fork
         # then is read off the texts at lookup (the current fork's text matches one of them).
         for h1, h2, exact, kind, lines in entries:
             index.setdefault(_pair(h1, h2), []).append(Learned(sha, kind, tuple(lines), exact))
     cache.save()
     return index
+
+
+# Above this many paths, the merges' changes are listed whole and the wanted paths kept here
+# (git's pathspec matching costs more than reading the names; see history.PATHSPEC_LIMIT).
+PATHSPEC_LIMIT = 50
+
+
+def merges_touching(git: Git, merges: Sequence[str], paths: Sequence[str]) -> set[str] | None:
+    """The merges whose result differs from one of their parents at one of ``paths`` (every
+    merge that conflicted on a path does: its parents differ there); None when git cannot tell.
+    One `git diff-tree --stdin` for all of them, each merge against each parent."""
+    wanted = set(paths) if len(paths) > PATHSPEC_LIMIT else None
+    spec = [] if wanted is not None else list(paths)
+    res = git.run(
+        "diff-tree", "--stdin", "-m", "-r", "-z", "--name-only", "--no-renames", "--", *spec,
+        input="".join(f"{m}\n" for m in merges).encode(), check=False,
+    )  # fmt: skip
+    if res.returncode != 0:
+        return None
+    known, out, commit = set(merges), set(), ""
+    for tok in res.stdout.split(b"\0"):
+        name = tok.strip(b"\n").decode("utf-8", "surrogateescape")
+        if name in known:
+            commit = name
+        elif commit and name and (wanted is None or name in wanted):
+            out.add(commit)
+    return out
 
 
 def _swap(kind: str) -> str:
@@ -193,19 +248,30 @@ def conflicted_stages(git: Git, p1: str, p2: str) -> Stages | None:
     return out
 
 
+Fact = list[Any]  # [first later commit touching the path, its commit time, a plain commit?]
+
+
 @dataclass
 class FixUps:
     """Where a person's fix of markers a merge committed is looked for: commits after the merge
-    (up to ``tips``, before ``as_of`` in a replay)."""
+    (up to ``tips``, before ``as_of`` in a replay).
+
+    Which commit first touched the file after the merge is a fact about history that later
+    commits do not change: it is kept in ``known`` (saved with the cache) and read again only
+    when it is unknown or newer than the replay (``as_of``)."""
 
     tips: tuple[str, ...] = ()
     as_of: int | None = None
     met: bool = False  # a merge committed markers: what it teaches depends on later commits
+    known: dict[str, Fact] = field(default_factory=dict)  # "merge:path" -> fact
+    seen: dict[str, str] = field(default_factory=dict)  # path -> first later commit read ("" none)
 
-    def fixed(self, git: Git, merge: str, path: str) -> bytes | None:
-        """The file as the first later commit touching it left it, if that is a plain commit
-        (a person's fix-up, not the next merge) and holds no markers; else None."""
-        self.met = True
+    def first(self, git: Git, merge: str, path: str) -> tuple[str, bool] | None:
+        """The first later commit touching ``path`` that this run may see, and whether it is a
+        plain commit; None when there is none (yet) or git could not tell in time."""
+        fact = self.known.get(f"{merge}:{path}")
+        if fact is not None and (self.as_of is None or fact[1] < self.as_of):
+            return str(fact[0]), bool(fact[2])
         if not self.tips:
             return None
         before = [f"--before=@{self.as_of - 1}"] if self.as_of is not None else []
@@ -217,13 +283,32 @@ class FixUps:
         except GitError:  # timed out: skip, never block the sync
             return None
         first = res.out.split("\n", 1)[0].strip() if res.returncode == 0 else ""
-        parents = git.run("show", "-s", "--format=%P", first, check=False).out.split() if first else []
-        if len(parents) != 1:  # none, or a merge (the next sync): not a person's fix of this file
+        shown = git.run("show", "-s", "--format=%ct %P", first, check=False).out.split() if first else []
+        if len(shown) < 2 or not shown[0].isdigit():
             return None
-        data = git.cat_blob(f"{first}:{path}")
+        self.known[f"{merge}:{path}"] = [first, int(shown[0]), len(shown) == 2]
+        return first, len(shown) == 2
+
+    def fixed(self, git: Git, merge: str, path: str) -> bytes | None:
+        """The file as the first later commit touching it left it, if that is a plain commit
+        (a person's fix-up, not the next merge) and holds no markers; else None."""
+        self.met = True
+        found = self.first(git, merge, path)
+        self.seen[path] = found[0] if found else ""
+        if found is None or not found[1]:  # none, or a merge (the next sync): not a person's fix
+            return None
+        data = git.cat_blob(f"{found[0]}:{path}")
         if data is None or len(data) > MAX_FILE_BYTES or is_binary(data) or has_markers(data):
             return None
         return data
+
+    def same_as(self, git: Git, merge: str, seen: dict[str, str]) -> bool:
+        """Whether every marked file's first later commit is still the one recorded in ``seen``."""
+        for path, was in seen.items():
+            now = self.first(git, merge, path)
+            if (now[0] if now else "") != was:
+                return False
+        return True
 
 
 def learn_merge(git: Git, sha: str, p1: str, p2: str, fixes: FixUps | None = None) -> list[Entry]:
@@ -397,35 +482,55 @@ def _by_context(
 
 
 class _Cache:
-    """Learned entries per merge sha, in the repository's common git dir; best effort."""
+    """Learned entries per merge sha, in the repository's common git dir; best effort.
+
+    A merge that committed markers is kept apart (``marked``) with the first later commit of
+    each such file it was learned with (``seen``): it is learned again only when one differs.
+    ``fixups`` holds those first later commits, facts of history that never go stale."""
 
     def __init__(self, git: Git) -> None:
         self.path: Path | None = None
         self.data: dict[str, list[Entry]] = {}
+        self.marked: dict[str, dict[str, Any]] = {}
+        self.fixups: dict[str, Fact] = {}
         self.dirty = False
         try:
             self.path = git.common_dir() / "forksync" / "learned.json"
             raw = json.loads(self.path.read_text(encoding="utf-8", errors="surrogateescape"))
             if raw.get("version") == CACHE_VERSION and isinstance(raw.get("merges"), dict):
                 self.data = {k: [tuple(e) for e in v] for k, v in raw["merges"].items()}
-        except (OSError, ValueError, AttributeError, TypeError):
+                marked = raw.get("marked", {})
+                self.marked = {
+                    k: {"entries": [tuple(e) for e in v["entries"]], "seen": dict(v["seen"])}
+                    for k, v in marked.items()
+                }
+                self.fixups = {k: list(v) for k, v in raw.get("fixups", {}).items() if len(v) == 3}
+        except (OSError, ValueError, AttributeError, TypeError, KeyError):
             pass
         except Exception:  # not a repository we can read: learn without a cache
             self.path = None
+        self.facts = len(self.fixups)
 
     def get(self, sha: str) -> list[Entry] | None:
         return self.data.get(sha)
 
-    def put(self, sha: str, entries: list[Entry]) -> None:
-        self.data[sha] = entries
+    def put(self, sha: str, entries: list[Entry], seen: dict[str, str] | None = None) -> None:
+        """Keep a merge's entries; ``seen``: it committed markers, and these fix-ups taught it."""
+        if seen is None:
+            self.data[sha] = entries
+        else:
+            self.marked[sha] = {"entries": entries, "seen": seen}
         self.dirty = True
 
     def save(self) -> None:
-        if not self.dirty or self.path is None:
+        if not (self.dirty or len(self.fixups) != self.facts) or self.path is None:
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            text = json.dumps({"version": CACHE_VERSION, "merges": self.data}, ensure_ascii=False)
+            text = json.dumps(
+                {"version": CACHE_VERSION, "merges": self.data, "marked": self.marked, "fixups": self.fixups},
+                ensure_ascii=False,
+            )
             fd, tmp = tempfile.mkstemp(prefix=".learned-", dir=self.path.parent)
             with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as fh:
                 fh.write(text)

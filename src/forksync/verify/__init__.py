@@ -8,6 +8,7 @@ this entry point runs them on the four snapshots and returns the findings as rep
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 from ..config import Config
@@ -17,7 +18,7 @@ from ..report import Finding
 from ..secrets import redact
 from .callsites import broken_calls
 from .context import Sides
-from .fork_tests import TIMEOUT, TestOutcome, fork_added_tests, fork_test_findings
+from .fork_tests import TIMEOUT, TestRun, fork_added_tests, fork_test_findings
 from .fork_tests import run_tests as run_tests_in
 from .lost_changes import lost_fork_changes, lost_upstream_changes
 from .manifest import check_features, load_features
@@ -43,8 +44,13 @@ def verify(
     merged: str = "HEAD",
     base: str | None = None,
     run_tests: bool = True,
+    open_paths: Collection[str] = (),
 ) -> list[Finding]:
-    """Findings about the merge ``merged`` (a commit, or WORKTREE for the checked-out files)."""
+    """Findings about the merge ``merged`` (a commit, or WORKTREE for the checked-out files).
+
+    ``open_paths`` are the files left for review (committed with conflict markers): they do not
+    parse, so nothing is derived from them or reported about them; the review lists them already.
+    """
     git = Git(repo)
     fork_sha = _commit(git, fork_before, "fork commit")
     upstream_sha = _commit(git, upstream, "upstream commit")
@@ -52,7 +58,7 @@ def verify(
     base_sha = _commit(git, base, "merge base") if base else git.merge_base(fork_sha, upstream_sha)
     if base_sha is None:
         raise GitError("cannot verify: the fork and upstream commits share no history")
-    sides = Sides.build(git, config, base_sha, fork_sha, upstream_sha, merged_rev)
+    sides = Sides.build(git, config, base_sha, fork_sha, upstream_sha, merged_rev, open_paths)
     sides.features = load_features(config, sides.fork.tree)
 
     findings: list[Finding] = []
@@ -60,13 +66,27 @@ def verify(
     findings += orphans(sides)
     findings += lost_fork_changes(sides)
     findings += lost_upstream_changes(sides)
-    kept, removed = fork_added_tests(sides)
-    outcomes: dict[str, TestOutcome] = {}
+    kept, removed = fork_added_tests(sides, kept_too=run_tests)
+    run = TestRun()
     if run_tests:
-        nodes = list(dict.fromkeys([*(n for f in sides.features for n in f.tests), *kept]))
-        outcomes = run_tests_in(repo, nodes, timeout=min(TIMEOUT, config.checks.timeout))
-    findings = check_features(sides, outcomes) + findings
-    findings += fork_test_findings(sides, kept if run_tests else [], removed, outcomes)
+        nodes = [*(n for f in sides.features for n in f.tests), *kept]
+        nodes = [n for n in dict.fromkeys(nodes) if not sides.is_open(n.split("::", 1)[0])]
+        timeout = min(TIMEOUT, config.checks.timeout)
+        run = run_tests_in(repo, nodes, config.verify.tests, timeout=timeout)
+    findings = check_features(sides, run.outcomes) + findings
+    findings += fork_test_findings(sides, kept if run_tests else [], removed, run)
+    return unique([f for f in findings if not sides.is_open(f.path)])
+
+
+def unique(findings: list[Finding]) -> list[Finding]:
+    """Each finding once (same kind, place and message), its secrets redacted. The line counts:
+    two call sites broken alike are two places to fix."""
+    seen: set[tuple[str, str, int, str]] = set()
+    out: list[Finding] = []
     for finding in findings:
         finding.message = redact(finding.message)
-    return findings
+        key = (finding.kind, finding.path, finding.line, finding.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(finding)
+    return out

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ..config import Config, Feature
 from ..git import Git
 from ..resolve.paths import matches
 from .project import Project
+from .pyindex import PyFile
 from .trees import WORKTREE, Tree
 
 
@@ -20,12 +23,31 @@ class Sides:
     upstream: Project
     merged: Project
     features: list[Feature] = field(default_factory=list)
+    open_paths: frozenset[str] = frozenset()  # left for review with conflict markers: not evidence
     _blame: dict[tuple[str, str, int], str] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, git: Git, config: Config, base: str, fork: str, upstream: str, merged: str) -> Sides:
-        b, f, u, m = (Project(Tree(git, rev)) for rev in (base, fork, upstream, merged))
-        return cls(git, config, b, f, u, m)
+    def build(
+        cls,
+        git: Git,
+        config: Config,
+        base: str,
+        fork: str,
+        upstream: str,
+        merged: str,
+        open_paths: Iterable[str] = (),
+    ) -> Sides:
+        blobs: dict[str, bytes] = {}
+        parsed: dict[tuple[str, str], PyFile | None] = {}
+        headers: dict[str, Counter[tuple[str, str]]] = {}
+        b, f, u, m = (
+            Project(Tree(git, rev, blobs), parsed, headers) for rev in (base, fork, upstream, merged)
+        )
+        return cls(git, config, b, f, u, m, open_paths=frozenset(open_paths))
+
+    def is_open(self, path: str) -> bool:
+        """Is ``path`` a file left for review, whose merged copy (markers and all) proves nothing?"""
+        return path in self.open_paths
 
     def feature_for(self, path: str, commit: str = "") -> str:
         for feature in self.features:

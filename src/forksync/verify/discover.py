@@ -20,7 +20,7 @@ from ..resolve.paths import is_test_file
 from .orphans import uses
 from .project import Project
 from .pyindex import PyFile, module_names, parse
-from .trees import Tree, parse_diff
+from .trees import Tree, git_lines, parse_diff
 
 _PR = re.compile(r"(?:\(#(\d+)\)\s*$|Merge pull request #(\d+))")
 _SEP, _FS = "\x1e", "\x1f"
@@ -44,11 +44,11 @@ def upstream_refs(git: Git, config: Config) -> list[str]:
     refs = git.out(
         "for-each-ref", "--format=%(refname)", f"refs/remotes/{remote}/", "refs/forksync/upstream/"
     )
-    found = [r for r in refs.splitlines() if r and not r.endswith("/HEAD")]
+    found = [r for r in git_lines(refs) if r and not r.endswith("/HEAD")]
     if found:
         return found
     pattern = compile_pattern(config.upstream.release_tags)
-    tags = git.out("for-each-ref", "--format=%(refname:short)", "refs/tags/").splitlines()
+    tags = git_lines(git.out("for-each-ref", "--format=%(refname:short)", "refs/tags/"))
     found = [f"refs/tags/{t}" for t in tags if pattern.match(t)]
     if found:
         return found
@@ -89,7 +89,7 @@ def fork_commits(git: Git, head: str, exclude: list[str]) -> list[tuple[str, str
         header, _, rest = record.partition("\n")
         sha, _, subject = header.partition(_FS)
         sizes: Counter[str] = Counter()
-        for line in rest.splitlines():
+        for line in git_lines(rest):
             parts = line.split("\t")
             if len(parts) == 3:
                 added, deleted = (int(x) if x.isdigit() else 1 for x in parts[:2])
@@ -111,7 +111,7 @@ def pull_requests(git: Git, head: str, exclude: list[str]) -> tuple[dict[str, in
         number = _pr_number(subject)
         if number is None or len(parents) < 2:
             continue
-        body = fields[3].strip().splitlines() if len(fields) > 3 else []
+        body = git_lines(fields[3].strip()) if len(fields) > 3 else []
         titles[number] = body[0] if body else subject
         for sha in git.out(
             "rev-list", "--no-merges", f"{parents[0]}..{parents[1]}", "--not", *exclude

@@ -17,10 +17,11 @@ from ..resolve.model import Context
 from ..resolve.policy import policy_for
 from .context import Sides
 from .project import Project
-from .trees import DiffHunk, diff_hunks
+from .trees import DiffHunk, changed_paths, diff_hunks, git_lines
 
 _TRIVIAL = {"else:", "try:", "finally:", "pass", "return", "continue", "break", '"""', "'''", "...", "# noqa"}
 _ALNUM = re.compile(r"[A-Za-z0-9]")
+PATHSPEC_MAX = 2000  # more paths than this: diff everything and filter (a command line has limits)
 _DROPPED_BY = {"lost-fork-change": {"take-upstream", "regenerate"}, "lost-upstream-change": {"keep-fork"}}
 
 
@@ -35,14 +36,14 @@ def significant(line: str) -> bool:
 
 def _lines(project: Project, path: str) -> Counter[str] | None:
     text = project.tree.text(path)
-    return None if text is None else Counter(normal(line) for line in text.splitlines())
+    return None if text is None else Counter(normal(line) for line in git_lines(text))
 
 
 def _equivalent_commits(sides: Sides, side: str) -> set[str]:
     """Commits of ``side`` (fork or upstream) whose patch the other side also has."""
     own, other = (sides.fork, sides.upstream) if side == "fork" else (sides.upstream, sides.fork)
     res = sides.git.run("cherry", other.tree.rev, own.tree.rev, sides.base.tree.rev, check=False)
-    return {line[2:].strip() for line in res.out.splitlines() if line.startswith("- ")}
+    return {line[2:].strip() for line in git_lines(res.out) if line.startswith("- ")}
 
 
 def _missing(hunk: DiffHunk, merged: Counter[str]) -> tuple[list[str], int]:
@@ -53,11 +54,20 @@ def _missing(hunk: DiffHunk, merged: Counter[str]) -> tuple[list[str], int]:
     return missing, sum(wanted.values())
 
 
+def _rewrapped(sides: Sides, hunk: DiffHunk, squashed: dict[str, str]) -> bool:
+    """Is the hunk's added text in the merged file with only its line breaks or spacing changed?
+    (A call the fork wrapped over three lines, joined on one by the merge, is not lost.)"""
+    if hunk.path not in squashed:
+        squashed[hunk.path] = "".join((sides.merged.tree.text(hunk.path) or "").split())
+    text = "".join("".join(hunk.new_lines).split())
+    return bool(text) and text in squashed[hunk.path]
+
+
 def _relocated(sides: Sides, lines: list[str]) -> Counter[str] | None:
     """When the path is gone from the merged tree: the file now holding the longest line."""
     longest = max(lines, key=len)
     hits = sides.merged.tree.grep_files([longest], pathspec="*") if len(longest) >= 12 else []
-    if len(hits) != 1:
+    if len(hits) != 1 or sides.is_open(hits[0]):
         return None
     return _lines(sides.merged, hits[0])
 
@@ -67,12 +77,19 @@ def _side_losses(sides: Sides, side: str) -> list[Finding]:
     kind = f"lost-{side}-change"
     ctx = Context(sides.git.cwd, sides.git, sides.config)
     version_file = sides.config.version.file
-    hunks = diff_hunks(sides.git, sides.base.tree.rev, own.tree.rev)
+    # Only a path whose merged copy differs from this side's can have lost its lines.
+    differ = set(changed_paths(sides.git, own.tree.rev, sides.merged.tree.rev))
+    paths = sorted(differ.intersection(changed_paths(sides.git, sides.base.tree.rev, own.tree.rev)))
+    if not paths:
+        return []
+    spec = [f":(literal){p}" for p in paths] if len(paths) <= PATHSPEC_MAX else []
+    hunks = [h for h in diff_hunks(sides.git, sides.base.tree.rev, own.tree.rev, spec) if h.path in differ]
     equivalent: set[str] | None = None
     merged_cache: dict[str, Counter[str] | None] = {}
+    squashed: dict[str, str] = {}
     other_cache: dict[str, Counter[str] | None] = {}
     findings: list[Finding] = []
-    hunks = [h for h in hunks if any(significant(line) for line in h.new_lines)]
+    hunks = [h for h in hunks if not sides.is_open(h.path) and any(significant(line) for line in h.new_lines)]
     sides.merged.tree.prefetch(h.path for h in hunks)  # one git process for every file to compare
     gone: dict[str, tuple[Finding, int]] = {}
     for hunk in hunks:
@@ -95,6 +112,8 @@ def _side_losses(sides: Sides, side: str) -> list[Finding]:
         if hunk.path == version_file:
             missing = [line for line in missing if "version" not in line.lower()]
         if not missing or len(missing) * 2 < checked:
+            continue
+        if not file_gone and _rewrapped(sides, hunk, squashed):
             continue
         if hunk.path not in other_cache:
             other_cache[hunk.path] = _lines(other, hunk.path)

@@ -1,15 +1,28 @@
-"""Parsed Python files of one snapshot, parsed on demand and cached."""
+"""Parsed Python files of one snapshot, parsed on demand and cached.
+
+Snapshots share most files: a parse is cached by blob id and path across the snapshots of one
+verification, so an unchanged module is parsed once, not once per snapshot.
+"""
 
 from __future__ import annotations
 
-from .pyindex import Definition, PyFile, module_map, parse
+from collections import Counter
+
+from .pyindex import Definition, PyFile, header_names, module_map, parse
 from .trees import Tree
 
 
 class Project:
-    def __init__(self, tree: Tree) -> None:
+    def __init__(
+        self,
+        tree: Tree,
+        shared: dict[tuple[str, str], PyFile | None] | None = None,
+        headers: dict[str, Counter[tuple[str, str]]] | None = None,
+    ) -> None:
         self.tree = tree
         self._parsed: dict[str, PyFile | None] = {}
+        self._shared = {} if shared is None else shared  # (blob id, path) -> parse
+        self._shared_headers = {} if headers is None else headers  # blob id -> header_names
         self._modules: dict[str, str] | None = None
 
     @property
@@ -18,15 +31,40 @@ class Project:
             self._modules = module_map([p for p in self.tree.files() if p.endswith(".py")])
         return self._modules
 
-    def file(self, path: str) -> PyFile | None:
+    def headers(self, path: str) -> Counter[tuple[str, str]]:
+        """`header_names` of the file (empty when absent), once per blob across snapshots."""
+        oid = self.tree.oid(path)
+        if oid is not None and oid in self._shared_headers:
+            return self._shared_headers[oid]
+        found = header_names(self.tree.text(path) or "")
+        if oid is not None:
+            self._shared_headers[oid] = found
+        return found
+
+    def _key(self, path: str) -> tuple[str, str] | None:
+        oid = self.tree.oid(path)
+        return (oid, path) if oid else None
+
+    def file(self, path: str, calls: bool = False) -> PyFile | None:
+        """The parsed file; with ``calls`` its calls are walked in the same parse."""
         if path not in self._parsed:
+            key = self._key(path) if path.endswith(".py") else None
+            if key is not None and key in self._shared:
+                self._parsed[path] = self._shared[key]
+                return self._parsed[path]
             text = self.tree.text(path) if path.endswith(".py") else None
-            self._parsed[path] = parse(path, text) if text is not None else None
+            self._parsed[path] = parse(path, text, calls) if text is not None else None
+            if key is not None:
+                self._shared[key] = self._parsed[path]
         return self._parsed[path]
 
-    def files(self, paths: list[str]) -> list[PyFile]:
-        self.tree.prefetch(p for p in paths if p.endswith(".py") and p not in self._parsed)
-        return [f for f in (self.file(p) for p in paths) if f is not None]
+    def files(self, paths: list[str], calls: bool = False) -> list[PyFile]:
+        self.tree.prefetch(
+            p
+            for p in paths
+            if p.endswith(".py") and p not in self._parsed and self._key(p) not in self._shared
+        )
+        return [f for f in (self.file(p, calls) for p in paths) if f is not None]
 
     def prefetch_targets(self, infos: list[PyFile]) -> None:
         """Read, in one batch, every module that these files' calls resolve into."""

@@ -106,10 +106,11 @@ class Call:
     starstar: bool  # **kwargs in the call
     via: str  # "instance" (self.m), "class" (C.m, cls.m) or "" (plain name or module attribute)
     is_call: bool = True  # False: a bare reference (callback, registration)
+    end_line: int = 0  # last line of the call's text (0: same as line)
 
 
 class PyFile:
-    """Definitions at once; calls and imports only when first asked for (the costly walk)."""
+    """Definitions and module-level imports at once; calls only when first asked for (the costly walk)."""
 
     def __init__(self, path: str, module: str, text: str) -> None:
         self.path = path
@@ -117,28 +118,26 @@ class PyFile:
         self.defs: dict[str, Definition] = {}
         self._text: str | None = text  # kept instead of the tree: thousands of trees swamp memory and gc
         self._calls: list[Call] = []
-        self._imports: dict[str, tuple[str, str]] = {}
+        # Module-level imports: local name -> (module, name), name "" for a module import. Read at
+        # parse time: following a re-export must not cost the walk of every call.
+        self.imports: dict[str, tuple[str, str]] = {}
 
-    def _analyse(self) -> None:
+    def analyse(self, tree: ast.Module | None = None) -> None:
+        """Walk the calls now, from ``tree`` when the caller has just parsed the text anyway
+        (parsing a 290 kB module twice cost more than the walk)."""
         if self._text is not None:
             visitor = _Calls(self, self.path.endswith("__init__.py"))
-            visitor.visit(ast.parse(self._text))
-            self._calls, self._imports, self._text = visitor.calls, visitor.aliases, None
+            visitor.visit(tree if tree is not None else ast.parse(self._text))
+            self._calls, self._text = visitor.calls, None
 
     @property
     def calls(self) -> list[Call]:
-        self._analyse()
+        self.analyse()
         return self._calls
 
-    @property
-    def imports(self) -> dict[str, tuple[str, str]]:
-        """Local name -> (module, name); name is "" for a module import."""
-        self._analyse()
-        return self._imports
 
-
-def parse(path: str, text: str) -> PyFile | None:
-    """The file's definitions (calls follow lazily); None when it does not parse."""
+def parse(path: str, text: str, calls: bool = False) -> PyFile | None:
+    """The file's definitions (calls now with ``calls``, else lazily); None when it does not parse."""
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
@@ -146,7 +145,26 @@ def parse(path: str, text: str) -> PyFile | None:
     names = module_names(path)
     info = PyFile(path, names[-1] if names else path, text)
     _collect_defs(tree, info)
+    info.imports = _module_imports(tree, info)
+    if calls:
+        info.analyse(tree)
     return info
+
+
+def _module_imports(tree: ast.Module, info: PyFile) -> dict[str, tuple[str, str]]:
+    """Imports outside any function or class (inside ``if``/``try`` blocks too)."""
+    visitor = _Calls(info, info.path.endswith("__init__.py"))
+    todo: list[ast.stmt] = list(tree.body)
+    while todo:
+        node = todo.pop(0)
+        if isinstance(node, ast.Import):
+            visitor.visit_Import(node)
+        elif isinstance(node, ast.ImportFrom):
+            visitor.visit_ImportFrom(node)
+        elif isinstance(node, ast.If | ast.Try | ast.With):
+            todo[:0] = [*node.body, *getattr(node, "orelse", []), *getattr(node, "finalbody", [])]
+            todo[:0] = [stmt for handler in getattr(node, "handlers", []) for stmt in handler.body]
+    return visitor.aliases
 
 
 def _decorator_name(node: ast.expr) -> str:
@@ -337,7 +355,18 @@ class _Calls(ast.NodeVisitor):
         starstar = any(k.arg is None for k in node.keywords)
         positional = sum(1 for a in node.args if not isinstance(a, ast.Starred))
         self.calls.append(
-            Call(target, name, node.lineno, ".".join(self.scope), positional, keywords, star, starstar, via)
+            Call(
+                target,
+                name,
+                node.lineno,
+                ".".join(self.scope),
+                positional,
+                keywords,
+                star,
+                starstar,
+                via,
+                end_line=node.end_lineno or node.lineno,
+            )
         )
 
     def _reference(self, node: ast.Name | ast.Attribute) -> None:
@@ -391,33 +420,85 @@ def mismatch(sig: Signature, call: Call, bound: bool) -> str | None:
     return None
 
 
-_HEADER_START = re.compile(r"^[ \t]*(?:@|(?:async[ \t]+)?def[ \t]|class[ \t])")
+_HEADER_STARTS = re.compile(r"^[ \t]*(?:@|(?:async[ \t]+)?def[ \t]|class[ \t])", re.M)
+_ONE_LINE = re.compile(r"\)\s*(?:->[^:]*)?:")
+_HEADER_NAME = re.compile(r"^[ \t]*(?:(?:async[ \t]+)?def|class)[ \t]+([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _headers(text: str) -> list[tuple[int, str, str]]:
+    """(indentation, whitespace-normalized header, name) of every decorator, ``class`` and ``def``
+    header; a decorator's name is "". A header runs from its first line to the line that closes its
+    brackets and ends with a colon; brackets inside strings can only make it longer. Header starts
+    are found by one regex scan of the text (a Python loop over every line cost seconds on a sync)."""
+    out: list[tuple[int, str, str]] = []
+    consumed = 0
+    for start in _HEADER_STARTS.finditer(text):
+        pos = start.start()
+        if pos < consumed:
+            continue  # a line of the previous header
+        first = ""
+        parts, depth = [], 0
+        while pos < len(text):
+            nl = text.find("\n", pos)
+            end = len(text) if nl < 0 else nl
+            line = text[pos:end]
+            pos = end + 1
+            first = first or line
+            parts.append(" ".join(line.split()))
+            depth += (
+                line.count("(")
+                + line.count("[")
+                + line.count("{")
+                - line.count(")")
+                - line.count("]")
+                - line.count("}")
+            )
+            if depth > 0:
+                continue
+            if first.lstrip().startswith("@"):
+                break
+            code = line.split("#", 1)[0].rstrip()
+            if code.endswith(":") or _ONE_LINE.search(code):
+                break  # `def f(a): return a` ends on its line too
+        consumed = pos
+        name = _HEADER_NAME.match(first)
+        out.append((len(first) - len(first.lstrip()), " ".join(parts), name.group(1) if name else ""))
+    return out
 
 
 def def_headers(text: str) -> Counter[str]:
     """Every decorator, ``class`` and ``def`` header of a file, whitespace-normalized.
 
     Signatures come from these lines alone (`signature_of`, `_collect_defs`), so two texts with
-    the same headers have the same signatures: a cheap gate before parsing. A header runs from
-    its first line to the line that closes its brackets and ends with a colon; brackets inside
-    strings can only make it longer, which keeps the gate conservative."""
-    out: Counter[str] = Counter()
-    lines = text.split("\n")
-    i = 0
-    while i < len(lines):
-        if not _HEADER_START.match(lines[i]):
-            i += 1
+    the same headers have the same signatures: a cheap gate before parsing."""
+    return Counter(header for _, header, _ in _headers(text))
+
+
+_INNER_NAME = re.compile(r"(?:^| )(?:async )?(?:def|class) ([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def header_names(text: str) -> Counter[tuple[str, str]]:
+    """(name, header with its decorators) of every ``def`` and ``class``. A changed ``__init__``
+    (or other dunder method) also counts under its class's name, which is how it is called."""
+    out: Counter[tuple[str, str]] = Counter()
+    decorators: list[str] = []
+    classes: list[tuple[int, str]] = []
+    for indent, header, name in _headers(text):
+        if not name:
+            decorators.append(header)
+            for inner in set(_INNER_NAME.findall(header)):  # a decorator run on over defs
+                out[(inner, header)] += 1
             continue
-        parts, depth = [], 0
-        while i < len(lines):
-            line = lines[i]
-            parts.append(" ".join(line.split()))
-            depth += sum(line.count(c) for c in "([{") - sum(line.count(c) for c in ")]}")
-            i += 1
-            code = line.split("#", 1)[0].rstrip()
-            if line.lstrip().startswith("@") and depth <= 0:
-                break
-            if depth <= 0 and code.endswith(":"):
-                break
-        out[" ".join(parts)] += 1
+        while classes and classes[-1][0] >= indent:
+            classes.pop()
+        full = " ".join([*decorators, header])
+        decorators = []
+        out[(name, full)] += 1
+        # A bracket inside a string makes a header run on over the defs after it: name them too.
+        for inner in set(_INNER_NAME.findall(full)) - {name}:
+            out[(inner, full)] += 1
+        if name.startswith("__") and classes:
+            out[(classes[-1][1], full)] += 1
+        if header.startswith("class "):
+            classes.append((indent, name))
     return out

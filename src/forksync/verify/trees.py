@@ -1,7 +1,8 @@
 """One snapshot of the repository, a commit or the working tree, read through git.
 
 Verification compares up to four snapshots (base, fork, upstream, merged); this keeps
-every read cached and batched, so that only the files that matter are ever read.
+every read cached and batched, so that only the files that matter are ever read, and a blob
+that several snapshots share (most of them) is read once.
 """
 
 from __future__ import annotations
@@ -13,18 +14,28 @@ from dataclasses import dataclass
 from ..git import Git, cat_blobs
 
 WORKTREE = "WORKTREE"
-BY_ID_FROM = 100  # files read at once: past this, list the tree once and read blobs by id
+
+
+def git_lines(text: str) -> list[str]:
+    """Lines as git counts them: split at LF only (``str.splitlines`` also breaks at U+0085,
+    U+2028, form feed..., which minified bundles contain), without the empty tail after a final LF."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
 
 
 class Tree:
     """Files of one revision (``WORKTREE`` = the checked-out files, uncommitted edits included)."""
 
-    def __init__(self, git: Git, rev: str) -> None:
+    def __init__(self, git: Git, rev: str, blobs: dict[str, bytes] | None = None) -> None:
         self.git = git
         self.rev = rev
+        self._blobs = {} if blobs is None else blobs  # by object id: shared by the trees of one verification
         self._cache: dict[str, bytes | None] = {}
         self._files: list[str] | None = None
         self._entries: dict[str, tuple[str, str]] | None = None
+        self._ids: dict[str, str] | None = None
 
     @property
     def is_worktree(self) -> bool:
@@ -48,17 +59,16 @@ class Tree:
             for path in wanted:
                 self.read(path)
             return
-        if len(wanted) > BY_ID_FROM:
-            # `rev:path` costs a walk of the path's tree per file (quadratic in a wide folder:
-            # 5,000 files of one folder took 1 s); one listing of the tree gives the blob ids.
-            ids = self._blob_ids()
-            blobs = cat_blobs(self.git, [ids[p] for p in wanted if p in ids])
-            for path in wanted:
-                self._cache[path] = blobs.get(ids.get(path, ""))
-            return
-        blobs = cat_blobs(self.git, [f"{self.rev}:{p}" for p in wanted])
+        # By blob id, from one listing of the tree: `rev:path` costs a walk of the path's tree per
+        # file (quadratic in a wide folder: 5,000 files of one folder took 1 s), and ids let the
+        # snapshots share what they have in common.
+        ids = self._blob_ids()
+        self._blobs.update(
+            cat_blobs(self.git, [ids[p] for p in wanted if p in ids and ids[p] not in self._blobs])
+        )
         for path in wanted:
-            self._cache[path] = blobs.get(f"{self.rev}:{path}")
+            oid = ids.get(path)
+            self._cache[path] = self._blobs.get(oid) if oid else None
 
     def _listing(self) -> dict[str, tuple[str, str]]:
         """Path -> (type, object id) of every entry of the revision: one `git ls-tree -r`."""
@@ -73,7 +83,13 @@ class Tree:
         return self._entries
 
     def _blob_ids(self) -> dict[str, str]:
-        return {path: oid for path, (kind, oid) in self._listing().items() if kind == "blob"}
+        if self._ids is None:
+            self._ids = {path: oid for path, (kind, oid) in self._listing().items() if kind == "blob"}
+        return self._ids
+
+    def oid(self, path: str) -> str | None:
+        """The blob id of ``path`` (None in the working tree, or when it is not a file here)."""
+        return None if self.is_worktree else self._blob_ids().get(path)
 
     def read(self, path: str) -> bytes | None:
         if path not in self._cache:
@@ -96,7 +112,7 @@ class Tree:
         found: set[str] = set()
         words = sorted({w for w in words if w})
         for i in range(0, len(words), 200):
-            args = ["grep", "-l", "-w", "-F", "-I"]
+            args = ["grep", "-l", "-z", "-w", "-F", "-I"]
             for word in words[i : i + 200]:
                 args += ["-e", word]
             if self.is_worktree:
@@ -104,7 +120,7 @@ class Tree:
             else:
                 args += [self.rev, "--", pathspec]
             res = self.git.run(*args, check=False)
-            for line in res.out.splitlines():
+            for line in res.out.split("\0"):
                 if not self.is_worktree and line.startswith(self.rev + ":"):
                     line = line[len(self.rev) + 1 :]
                 if line:
