@@ -1092,12 +1092,13 @@ class Sync:
         self.report.scan = result
         self.ui.stage("scan", f"supply-chain scan: {supply_chain.summary(result) or 'no finding'}")
 
-    def _held(self, stage: str) -> bool:
+    def _held(self, stage: str = "") -> bool:
         """A stage that would run upstream code is skipped while the scan holds the release."""
         scan = self.report.scan
         if scan is None or not scan.held:
             return False
-        self.ui.stage(stage, "not run: held by the supply-chain scan")
+        if stage:
+            self.ui.stage(stage, "not run: held by the supply-chain scan")
         return True
 
     def run_checks(self) -> None:
@@ -1269,7 +1270,7 @@ class Sync:
             upstream=self.upstream_commit,
             merged=merged,
             base=self.base_commit,
-            run_tests=self.worktree is not None,
+            run_tests=self.worktree is not None and not self._held(),
             open_paths={c.path for c in self.report.unresolved},
         )
 
