@@ -214,22 +214,24 @@ def test_guarddog_stand_in_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     bindir = tmp_path / "bin"
     bindir.mkdir()
     script = bindir / "guarddog"
+    # GuardDog 3.2's JSON shape (taken from a real run): paths relative to the scanned folder,
+    # empty rules as {}, capability rules beside threat rules
     script.write_text(
         f"#!{sys.executable}\nimport json, os, sys\nroot = sys.argv[3]\n"
         "files = sorted(os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs)\n"
-        'print(json.dumps({"issues": 1, "errors": {}, "results": {"exec-base64": '
-        '[{"location": os.path.join(root, files[0]) + ":2", "message": "exec of base64 " + ",".join(files)}],'
-        ' "empty_information": None}}))\n'
+        "hit = {'location': files[0] + ':2', 'code': 'exec(...)', 'match': 'exec(', 'message': 'exec of base64 ' + ','.join(files)}\n"
+        "print(json.dumps({'package': root, 'errors': {}, 'issues': 2, 'results': {"
+        "'threat-runtime-obfuscation-base64exec': [hit], 'capability-process-spawn': [hit], 'threat-process-hooks': {}}}))\n"
     )
     script.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
     repo, b, r = release(tmp_path, {}, {"pkg/a.py": "x = 1\n"})
     result = supply_chain.scan_release(Git(repo.path), b, r)
-    assert result.guarddog == "ran on 1 file(s): 1 finding(s)"
+    assert result.guarddog == "ran on 1 file(s): 1 finding(s), 1 capability match(es) not listed"
     assert [(f.path, f.severity, f.rule) for f in result.findings] == [
-        ("pkg/a.py", "medium", "guarddog:exec-base64")
+        ("pkg/a.py", "medium", "guarddog:threat-runtime-obfuscation-base64exec")
     ]
-    assert "pkg/a.py" in result.findings[0].reason
+    assert result.findings[0].reason == "line 2: exec of base64 pkg/a.py"
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     result = supply_chain.scan_release(Git(repo.path), b, r)
     assert result.guarddog.startswith("not run: GuardDog is not installed")

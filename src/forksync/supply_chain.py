@@ -508,24 +508,31 @@ def run_guarddog(changes: Sequence[Change], blobs: dict[str, bytes], findings: l
             result = json.loads(done.stdout)
         except ValueError:
             return f"failed: exit {done.returncode}, no JSON output"
-    added = guarddog_findings(result, tmp)
+    added, capabilities = guarddog_findings(result, tmp)
     findings.extend(added)
-    return f"ran on {count} file(s): {len(added)} finding(s)"
+    return f"ran on {count} file(s): {len(added)} finding(s), {capabilities} capability match(es) not listed"
 
 
-def guarddog_findings(result: object, root: str) -> list[ScanFinding]:
-    """GuardDog's JSON (`{"results": {rule: [{"location", "message"}, …] | str | null}}`)."""
-    out = []
+def guarddog_findings(result: object, root: str) -> tuple[list[ScanFinding], int]:
+    """GuardDog 3.x JSON: ``{"results": {rule: [{"location": "path:line", "message", …}] | {}}}``.
+    `threat-*` (and older unprefixed) rules become `medium` findings; `capability-*` rules (a
+    file spawns a process, reads files) are counted only: most honest code has some."""
+    out, capabilities = [], 0
     results = result.get("results", {}) if isinstance(result, dict) else {}
     for rule, items in results.items() if isinstance(results, dict) else []:
-        if not isinstance(items, list):
+        if not isinstance(items, list) or not items:
+            continue
+        if str(rule).startswith("capability-"):
+            capabilities += len(items)
             continue
         for item in items[:20]:
             where = str(item.get("location", "")) if isinstance(item, dict) else ""
-            path = where.removeprefix(root).lstrip("/").rsplit(":", 1)[0] if where else "?"
+            path, _, line = where.removeprefix(root).lstrip("/").rpartition(":")
             message = str(item.get("message", rule)) if isinstance(item, dict) else str(rule)
-            out.append(ScanFinding(path, "medium", f"guarddog:{rule}", " ".join(message.split())[:200]))
-    return out
+            at = f"line {line}: " if line.isdigit() else ""
+            path = path if line.isdigit() else where or "?"
+            out.append(ScanFinding(path, "medium", f"guarddog:{rule}", at + " ".join(message.split())[:200]))
+    return out, capabilities
 
 
 # -- the gate ----------------------------------------------------------------------------------
