@@ -206,6 +206,11 @@ def test_thousands_of_files_bounded_work(tmp_path: Path) -> None:
     assert 150 <= result.blobs_read <= 200
     assert result.notes[0].startswith(f"{3003 - result.blobs_read} file(s) not read")
     assert found(result) == {("zzz_init.pth", "high", "startup")}
+    # padded past the per-file limit, an install-time file is still named
+    files = {"setup.py": b"#" * (supply_chain.MAX_FILE_BYTES + 1) + b"\nimport os\n"}
+    result = supply_chain.scan_release(Git(repo.path), rel, fast_import(repo, files, rel), guarddog=False)
+    assert ("setup.py", "medium", "install-time") in found(result)
+    assert any(f.reason == "install-time file too large to inspect" for f in result.findings)
 
 
 def test_guarddog_stand_in_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -438,6 +438,11 @@ def scan_release(
         for c in unread
         if c.new_mode == "100755" and not c.path.endswith(NATIVE_EXT)
     ]
+    scan.findings += [  # padding an install-time file past the limit must not hide it
+        ScanFinding(c.path, "medium", "install-time", "install-time file too large to inspect")
+        for c in unread
+        if priority(c) == 0 and c.new_mode != "100755"
+    ]
     if unread:
         scan.notes.append(
             f"{len(unread)} file(s) not read: over {max_file // 1024} KB each or past the "
