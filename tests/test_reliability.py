@@ -20,6 +20,7 @@ STAGES = [
     "detect",
     "precheck",
     "fetch",
+    "scan",
     "branch",
     "merge",
     "resolve",

@@ -366,6 +366,8 @@ class SecurityConfig(Section):
     sandbox: Literal["auto", "require", "off"] = "auto"
     sandbox_network: bool = True
     allow_unsandboxed: bool = False
+    supply_chain_scan: bool = True  # scan what each release adds before any of it runs
+    approved_releases: list[str] = Field(default_factory=list)  # tags a person approved despite high findings
 
     @field_validator("allowed_events")
     @classmethod

@@ -1,4 +1,4 @@
-"""The sync pipeline, top to bottom: detect → fetch → branch → merge → resolve → version →
+"""The sync pipeline, top to bottom: detect → fetch → scan → branch → merge → resolve → version →
 commit → checks → verify → recommend → push → pull request → notify.
 
 Each stage is a method that records itself in the report (saved after every stage). All
@@ -157,6 +157,7 @@ class Sync:
             return
         self._stage("precheck", self.precheck)
         self._stage("fetch", self.fetch)
+        self._stage("scan", self.scan)  # before anything from the release runs
         self._stage("branch", self.branch)
         if self.plan.action is Action.STOP:
             self.report.status = "stopped"
@@ -1073,7 +1074,36 @@ class Sync:
         extra = {"worktree:.git": worktree / ".git"} if worktree is not None else {}
         return guard.take(self.git, self.common, extra)
 
+    def scan(self) -> None:
+        """The supply-chain scan of what the release brings (forksync.supply_chain); a high
+        finding holds back every stage that runs upstream code until a person approves."""
+        from . import supply_chain
+
+        sec = self.config.security
+        if not sec.supply_chain_scan:
+            self._mark("scan", "skipped", "[security] supply-chain-scan = false")
+            return
+        tag = self.target.tag
+        result = supply_chain.scan_release(self.git, self.base_commit, self.upstream_commit)
+        result.approved = supply_chain.approved(
+            tag, sec.approved_releases, os.environ.get(supply_chain.APPROVE_ENV)
+        )
+        result.held = supply_chain.held_reason(result, tag, result.approved)
+        self.report.scan = result
+        self.ui.stage("scan", f"supply-chain scan: {supply_chain.summary(result) or 'no finding'}")
+
+    def _held(self, stage: str = "") -> bool:
+        """A stage that would run upstream code is skipped while the scan holds the release."""
+        scan = self.report.scan
+        if scan is None or not scan.held:
+            return False
+        if stage:
+            self.ui.stage(stage, "not run: held by the supply-chain scan")
+        return True
+
     def run_checks(self) -> None:
+        if self._held("checks"):
+            return
         commands = checks_mod.check_list(self.config)
         regen = self._regenerate_commands()
         if not commands and not regen:
@@ -1093,6 +1123,8 @@ class Sync:
 
     def repair(self) -> None:
         """The agent's turn: verification findings first, then failing checks; one commit per fix."""
+        if self._held("repair"):
+            return
         failed = [c for c in self.report.checks if not c.passed]
         findings = [f for f in self.report.findings if f.kind != "markers"]
         cfg = self.config.agent
@@ -1239,7 +1271,7 @@ class Sync:
             upstream=self.upstream_commit,
             merged=merged,
             base=self.base_commit,
-            run_tests=self.worktree is not None,
+            run_tests=self.worktree is not None and not self._held(),
             open_paths={c.path for c in self.report.unresolved},
             notes=notes,
         )
@@ -1267,7 +1299,9 @@ class Sync:
         r = self.report
         if r.unresolved:
             r.status, r.exit_code = "conflicts-left", ExitCode.CONFLICTS_LEFT
-        elif any(not c.passed for c in r.checks) and self.config.checks.required:
+        elif (r.scan is not None and r.scan.held) or (  # checks held back by the scan did not pass
+            any(not c.passed for c in r.checks) and self.config.checks.required
+        ):
             r.status, r.exit_code = "checks-failed", ExitCode.CHECKS_FAILED
         elif r.findings and self.config.verify.fail_on_findings:
             r.status, r.exit_code = "verify-failed", ExitCode.VERIFY_FAILED

@@ -100,7 +100,7 @@ def open_pull_request(config: Config, repo: Path, report: Report, version: str, 
     r = report
     cfg = config.forge
     forge = make_forge(config, repo)
-    draft = cfg.draft or bool(r.unresolved)
+    draft = cfg.draft or bool(r.unresolved) or bool(r.scan and r.scan.held)
     spec = PullRequestSpec(
         title=r.pr_title,
         body=r.pr_body,

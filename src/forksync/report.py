@@ -101,6 +101,31 @@ class AgentChange:
 
 
 @dataclass
+class ScanFinding:
+    """One supply-chain finding in what the release adds or changes (forksync.supply_chain)."""
+
+    path: str
+    severity: str  # high | medium | low
+    rule: str
+    reason: str
+
+
+@dataclass
+class SupplyChainScan:
+    """The supply-chain scan of the release; ``held`` says why upstream code was not run."""
+
+    findings: list[ScanFinding] = field(default_factory=list)
+    files_changed: int = 0
+    blobs_read: int = 0
+    bytes_read: int = 0
+    git_calls: int = 0
+    guarddog: str = ""
+    notes: list[str] = field(default_factory=list)
+    approved: bool = False
+    held: str = ""
+
+
+@dataclass
 class LLMCallRecord:
     purpose: str
     provider: str
@@ -179,6 +204,7 @@ class Report:
     version_update: VersionUpdate | None = None
     checks: list[CheckRecord] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    scan: SupplyChainScan | None = None  # the supply-chain scan of the release (stage "scan")
     llm_calls: list[LLMCallRecord] = field(default_factory=list)
     agent_changes: list[AgentChange] = field(default_factory=list)
     recommendation: Recommendation = "needs-review"
@@ -241,6 +267,11 @@ class Report:
         for key, typ in nested.items():
             if data.get(key) is not None:
                 data[key] = typ(**data[key])
+        if data.get("scan") is not None:
+            scan = data["scan"]
+            data["scan"] = SupplyChainScan(
+                **{**scan, "findings": [ScanFinding(**f) for f in scan.get("findings", [])]}
+            )
         for key, typ in lists.items():
             data[key] = [typ(**item) for item in data.get(key, [])]
         data["conflicts"] = [

@@ -14,7 +14,9 @@ regenerated, all keep the PR in review unless a rule the user configured allows 
    changed path matches ``[agent] allow-paths``;
 6. no lock file was taken from upstream without being regenerated (LESSONS 7);
 7. upstream's version file agrees with the release tag (LESSONS 2);
-8. the earlier stages recorded no reason of their own (e.g. the LLM budget ran out).
+8. the supply-chain scan of the release found nothing (and, on a high finding, says that
+   upstream code was held back until a person approves the release);
+9. the earlier stages recorded no reason of their own (e.g. the LLM budget ran out).
 """
 
 from __future__ import annotations
@@ -93,11 +95,24 @@ def recommend(r: Report, config: Config) -> tuple[Recommendation, list[str]]:
         )
     if _version_disagrees(r):
         reasons.append("upstream's version file disagrees with the release tag")
+    reasons += _scan_reasons(r)
     # Reasons the stages recorded themselves (kept after the computed ones, without repeats).
     computed = set(reasons)
     reasons += [x for x in r.reasons if x not in computed and not _is_computed(x)]
     reasons = list(dict.fromkeys(reasons))
     return ("needs-review" if reasons else "ready"), reasons
+
+
+def _scan_reasons(r: Report) -> list[str]:
+    scan = r.scan
+    if scan is None or not scan.findings:
+        return []
+    counts = Counter(f.severity for f in scan.findings)
+    detail = ", ".join(f"{counts[s]} {s}" for s in ("high", "medium", "low") if counts[s])
+    out = [f"{len(scan.findings)} supply-chain scan finding(s): {detail}"]
+    if scan.held:
+        out.append("upstream code not run: " + scan.held)
+    return out
 
 
 _COMPUTED_PREFIXES = (
@@ -109,6 +124,8 @@ _COMPUTED_PREFIXES = (
     "the agent's fixes changed ",
     "lock file(s) taken from upstream",
     "upstream's version file disagrees",
+    "supply-chain scan finding(s)",
+    "upstream code not run: ",
 )
 
 

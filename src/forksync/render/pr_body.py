@@ -146,6 +146,7 @@ def render_body(r: Report) -> str:
         out.append(f"| LLM cost | ${r.cost_usd:.4f} ({r.tokens} tokens, {len(r.llm_calls)} calls) |")
     out.append("")
 
+    out += _scan_section(r)
     if r.conflicts:
         out += [
             "### Conflict resolution",
@@ -175,6 +176,8 @@ def render_body(r: Report) -> str:
                     inert.fenced(redact(c.output_tail)[-3000:]),
                     "</details>",
                 ]
+    elif r.scan is not None and r.scan.held:
+        out.append("Not run: upstream code is held back by the supply-chain scan (above).")
     else:
         out.append("No checks configured (`[checks] commands`).")
     out.append("")
@@ -244,6 +247,30 @@ def render_body(r: Report) -> str:
         f"<sub>forksync run {_code(r.run_id)}</sub>",
     ]
     return inert.cap_body("\n".join(out) + "\n")
+
+
+def _scan_section(r: Report) -> list[str]:
+    """Each supply-chain finding with its path, severity and reason; what was held back and why."""
+    scan = r.scan
+    if scan is None:
+        return []
+    out = ["### Supply-chain scan", ""]
+    if scan.held:
+        out += [f"**⛔ Upstream code was not run.** {_cell(scan.held)}", ""]
+    elif scan.approved and any(f.severity == "high" for f in scan.findings):
+        out += ["High-severity findings were approved for this release: upstream code ran.", ""]
+    icons = {"high": "🔴 high", "medium": "🟠 medium", "low": "⚪ low"}
+    out += inert.capped(
+        scan.findings,
+        MAX_TABLE_ROWS,
+        lambda f: f"- **{icons.get(f.severity, _cell(f.severity))}** {_code(f.path)} {_cell(f.reason)}",
+    )
+    if not scan.findings:
+        out.append(f"No finding in {scan.files_changed} changed file(s).")
+    extra = [*scan.notes, f"GuardDog: {scan.guarddog}" if scan.guarddog else ""]
+    out += [f"- {_cell(n)}" for n in extra if n]
+    out.append("")
+    return out
 
 
 def _url(url: str) -> str:
