@@ -15,8 +15,10 @@ from hypothesis import strategies as st
 from forksync.config import parse_config
 from forksync.errors import ConfigError, ForgeError
 from forksync.forges.base import PullRequestSpec
-from forksync.forges.github import BODY_LIMIT, GitHubForge, fit_body, upstream_releases
+from forksync.forges.common import fit_body
+from forksync.forges.github import BODY_LIMIT, GitHubForge
 from forksync.forges.http import RetryPolicy
+from forksync.forges.upstream import upstream_releases
 from tests.gitutil import Repo
 from tests.standins.github_api import GitHubStandIn
 

@@ -11,9 +11,9 @@ import pytest
 from forksync.config import parse_config
 from forksync.errors import ConfigError, ForgeError
 from forksync.forges.base import PullRequestSpec
-from forksync.forges.github import upstream_releases
 from forksync.forges.gitlab import GitLabForge
 from forksync.forges.http import RetryPolicy
+from forksync.forges.upstream import upstream_releases
 from tests.gitutil import Repo
 from tests.standins.gitlab_api import GitLabStandIn
 

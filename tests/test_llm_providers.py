@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from forksync.llm import anthropic_provider, openai_provider
+from forksync.llm.factory import make_provider
 from forksync.llm.prompts import SUBMIT
-from forksync.llm.providers import Message, Request, ToolCall, ToolResult, make_provider
+from forksync.llm.providers import Message, Request, ToolCall, ToolResult
 from tests.standins.llm_api import LLMStandIn, approx_tokens
 from tests.test_llm_common import agent_config, key_env_fixture, standin_fixture, submit  # noqa: F401
 

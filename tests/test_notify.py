@@ -10,8 +10,8 @@ import pytest
 
 from forksync.config import parse_config
 from forksync.forges.http import RetryPolicy
-from forksync.notify.base import Event, EventKind, make_notifiers
-from forksync.notify.registry import configured, notify_all, problems
+from forksync.notify.base import Event, EventKind
+from forksync.notify.registry import configured, make_notifiers, notify_all, problems
 from forksync.notify.render import MERGE_ADVICE, SCHEMA, slack_message, webhook_payload
 from forksync.notify.slack import SlackBotNotifier
 from forksync.notify.webhook import NotifyError

@@ -11,7 +11,6 @@ end: by default what is left is committed with markers and handed to a reviewer.
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 import time
 import uuid
@@ -241,20 +240,7 @@ class Sync:
         return url
 
     def _upstream_url(self) -> str:
-        url = self.config.upstream.url
-        if url:
-            if not re.match(r"^[a-z+]+://|^[\w.-]+@", url) and not Path(url).is_absolute():
-                candidate = (self.repo / url).resolve()
-                if candidate.exists():
-                    return str(candidate)
-            return url
-        res = self.git.run("remote", "get-url", "--", self.config.upstream.remote, check=False)
-        if res.returncode == 0 and res.out.strip():
-            return res.out.strip()
-        raise ConfigError(
-            f"no upstream: [upstream] url is empty and there is no remote '{self.config.upstream.remote}'",
-            hint="set [upstream] url in .forksync.toml or `git remote add upstream URL`",
-        )
+        return releases_mod.configured_upstream_url(self.git, self.repo, self.config)
 
     def fork_commit(self) -> str:
         branch = check_ref_name(self.config.fork.branch, "fork branch")

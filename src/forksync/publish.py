@@ -138,8 +138,8 @@ def event_kind(report: Report) -> EventKind:
 
 def notify_report(config: Config, report: Report, run_url: str) -> None:
     """Tell Slack / webhooks about the run; a failed notification is recorded, never raised."""
-    from .notify.base import Event, make_notifiers
-    from .notify.registry import notify_all, problems
+    from .notify.base import Event
+    from .notify.registry import make_notifiers, notify_all, problems
 
     report.warnings.extend(problems(config))
     notifiers = make_notifiers(config)
@@ -292,24 +292,20 @@ def expected_sync_branch(config: Config, tag: str, version: str) -> str:
 
 
 def _upstream_url(repo: Path, config: Config) -> str:
-    from .pipeline import Sync, SyncOptions
+    from .releases import configured_upstream_url
 
-    return Sync(repo, config, SyncOptions(), Progress(quiet=True)).upstream_url()
+    url = configured_upstream_url(Git(repo), repo, config)
+    secrets.strip_credentials(url)  # registers user:token for redaction, as a sync does
+    return url
 
 
 def recheck_recommendation(report: Report, config: Config) -> None:
     """`ready` only if the export's own data bears it out; labels always from the config."""
-    agent_hunks = any(h.by_agent and h.outcome == "resolved" for c in report.conflicts for h in c.hunks)
-    doubts = [
-        report.unresolved,
-        [c for c in report.checks if not c.passed],
-        report.findings,
-        report.reasons,
-        agent_hunks and not config.agent.allow_ready,
-        not config.checks.commands,
-    ]
-    if report.recommendation == "ready" and any(doubts):
-        report.recommendation = "needs-review"
+    from .verdict import recommend
+
+    claimed = report.recommendation
+    report.recommendation, report.reasons = recommend(report, config)  # the one definition of ready
+    if claimed == "ready" and report.recommendation != "ready":
         report.reasons.append("the exported recommendation contradicts the export's own data")
     if report.status in _EXIT_FOR_STATUS:
         report.exit_code = _EXIT_FOR_STATUS[report.status]

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
 from .config import Config, compile_pattern
-from .errors import UpstreamError
+from .errors import ConfigError, UpstreamError
 from .git import Git, check_ref_name
 
 
@@ -107,7 +108,7 @@ def list_upstream_tags(git: Git, url: str) -> dict[str, str]:
 
 def releases_from_forge(config: Config, url: str, tags: dict[str, str]) -> list[Release]:
     """Stable releases as the forge publishes them (drafts and pre-releases dropped)."""
-    from .forges.github import upstream_releases  # type: ignore[import-not-found,unused-ignore]
+    from .forges.upstream import upstream_releases
 
     out: list[Release] = []
     for fr in upstream_releases(config, url):
@@ -163,3 +164,22 @@ def compare_from(base: str, previous: Release | None) -> str:
     """Where the compare link starts: the previous merged release's tag only when that tag IS
     the merge base (a readable name for the same commit), else the merge base itself."""
     return previous.tag if previous is not None and previous.commit == base else base
+
+
+def configured_upstream_url(git: Git, repo: Path, config: Config) -> str:
+    """Where upstream is: `[upstream] url` (a relative local path taken from the repository), else
+    the `upstream` remote's URL; a configuration error when neither is set."""
+    url = config.upstream.url
+    if url:
+        if not re.match(r"^[a-z+]+://|^[\w.-]+@", url) and not Path(url).is_absolute():
+            candidate = (repo / url).resolve()
+            if candidate.exists():
+                return str(candidate)
+        return url
+    res = git.run("remote", "get-url", "--", config.upstream.remote, check=False)
+    if res.returncode == 0 and res.out.strip():
+        return res.out.strip()
+    raise ConfigError(
+        f"no upstream: [upstream] url is empty and there is no remote '{config.upstream.remote}'",
+        hint="set [upstream] url in .forksync.toml or `git remote add upstream URL`",
+    )

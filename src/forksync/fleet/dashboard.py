@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Literal
 
 from ..errors import ForksyncError
-from ..forges.github import BODY_LIMIT, GitHubForge, Issue, fit_body
+from ..forges.common import fit_body
+from ..forges.github import BODY_LIMIT, GitHubForge, Issue
 from ..secrets import redact
 from .aggregate import ForkRow
 from .model import Fleet, deep_merge

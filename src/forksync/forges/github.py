@@ -23,71 +23,16 @@ from ..config import Config
 from ..errors import ConfigError, ForgeError, ForksyncError, GitError, UpstreamError
 from ..git import Git, check_ref_name
 from .base import ForgeRelease, PublishResult, PullRequest, PullRequestSpec
+from .common import fit_body, label_colour, repo_path
 from .github_app import installation_token
 from .http import NO_AUTH, Auth, HttpClient, RetryPolicy
 from .lifecycle import settle_older
-from .urls import compare_url, web_base
+from .urls import compare_url
 
 DEFAULT_API = "https://api.github.com"
 BODY_LIMIT = 65_536  # GitHub rejects longer PR bodies with a 422
-POINTER = "the full text is in the run's report artifact"
 _HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
-_HEADING = re.compile(r"#{2,4} ")
 _REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
-
-
-def repo_path(git_url: str) -> tuple[str, str] | None:
-    """(host, "owner/name[/…]") of a remote URL, or None for a local path."""
-    base = web_base(git_url)
-    if base is None:
-        return None
-    host, _, path = base.removeprefix("https://").partition("/")
-    return (host, path) if "/" in path else None
-
-
-def label_colour(name: str, config: Config) -> str:
-    forge = config.forge
-    colours = {forge.label_sync: "1d76db", forge.label_ready: "0e8a16", forge.label_review: "d93f0b"}
-    return colours.get(name, "c5def5")
-
-
-# -- the PR body ---------------------------------------------------------------------------
-def fit_body(body: str, limit: int, pointer: str = POINTER) -> str:
-    """The body within ``limit`` characters: the largest sections (``##`` to ``####``) are shortened first,
-    each folded into ``<details>`` with a note saying how much was cut and where the rest is."""
-    if len(body) <= limit:
-        return body
-    parts = re.split(r"(?m)^(?=#{2,4} )", body)
-    for _ in range(len(parts)):
-        excess = sum(map(len, parts)) - limit
-        if excess <= 0:
-            break
-        i = max(range(len(parts)), key=lambda k: len(parts[k]))
-        parts[i] = _fold(parts[i], len(parts[i]) - excess, pointer)
-    text = "".join(parts)
-    if len(text) > limit:
-        note = f"\n\n… (shortened; {pointer})\n"
-        text = _close_fence(text[: max(0, limit - len(note) - 4)]) + note
-    return text[:limit]
-
-
-def _fold(section: str, budget: int, pointer: str) -> str:
-    title, _, content = section.partition("\n") if _HEADING.match(section) else ("", "", section)
-    head = f"{title}\n\n" if title else ""
-    summary = (
-        f"<details><summary>Shortened: {{kept:,}} of {len(content):,} characters shown; {pointer}</summary>"
-    )
-    wrapper = len(head) + len(summary) + 40 + len("\n\n\n\n</details>\n\n")
-    keep = content[: max(0, budget - wrapper)]
-    if "\n" in keep:
-        keep = keep[: keep.rfind("\n")]
-    keep = _close_fence(keep)
-    return f"{head}{summary.format(kept=len(keep))}\n\n{keep}\n\n</details>\n\n"
-
-
-def _close_fence(text: str) -> str:
-    fences = sum(1 for line in text.splitlines() if line.lstrip().startswith("```"))
-    return text + "\n```" if fences % 2 else text
 
 
 # -- authentication and addresses ----------------------------------------------------------
@@ -498,8 +443,8 @@ def _release(data: dict[str, Any]) -> ForgeRelease:
 def upstream_releases(
     config: Config, upstream_url: str, retry: RetryPolicy | None = None
 ) -> list[ForgeRelease]:
-    """Releases of the upstream repository (GitHub, GitHub Enterprise or GitLab), newest first,
-    drafts and pre-releases included with their flags: the caller filters."""
+    """Releases of an upstream repository on GitHub or GitHub Enterprise, newest first, drafts and
+    pre-releases included with their flags (forges/upstream.py picks the forge by host)."""
     parsed = repo_path(upstream_url)
     if parsed is None:
         raise UpstreamError(
@@ -507,10 +452,6 @@ def upstream_releases(
             hint='release-source = "releases" needs an upstream on a forge',
         )
     host, path = parsed
-    from . import gitlab
-
-    if gitlab.is_gitlab_host(config, host):
-        return gitlab.upstream_releases(config, upstream_url, retry)
     fork_api = _api_url(config)
     if host == httpx.URL(fork_api).host or (host == "github.com" and fork_api == DEFAULT_API):
         api = fork_api

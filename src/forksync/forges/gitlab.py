@@ -22,7 +22,7 @@ from ..config import Config
 from ..errors import ConfigError, ForgeError, GitError, UpstreamError
 from ..git import Git, check_ref_name
 from .base import ForgeRelease, PublishResult, PullRequest, PullRequestSpec
-from .github import fit_body, label_colour, repo_path
+from .common import fit_body, label_colour, repo_path
 from .http import NO_AUTH, Auth, HttpClient, RetryPolicy
 from .lifecycle import settle_older
 from .urls import compare_url

@@ -18,10 +18,11 @@ from ..report import CheckRecord, LLMCallRecord
 from ..resolve.model import Context, FileResult, Versions
 from .audit import Auditor
 from .budget import Budget
+from .factory import make_provider
 from .fixer import CheckFixer, commit_fix, undo
 from .pricing import PriceTable
 from .prompts import CLAUDE_FIX_SYSTEM, fix_prompt
-from .providers import Completion, Message, Provider, ProviderError, Request, make_provider
+from .providers import Completion, Message, Provider, ProviderError, Request
 from .resolver import AgentResolver, conventions_text
 from .session import Session
 from .tools import Workspace

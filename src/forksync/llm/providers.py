@@ -112,23 +112,6 @@ def api_key(cfg: AgentConfig, provider: str) -> str:
     return value
 
 
-def make_provider(cfg: AgentConfig) -> Provider | None:
-    if cfg.provider == "none":
-        return None
-    model = cfg.model or DEFAULT_MODELS[cfg.provider]
-    if cfg.provider == "anthropic":
-        from .anthropic_provider import AnthropicProvider
-
-        return AnthropicProvider(model, api_key(cfg, "anthropic"), cfg.base_url, cfg.timeout)
-    if cfg.provider == "openai":
-        from .openai_provider import OpenAIProvider
-
-        return OpenAIProvider(model, api_key(cfg, "openai"), cfg.base_url, cfg.timeout)
-    from .claude_code import ClaudeCodeProvider
-
-    return ClaudeCodeProvider(model, cfg)
-
-
 def one_line(text: str, limit: int = 200) -> str:
     line = " ".join(str(text).split())
     return line if len(line) <= limit else line[: limit - 1] + "…"

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
-    from ..config import Config
     from ..report import Report
 
 EventKind = Literal["up-to-date", "pr-created", "pr-updated", "conflicts", "checks-failed", "failed"]
@@ -25,10 +24,3 @@ class Notifier(Protocol):
     def send(self, event: Event) -> None:
         """Deliver the event; raise on failure (the caller records it and carries on)."""
         ...
-
-
-def make_notifiers(config: Config) -> list[Notifier]:
-    """The notifiers the config enables and whose secrets are present in the environment."""
-    from .registry import configured  # imported here: registry imports this module
-
-    return configured(config)

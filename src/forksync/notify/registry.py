@@ -84,3 +84,8 @@ def notify_all(notifiers: Iterable[Notifier], event: Event) -> list[Notification
         else:
             records.append(NotificationRecord(notifier.channel, True))
     return records
+
+
+def make_notifiers(config: Config) -> list[Notifier]:
+    """The notifiers the config enables and whose secrets are present in the environment."""
+    return configured(config)
