@@ -31,6 +31,7 @@ class TreeMerge:
         default_factory=dict
     )  # path -> stage -> (mode, sha)
     messages: dict[str, list[str]] = field(default_factory=dict)  # path -> git's CONFLICT messages
+    displaced: list[str] = field(default_factory=list)  # git's `path~<commit>` copies, folded back
 
 
 def merge_tree(git: Git, fork: str, upstream: str) -> TreeMerge:
@@ -60,7 +61,27 @@ def merge_tree(git: Git, fork: str, upstream: str) -> TreeMerge:
             for p in paths:
                 messages.setdefault(p, []).append(text)
         i += 3 + count
-    return TreeMerge(tree, res.returncode == 0, entries, messages)
+    displaced = fold_distinct_types(entries, messages)
+    return TreeMerge(tree, res.returncode == 0, entries, messages, displaced)
+
+
+def fold_distinct_types(
+    entries: dict[str, dict[int, tuple[str, str]]], messages: dict[str, list[str]]
+) -> list[str]:
+    """A path that is a file on one side and a symlink (or submodule) on the other: git records
+    one side's entry at `path~<commit>`, so that each can be written somewhere. Fold it back to
+    the path itself, one conflict with both sides, so that no side's copy lands under a new name
+    or silently takes the path; returns the displaced names (to be dropped from the tree)."""
+    out = []
+    for path in [p for p in entries if any("distinct types" in m for m in messages.get(p, ()))]:
+        for other in [q for q in entries if q.startswith(path + "~") and q != path]:
+            if not all(c in "0123456789abcdef" for c in other[len(path) + 1 :]):
+                continue
+            for stage, entry in entries.pop(other).items():
+                entries[path].setdefault(stage, entry)
+            messages.pop(other, None)
+            out.append(other)
+    return out
 
 
 class TempIndex:

@@ -852,6 +852,7 @@ class Sync:
         shas = index.hash_blobs(data for _, _, data in blobs)
         entries = [(mode, sha, path) for (mode, path, _), sha in zip(blobs, shas, strict=True)]
         # Every stage of a path goes before its new entry is added.
+        removals += [("0", "", path) for path in self.tree_merge.displaced]  # folded back (mergetree)
         index.set_entries([("0", "", path) for _, _, path in entries + keep])
         index.set_entries(removals + keep + entries)
 
