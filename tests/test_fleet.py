@@ -215,6 +215,8 @@ def test_a_fleet_of_twenty_forks_planned_synced_and_reported(tmp_path: Path) -> 
         (issue,) = _dashboards(gh, "fork00")
         assert pulls and pulls[0]["html_url"] in issue["body"] and "v1.1.0" in issue["body"]
         assert "checks.commands: fork" in issue["body"] and "upstream.url: fleet" in issue["body"]
+        # the pull request says it too (`fleet config` writes [sources]; the sync renders them)
+        assert "`checks.commands`: fork" in pulls[0]["body"] and "`upstream.url`: fleet" in pulls[0]["body"]
         (conflicted,) = _dashboards(gh, "fork03")
         assert "### Open conflicts" in conflicted["body"] and "app.py" in conflicted["body"]
         assert not _dashboards(gh, MIRRORS[0])  # nothing ran there: no issue

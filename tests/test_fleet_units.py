@@ -235,6 +235,7 @@ def test_fleet_config_writes_the_effective_config_from_the_fork_s_branch(tmp_pat
     assert config.checks.commands == ["tox"] and config.forge.repo == "acme/tinyproxy"
     entry = (tmp_path / "out" / "fleet-entry.json").read_text()
     assert '"checks.commands": "fork"' in entry and '"upstream.url": "fleet"' in entry
+    assert config.sources["checks.commands"] == "fork" and config.sources["upstream.url"] == "fleet"
 
 
 def test_a_fork_configured_in_pyproject_counts_as_the_fork_s_file(tmp_path: Path) -> None:

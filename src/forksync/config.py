@@ -392,6 +392,9 @@ class Config(Section):
     verify: VerifyConfig = Field(default_factory=VerifyConfig)
     features: list[Feature] = Field(default_factory=list)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
+    # Written by `forksync fleet config`: where each effective key came from ("fleet" or "fork"),
+    # shown in the pull request. Only displayed; it changes nothing.
+    sources: dict[str, Literal["fleet", "fork"]] = Field(default_factory=dict)
 
 
 def _valid_keys(model: type[BaseModel]) -> list[str]:

@@ -100,6 +100,7 @@ class Sync:
             fork_branch=config.fork.branch,
             upstream_url="",
             dry_run=options.dry_run,
+            config_sources=dict(config.sources),
         )
 
     # -- driver ---------------------------------------------------------------------

@@ -191,6 +191,7 @@ class Report:
     ignored_tags: list[str] = field(default_factory=list)  # newer tags that are not stable releases
     sync_branch: str = ""
     lifecycle: str = ""  # what this run did with the sync branch, and why (forksync.lifecycle)
+    config_sources: dict[str, str] = field(default_factory=dict)  # a fleet's fork: key -> fleet | fork
     fork_commit: str = ""
     merge_commit: str = ""
     merge_parents: list[str] = field(default_factory=list)

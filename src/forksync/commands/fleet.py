@@ -103,7 +103,7 @@ def config(fleet_file: Path, name: str, repo: Path, out: Path) -> int:
     base = fleet_config(fleet, fork)
     result = effective(fleet, fork, _fork_file(repo, base.fork.branch, base.fork.remote))
     text = f"# {name}: written by `forksync fleet config` (fleet.toml + the fork's {CONFIG_FILE})\n"
-    text += tomlkit.dumps(result.data)
+    text += tomlkit.dumps({**result.data, "sources": result.provenance})  # shown in the PR
     load_config_text(text, "effective config")  # what we write must load
     out.mkdir(parents=True, exist_ok=True)
     (out / "forksync.toml").write_text(text, encoding="utf-8")

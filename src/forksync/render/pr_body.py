@@ -237,6 +237,16 @@ def render_body(r: Report) -> str:
         out += ["", "</details>", ""]
     if r.warnings:
         out += ["### Warnings", "", *inert.capped(r.warnings, MAX_ITEMS, lambda w: f"- {_cell(w)}"), ""]
+    if r.config_sources:
+        out += [
+            "<details><summary>Configuration: where each value came from (fleet file or the fork's own)"
+            "</summary>",
+            "",
+        ]
+        out += inert.capped(
+            sorted(r.config_sources.items()), MAX_ITEMS, lambda kv: f"- {_code(kv[0])}: {_cell(kv[1])}"
+        )
+        out += ["", "</details>", ""]
     out += [
         "### How to merge",
         "",
