@@ -328,3 +328,21 @@ def test_approval_by_environment(
     monkeypatch.setenv("FORKSYNC_APPROVE_RELEASE", "v1.3.0")
     report = execute(fork, None, quiet=True)
     assert report.scan is not None and report.scan.approved and marker.exists()
+
+
+def test_a_new_version_of_a_wheel_the_project_already_commits_is_routine(tmp_path: Path) -> None:
+    """litellm commits each release's `dist/*.whl`: its v1.81.9 added seven, and each held the
+    sync as "high". A new version of an archive the same folder already held is noted, not
+    flagged; a new kind of archive there, and native binaries, still are."""
+    base = {"enterprise/dist/litellm_enterprise-0.1.28-py3-none-any.whl": b"PK\x03\x04old"}
+    files: dict[str, str | bytes | None] = {
+        "enterprise/dist/litellm_enterprise-0.1.29-py3-none-any.whl": b"PK\x03\x04new",
+        "enterprise/dist/stranger-1.0-py3-none-any.whl": b"PK\x03\x04",
+        "enterprise/dist/_speedups.so": b"\x7fELF" + b"\0" * 10,
+    }
+    result = scan(tmp_path, files, base)
+    assert found(result) == {
+        ("enterprise/dist/stranger-1.0-py3-none-any.whl", "high", "binary"),
+        ("enterprise/dist/_speedups.so", "high", "binary"),
+    }
+    assert any("litellm_enterprise-0.1.29" in note for note in result.notes)

@@ -448,9 +448,42 @@ def scan_release(
             f"{len(unread)} file(s) not read: over {max_file // 1024} KB each or past the "
             f"{max_total // 1024} KB budget (names and modes still checked)"
         )
+    if base:
+        routine = routine_archives(git, base, [f.path for f in scan.findings if f.rule == "binary"])
+        if routine:
+            scan.git_calls += 1
+            scan.findings = [f for f in scan.findings if f.path not in routine]
+            shown = ", ".join(sorted(routine)[:3]) + (
+                f" and {len(routine) - 3} more" if len(routine) > 3 else ""
+            )
+            scan.notes.append(
+                f"{len(routine)} new version(s) of archives the project already commits beside them, "
+                f"not flagged: {shown}"
+            )
     if guarddog:
         scan.guarddog = run_guarddog(changes, blobs, scan.findings)
     return scan
+
+
+def routine_archives(git: Git, base: str, paths: Sequence[str]) -> set[str]:
+    """Archives (wheels, eggs, jars) that are a new version of one the same folder already held at
+    the merge base (litellm commits each release's `dist/*.whl`): the project's own practice, not a
+    new kind of binary. Native binaries are never routine. One `git ls-tree` for all folders."""
+    archives = [p for p in paths if p.endswith(ARCHIVE_EXT)]
+    if not archives:
+        return set()
+    folders = sorted({str(PurePosixPath(p).parent) for p in archives})
+    res = git.run("ls-tree", "-z", "--name-only", base, "--", *(f"{d}/" for d in folders), check=False)
+    if res.returncode != 0:
+        return set()
+    before = {(str(PurePosixPath(n).parent), _dist_name(n)) for n in res.out.split("\0") if n}
+    return {p for p in archives if (str(PurePosixPath(p).parent), _dist_name(p)) in before}
+
+
+def _dist_name(path: str) -> tuple[str, str]:
+    """An archive's project name and kind: `dist/pkg_name-1.2-py3-none-any.whl` -> (pkg_name, .whl)."""
+    name = PurePosixPath(path).name
+    return name.split("-", 1)[0].lower(), PurePosixPath(path).suffix
 
 
 def scan_texts(changes: Sequence[Change], blobs: dict[str, bytes]) -> list[ScanFinding]:
