@@ -15,7 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from .git import Git
 
 PrState = Literal["none", "open", "merged", "closed"]
 BOT_EMAIL = "forksync-bot@users.noreply.github.com"  # the identity forksync commits as, when none is set
@@ -96,3 +99,16 @@ def open_conflicts(conflicted: list[str], has_markers_at_tip: dict[str, bool]) -
 def is_forksync_commit(author_email: str, trailers: str, bot_email: str) -> bool:
     """forksync's own commits carry its trailer (or its bot identity); anything else is a person's."""
     return bool(trailers.strip()) or author_email == bot_email
+
+
+def people_commits(git: Git, tip: str, *exclude: str) -> list[str]:
+    """Commits of ``tip`` not in ``exclude`` that forksync did not make (no trailer, not its bot):
+    the one place that tells a person's work from forksync's, for the pipeline and `publish`."""
+    fmt = f"%H%x1f%ae%x1f%(trailers:key={TRAILER},valueonly,separator=%x2c)%x1e"
+    log = git.out("log", f"--format={fmt}", tip, "--not", *exclude)
+    people = []
+    for record in log.split("\x1e"):
+        parts = record.strip("\n").split("\x1f")
+        if len(parts) == 3 and not is_forksync_commit(parts[1], parts[2], BOT_EMAIL):
+            people.append(parts[0])
+    return people

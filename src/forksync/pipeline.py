@@ -558,14 +558,7 @@ class Sync:
 
     def _people_commits(self, tip: str, fork: str) -> list[str]:
         """Commits on the sync branch that neither the fork, the release nor forksync made."""
-        fmt = f"%H%x1f%ae%x1f%(trailers:key={lifecycle.TRAILER},valueonly,separator=%x2c)%x1e"
-        log = self.git.out("log", f"--format={fmt}", tip, "--not", fork, self.upstream_commit)
-        people = []
-        for record in log.split("\x1e"):
-            parts = record.strip("\n").split("\x1f")
-            if len(parts) == 3 and not lifecycle.is_forksync_commit(parts[1], parts[2], BOT_EMAIL):
-                people.append(parts[0])
-        return people
+        return lifecycle.people_commits(self.git, tip, fork, self.upstream_commit)
 
     def _trailer(self, message: str) -> str:
         """forksync's mark on its own commits: a branch of only these may be rebuilt."""

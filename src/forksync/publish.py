@@ -74,7 +74,7 @@ def push_branch(
 def rebuild_lease(git: Git, remote: str, branch: str, tip: str, env: dict[str, str] | None) -> str | None:
     """The remote tip that ``tip`` may replace: only when every commit it would drop is forksync's
     own (its trailer), as the exporting run decided; checked here again, never taken from the export."""
-    from .lifecycle import BOT_EMAIL, TRAILER, is_forksync_commit
+    from .lifecycle import people_commits
 
     private = f"refs/forksync/publish/remote/{branch}"
     fetcher = Git(git.cwd, env=env) if env else git
@@ -84,12 +84,8 @@ def rebuild_lease(git: Git, remote: str, branch: str, tip: str, env: dict[str, s
     old = git.rev_parse(private) if res.returncode == 0 else None
     if old is None or git.is_ancestor(old, tip):
         return None
-    fmt = f"%ae%x1f%(trailers:key={TRAILER},valueonly,separator=%x2c)%x1e"
-    log = git.out("log", f"--format={fmt}", old, "--not", tip)
-    records = [r.strip("\n").split("\x1f") for r in log.split("\x1e") if r.strip()]
-    if all(len(r) == 2 and is_forksync_commit(r[0], r[1], BOT_EMAIL) for r in records):
-        return old
-    return None  # someone else's commits: the push is refused and says so
+    # someone else's commits: no lease, so the push is refused and says so
+    return None if people_commits(git, old, tip) else old
 
 
 def open_pull_request(config: Config, repo: Path, report: Report, version: str, progress: Progress) -> None:

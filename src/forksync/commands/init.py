@@ -48,14 +48,7 @@ def run(repo: Path, upstream_url: str, force: bool, action: str | None = None, t
     forge = "github" if "github" in origin else "gitlab" if "gitlab" in origin else "local"
     files = render_files(upstream_url, branch, forge, pinned, token)
     files[CONFIG_FILE], version_note = init_version_lines(files[CONFIG_FILE], root)  # a dynamic version
-    existing = [name for name in files if (root / name).exists()]
-    if existing and not force:
-        raise ConfigError(f"{', '.join(existing)} already exist(s)", hint="pass --force to overwrite")
-    for name, text in files.items():
-        target = root / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
-        print(f"wrote {target}")
+    _write(root, files, force)
     if version_note:
         print(f"note: {version_note}")
     if not upstream_url:
@@ -89,7 +82,17 @@ def run_fleet(repo: Path, force: bool, action: str | None = None) -> int:
         files[".gitlab-ci.yml"] = render_gitlab_parent(pinned)
     else:
         files[".github/workflows/forksync-fleet.yml"] = render_fleet_workflow(pinned, forks, parallel)
-    existing = [name for name in files if name != FLEET_FILE and (root / name).exists()]
+    _write(root, files, force, keep=(FLEET_FILE,))
+    if not pinned.pinned:
+        print(f"note: {pinned.repo}@{pinned.ref} is not pinned to a commit; the workflow says how to pin it")
+    print("next: list the forks in fleet.toml, commit, and set up the Apps the workflow names")
+    return 0
+
+
+def _write(root: Path, files: dict[str, str], force: bool, keep: tuple[str, ...] = ()) -> None:
+    """Write the files, refusing to overwrite any but ``keep`` (written only when absent) without
+    --force; nothing is written when one would be refused."""
+    existing = [name for name in files if name not in keep and (root / name).exists()]
     if existing and not force:
         raise ConfigError(f"{', '.join(existing)} already exist(s)", hint="pass --force to overwrite")
     for name, text in files.items():
@@ -97,7 +100,3 @@ def run_fleet(repo: Path, force: bool, action: str | None = None) -> int:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
         print(f"wrote {target}")
-    if not pinned.pinned:
-        print(f"note: {pinned.repo}@{pinned.ref} is not pinned to a commit; the workflow says how to pin it")
-    print("next: list the forks in fleet.toml, commit, and set up the Apps the workflow names")
-    return 0

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from ..config import load_config
 from ..errors import ConfigError
 from ..git import Git
 from ..publish import publish_export
-from ..render.summary import render_summary
 from ..ui import Progress
-from .sync import ci_run_url
+from .sync import ci_run_url, emit
 
 
 def run(repo: Path, config_path: Path | None, source: Path, report_path: Path | None, as_json: bool) -> int:
@@ -21,12 +19,5 @@ def run(repo: Path, config_path: Path | None, source: Path, report_path: Path | 
     root = Path(top.out.strip()) if top.returncode == 0 else repo
     config, _source = load_config(root, config_path)  # the fork's own config, never the export's
     report = publish_export(root, config, source, Progress(quiet=as_json), ci_run_url())
-    if report_path is not None:
-        report_path.write_text(report.to_json(), encoding="utf-8")
-    if as_json:
-        print(report.to_json())
-    else:
-        print(render_summary(report))
-        if report.error:
-            print(f"forksync: error: {report.error.get('message', '')}", file=sys.stderr)
+    emit(report, report_path, as_json)
     return report.exit_code

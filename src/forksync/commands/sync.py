@@ -65,6 +65,22 @@ def check_report_path(path: Path) -> None:
         raise ConfigError(f"--report {path} is not writable")
 
 
+def emit(report: Report, report_path: Path | None, as_json: bool, *, show_body: bool = False) -> None:
+    """A finished run's output, for `sync` and `publish` alike: the JSON report (to --report and/or
+    stdout), else the terminal summary (and the body a dry run would post), and its error line."""
+    if report_path is not None:
+        report_path.write_text(report.to_json(), encoding="utf-8")
+    if as_json:
+        print(report.to_json())
+        return
+    print(render_summary(report))
+    if show_body and report.pr_body:
+        print("\n--- pull request that would be opened ---\n")
+        print(f"# {report.pr_title}\n\n{report.pr_body}")
+    if report.error:
+        print(f"forksync: error: {report.error.get('message', '')}", file=sys.stderr)
+
+
 def run(
     repo: Path,
     config_path: Path | None,
@@ -91,17 +107,7 @@ def run(
         quiet=as_json,
         export_dir=export_dir,
     )
-    if report_path is not None:
-        report_path.write_text(report.to_json(), encoding="utf-8")
-    if as_json:
-        print(report.to_json())
-    else:
-        print(render_summary(report))
-        if dry_run and report.pr_body:
-            print("\n--- pull request that would be opened ---\n")
-            print(f"# {report.pr_title}\n\n{report.pr_body}")
-        if report.error:
-            print(f"forksync: error: {report.error.get('message', '')}", file=sys.stderr)
+    emit(report, report_path, as_json, show_body=dry_run)
     if export_dir is not None:
         # The run's own outcome travels in the export; `forksync publish` exits with it.
         print(

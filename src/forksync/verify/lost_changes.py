@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 
 from ..report import Finding
 from ..resolve.model import Context
@@ -58,16 +59,21 @@ def _rewrapped(sides: Sides, hunk: DiffHunk, squashed: dict[str, str]) -> bool:
     """Is the hunk's added text in the merged file with only its line breaks or spacing changed?
     (A call the fork wrapped over three lines, joined on one by the merge, is not lost.)"""
     if hunk.path not in squashed:
-        squashed[hunk.path] = "".join((sides.merged.tree.text(hunk.path) or "").split())
-    text = "".join("".join(hunk.new_lines).split())
+        squashed[hunk.path] = _squash([sides.merged.tree.text(hunk.path) or ""])
+    text = _squash(hunk.new_lines)
     return bool(text) and text in squashed[hunk.path]
+
+
+def _squash(lines: Sequence[str]) -> str:
+    """The text without any whitespace: what survives re-wrapping and re-spacing."""
+    return "".join("".join(lines).split())
 
 
 def _reformat_only(hunk: DiffHunk) -> bool:
     """A hunk whose text equals what it replaced once spacing and line breaks are ignored (a
     formatter re-wrapped a call): a merge that kept the other side's content there lost nothing."""
-    old = "".join("".join(hunk.old_lines).split())
-    return bool(old) and old == "".join("".join(hunk.new_lines).split())
+    old = _squash(hunk.old_lines)
+    return bool(old) and old == _squash(hunk.new_lines)
 
 
 def _relocated(sides: Sides, lines: list[str]) -> Counter[str] | None:
