@@ -300,3 +300,16 @@ def test_a_failed_sync_is_notified_by_publish_and_keeps_its_exit_code(
         assert report.exit_code == 5 and report.status == "failed"
         assert len(rx.received) == 1 and "upstream unreachable" in json.dumps(rx.received[0][1])
     assert git(remote, "branch", "--list", BRANCH) == "" and not _open_pulls(gh)
+
+
+def test_an_unwritable_report_path_is_refused_before_anything_is_pushed(
+    exported: tuple[Path, Path, Path], gh: GitHubStandIn
+) -> None:
+    export, job2, remote = exported
+    env = {**os.environ, **ENV, "GITHUB_TOKEN": TOKEN}
+    proc = subprocess.run(
+        ["forksync", "publish", "--repo", str(job2), "--from", str(export), "--report", "/no/such/dir/r.json"],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 3 and "does not exist" in proc.stderr
+    assert git(remote, "branch", "--list", BRANCH) == "" and not _open_pulls(gh)

@@ -9,12 +9,14 @@ from ..errors import ConfigError
 from ..git import Git
 from ..publish import publish_export
 from ..ui import Progress
-from .sync import ci_run_url, emit
+from .sync import check_report_path, ci_run_url, emit
 
 
 def run(repo: Path, config_path: Path | None, source: Path, report_path: Path | None, as_json: bool) -> int:
     if not source.is_dir():
         raise ConfigError(f"{source} is not a folder", hint="pass the folder `forksync sync --export` wrote")
+    if report_path is not None:
+        check_report_path(report_path)  # before anything is pushed, not after
     top = Git(repo).run("rev-parse", "--show-toplevel", check=False)
     root = Path(top.out.strip()) if top.returncode == 0 else repo
     config, _source = load_config(root, config_path)  # the fork's own config, never the export's
