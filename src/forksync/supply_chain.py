@@ -22,7 +22,7 @@ import shutil
 import subprocess
 import tempfile
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -59,9 +59,32 @@ INSTALL_SCRIPTS = re.compile(
 )
 _URL = re.compile(rb"\b(?:https?|ftp|wss?)://([A-Za-z0-9.-]+(?::\d+)?)[^\s'\"<>)\]]*")
 _IP = re.compile(rb"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
-_BLOB = re.compile(
-    rb"[A-Za-z0-9+/=_-]{%d,}|(?:[0-9a-fA-F]{2}|\\x[0-9a-fA-F]{2}){%d,}" % (BLOB_MIN, BLOB_MIN // 2)
-)
+# An encoded literal: a long run of base64/hex characters, or of `\xHH` escapes mixed with hex.
+# Runs are found with a byte translation and `bytes.find` (C speed): a regex tried at every
+# position read litellm's v1.81.9 release (28 MB of changed text) at 17 MB/s, 1.5 s of the scan.
+_B64_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-"
+_B64_MAP = bytes(ord("a") if i in _B64_CHARS else ord(" ") for i in range(256))
+_HEX_ESCAPES = re.compile(rb"(?:[0-9a-fA-F]{2}|\\x[0-9a-fA-F]{2}){%d,}" % (BLOB_MIN // 2))
+_MIN_ESCAPES = 16  # fewer `\x` escapes than this cannot make an escaped payload worth the name
+
+
+def encoded_runs(data: bytes, limit: int = MAX_FILE_BYTES) -> list[bytes]:
+    """The encoded literals of ``data[:limit]``: runs of at least BLOB_MIN base64/hex characters,
+    and runs of BLOB_MIN // 2 hex pairs holding `\\xHH` escapes."""
+    data = data[:limit]
+    mapped, needle = data.translate(_B64_MAP), b"a" * BLOB_MIN
+    runs: list[bytes] = []
+    at = mapped.find(needle)
+    while at != -1:
+        end = mapped.find(b" ", at + BLOB_MIN)
+        end = len(data) if end == -1 else end
+        runs.append(data[at:end])
+        at = mapped.find(needle, end)
+    if data.count(b"\\x") >= _MIN_ESCAPES:
+        runs += [m.group(0) for m in _HEX_ESCAPES.finditer(data) if b"\\x" in m.group(0)]
+    return runs
+
+
 _RUNNERS = {
     "exec",
     "eval",
@@ -73,7 +96,10 @@ _RUNNERS = {
     "a85decode",
     "unhexlify",
 }
-_RUNNER_TEXT = re.compile(rb"(?<!re\.)\b(exec|eval|compile|__import__|marshal\.loads|pickle\.loads)\s*\(")
+_RUNNER_WORDS = (b"exec", b"eval", b"compile", b"__import__", b".loads")  # a cheap test before the regex
+# No look-behind in front: it stops the regex engine's fast scan (3x slower on a release's text);
+# `re.compile(` and a longer name (`my_eval(`) are set aside by `runner_calls`.
+_RUNNER_TEXT = re.compile(rb"(exec|eval|compile|__import__|marshal\.loads|pickle\.loads)\s*\(")
 _NETWORK = re.compile(
     rb"\b(urllib\.request|urlopen|requests\.(get|post)|http\.client|socket\.socket|"
     rb"subprocess\.|os\.system|os\.popen|exec\(|eval\()"
@@ -296,9 +322,10 @@ def package_json_hits(data: bytes) -> set[Hit]:
 def obfuscation_hits(data: bytes) -> set[Hit]:
     """Long base64/hex literals handed to exec/eval/compile/__import__/marshal/zlib: by the AST
     when the file parses, else by a regex on the text. A lone long literal is `low`."""
-    blobs = list(_BLOB.finditer(data, 0, MAX_FILE_BYTES))
+    blobs = encoded_runs(data)
     runners: set[str] = set()
-    if _RUNNER_TEXT.search(data, 0, MAX_FILE_BYTES):  # no runner named: no AST to build
+    head = data[:MAX_FILE_BYTES]
+    if next(runner_calls(head), None):  # no runner named: no AST to build
         try:
             runners = _ast_runners(ast.parse(data))
         except (SyntaxError, ValueError):
@@ -307,12 +334,12 @@ def obfuscation_hits(data: bytes) -> set[Hit]:
         return {("high", "obfuscated", f"encoded payload passed to {r}()") for r in sorted(runners)[:3]}
     if not blobs:
         return set()
-    return {("low", "encoded-blob", f"encoded literal of {max(len(b.group(0)) for b in blobs)}+ characters")}
+    return {("low", "encoded-blob", f"encoded literal of {max(map(len, blobs))}+ characters")}
 
 
 def _encoded(raw: bytes) -> bool:
     """A payload: a long base64/hex run, or a long bytes literal that is mostly unprintable."""
-    if _BLOB.search(raw):
+    if encoded_runs(raw):
         return True
     unprintable = sum(1 for b in raw[:4096] if b < 9 or 13 < b < 32 or b > 126)
     return len(raw) >= BLOB_MIN and unprintable * 10 > min(len(raw), 4096) * 3
@@ -330,7 +357,7 @@ def _long_literal(node: ast.AST, names: dict[str, bool]) -> bool:
             pieces.append(raw)
         if isinstance(sub, ast.Name) and names.get(sub.id):
             return True
-    return len(pieces) > 1 and bool(_BLOB.search(b"".join(pieces)))
+    return len(pieces) > 1 and bool(encoded_runs(b"".join(pieces)))
 
 
 def _call_name(node: ast.Call) -> str:
@@ -364,7 +391,19 @@ def _ast_runners(tree: ast.AST) -> set[str]:
 
 
 def _regex_runners(data: bytes) -> set[str]:
-    return {m.group(1).decode() for m in _RUNNER_TEXT.finditer(data, 0, MAX_FILE_BYTES)}
+    return set(runner_calls(data[:MAX_FILE_BYTES]))
+
+
+def runner_calls(data: bytes) -> Iterator[str]:
+    """The names of exec/eval/compile/__import__/marshal.loads/pickle.loads called in ``data``
+    (as text: also in a file that does not parse); `re.compile(` is no runner."""
+    if not any(word in data for word in _RUNNER_WORDS):
+        return
+    for m in _RUNNER_TEXT.finditer(data):
+        before = data[max(0, m.start() - 3) : m.start()]
+        if before == b"re." or (before[-1:].isalnum() or before[-1:] == b"_"):
+            continue
+        yield m.group(1).decode()
 
 
 # -- the scan ----------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ import os
 import re
 import tempfile
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -171,20 +172,35 @@ def _build_index(ctx: Context, paths: Sequence[str] | None = None) -> dict[str, 
     if not merges:
         return {}
     cache = _Cache(git)
-    index: dict[str, list[Learned]] = {}
-    fixes = FixUps(tips, ctx.as_of, known=cache.fixups)
-    for sha, p1, p2 in merges:  # newest first
+    known: dict[str, list[Entry]] = {}
+    todo: list[tuple[str, str, str]] = []
+    for sha, p1, p2 in merges:
         entries = cache.get(sha)
         marked = cache.marked.get(sha)
+        fixes = FixUps(tips, ctx.as_of, known=cache.fixups)
         if entries is None and marked is not None and fixes.same_as(git, sha, marked["seen"]):
             entries = marked["entries"]  # what its markers' fix-ups taught has not changed
         if entries is None:
-            fixes.met, fixes.seen = False, {}
-            entries = learn_merge(git, sha, p1, p2, fixes)
-            cache.put(sha, entries, dict(fixes.seen) if fixes.met else None)
+            todo.append((sha, p1, p2))
+        else:
+            known[sha] = entries
+
+    def learn(merge: tuple[str, str, str]) -> tuple[list[Entry], dict[str, str] | None]:
+        fixes = FixUps(tips, ctx.as_of, known=cache.fixups)  # one each: `met` and `seen` are per merge
+        entries = learn_merge(git, *merge, fixes=fixes)
+        return entries, (dict(fixes.seen) if fixes.met else None)
+
+    # Each merge is a few `git` processes: on a cold cache (a fresh clone, 93 merges on litellm's
+    # v1.81.3 sync) running them side by side halves the wait on two cores.
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 2)) as pool:
+        for (sha, _, _), (entries, seen) in zip(todo, pool.map(learn, todo), strict=True):
+            cache.put(sha, entries, seen)
+            known[sha] = entries
+    index: dict[str, list[Learned]] = {}
+    for sha, _, _ in merges:  # newest first
         # Stored by (first parent's text, second parent's text); which of them was the fork
         # then is read off the texts at lookup (the current fork's text matches one of them).
-        for h1, h2, exact, kind, lines in entries:
+        for h1, h2, exact, kind, lines in known[sha]:
             index.setdefault(_pair(h1, h2), []).append(Learned(sha, kind, tuple(lines), exact))
     cache.save()
     return index
