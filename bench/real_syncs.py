@@ -191,14 +191,21 @@ def build(
 ACTION_FOR_INIT = "example/forksync@" + "0" * 40
 
 
-def reset(fork: Path, p1: str) -> None:
-    """The fork as a user has it before the sync: main at parent 1, no trace of an earlier run."""
+def reset(fork: Path, p1: str, keep_cache: bool = False) -> None:
+    """The fork as a user has it before the sync: main at parent 1, no trace of an earlier run
+    (with ``keep_cache``, forksync's cache stays, as the nightly workflow restores it)."""
     git(fork, "checkout", "-q", "-f", "main")
     git(fork, "reset", "-q", "--hard", p1)
     refs = git(fork, "for-each-ref", "--format=%(refname)", "refs/heads/upstream-sync", "refs/forksync")
     for ref in refs.split():
         git(fork, "update-ref", "-d", ref)
-    shutil.rmtree(fork / ".git" / "forksync", ignore_errors=True)
+    if keep_cache:
+        for name in os.listdir(fork / ".git" / "forksync") if (fork / ".git" / "forksync").is_dir() else []:
+            if name not in ("learned.json", "calibration.json"):
+                shutil.rmtree(fork / ".git" / "forksync" / name, ignore_errors=True)
+                (fork / ".git" / "forksync" / name).unlink(missing_ok=True)
+    else:
+        shutil.rmtree(fork / ".git" / "forksync", ignore_errors=True)
     git(fork, "worktree", "prune")
 
 
@@ -237,6 +244,31 @@ def time_merge_tree(fork: Path, p1: str, p2: str, runs: int) -> tuple[float, int
     return statistics.median(times), conflicted
 
 
+def time_git_merge(fork: Path, p1: str, p2: str, runs: int) -> float:
+    """`git merge --no-commit` of the release into a checkout of parent 1: what a person syncing by
+    hand waits for (the checkout itself is made before the clock starts)."""
+    wt = fork.parent / "git-merge-worktree"
+    if wt.exists():
+        git(fork, "worktree", "remove", "--force", str(wt), check=False)
+        shutil.rmtree(wt, ignore_errors=True)
+    git(fork, "worktree", "add", "-q", "--detach", str(wt), p1)
+    env = {**ENV, "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@forksync.invalid"}
+    env |= {"GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@forksync.invalid"}
+    times = []
+    try:
+        for _ in range(runs):
+            start = time.perf_counter()
+            subprocess.run(
+                ["git", "merge", "-q", "--no-commit", "--no-ff", p2], cwd=wt, capture_output=True, env=env
+            )
+            times.append(time.perf_counter() - start)
+            git(wt, "merge", "--abort", check=False)
+            git(wt, "reset", "-q", "--hard", p1)
+    finally:
+        git(fork, "worktree", "remove", "--force", str(wt), check=False)
+    return statistics.median(times)
+
+
 def run_one(args: argparse.Namespace, mirror: Path, sync: Sync, releases: dict[str, str]) -> dict[str, Any]:
     merge = git(mirror, "rev-parse", f"{sync.merge}^{{commit}}")
     p1, p2 = git(mirror, "rev-parse", f"{merge}^1", f"{merge}^2").split()
@@ -245,6 +277,10 @@ def run_one(args: argparse.Namespace, mirror: Path, sync: Sync, releases: dict[s
     configure(fork, args.checks)
     setup_s = time.perf_counter() - t0
     merge_s, merge_conflicts = time_merge_tree(fork, p1, p2, args.merge_runs)
+    git_merge_s = time_git_merge(fork, p1, p2, args.merge_runs)
+    if args.warm:  # the night before ran: its cache (.git/forksync) is there, as the workflow restores it
+        forksync(fork, "sync", "--repo", str(fork), "--no-push")
+        reset(fork, p1, keep_cache=True)
     report_path = args.out / f"{sync.tag}.report.json"
     start = time.perf_counter()
     proc = forksync(fork, "sync", "--repo", str(fork), "--no-push", "--report", str(report_path))
@@ -307,6 +343,9 @@ def run_one(args: argparse.Namespace, mirror: Path, sync: Sync, releases: dict[s
         "sync_wall_s": round(wall, 3),
         "sync_wall_without_checks_s": round(wall - stages.get("checks", 0.0), 3),
         "git_merge_tree_s": round(merge_s, 3),
+        "git_merge_s": round(git_merge_s, 3),
+        "budget_s": round(5 * git_merge_s + 2, 3),
+        "warm": bool(args.warm),
         "setup_s": round(setup_s, 3),
         "load_average_1m": round(os.getloadavg()[0], 2),
         "pr_body": str(body_path),
@@ -349,7 +388,8 @@ def show(r: dict[str, Any]) -> None:
     print(
         f"  verify {st.get('verify', 0):.2f} s; forksync sync --no-push {r['sync_wall_without_checks_s']:.2f} s "
         f"without checks (checks {st.get('checks', 0):.2f} s, whole {r['sync_wall_s']:.2f} s); "
-        f"git merge-tree --write-tree {r['git_merge_tree_s']:.2f} s"
+        f"git merge-tree --write-tree {r['git_merge_tree_s']:.2f} s, git merge {r['git_merge_s']:.2f} s "
+        f"(budget 5x git merge + 2 s = {r['budget_s']:.2f} s)"
     )
     print(f"  PR body: {r['pr_body']}  (load average {r['load_average_1m']} when it finished)")
 
@@ -357,9 +397,9 @@ def show(r: dict[str, Any]) -> None:
 def table(results: list[dict[str, Any]]) -> None:
     print(
         "\n| sync | conflicted | exact | ws-equal | open | different | findings | recommendation "
-        "| verify s | sync s (no checks) | checks s | git merge-tree s |"
+        "| verify s | sync s (no checks) | checks s | git merge-tree s | git merge s | budget s |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         if "status" not in r:
             print(f"| {r['tag']} | error: {r['error']} |")
@@ -369,7 +409,7 @@ def table(results: list[dict[str, Any]]) -> None:
             f"| {r['tag']} | {len(r['conflicted_files'])} | {v.get('exact', 0)} | {v.get('ws-equal', 0)} "
             f"| {v.get('open', 0)} | {v.get('different', 0)} | {r['findings']} | {r['recommendation']} "
             f"| {st.get('verify', 0):.1f} | {r['sync_wall_without_checks_s']:.1f} | {st.get('checks', 0):.1f} "
-            f"| {r['git_merge_tree_s']:.2f} |"
+            f"| {r['git_merge_tree_s']:.2f} | {r['git_merge_s']:.2f} | {r['budget_s']:.2f} |"
         )
 
 
@@ -395,6 +435,12 @@ def main() -> None:
         "--old-tags",
         action="store_true",
         help="upstream also gets the mirror's copies of upstream's older tags (stable, nightly, rc…)",
+    )
+    ap.add_argument(
+        "--warm",
+        action="store_true",
+        help="sync once untimed first and keep forksync's cache (learned.json, calibration.json), as the "
+        "nightly workflow restores it",
     )
     ap.add_argument("--merge-runs", type=int, default=3, help="git merge-tree timings (median)")
     args = ap.parse_args()

@@ -88,7 +88,8 @@ def test_default_without_pytest_is_one_clear_note(tmp_path: Path) -> None:
         findings = verify(repo.path, config, fork_before=fork, upstream=upstream, notes=notes)
     assert findings == []
     (note,) = notes
-    assert "7 test(s) were not run" in note and "pytest is not installed for" in note
+    # Known before the fork's tests are looked for (finding them costs a second on litellm): no count
+    assert "the fork's tests were not run" in note and "pytest is not installed for" in note
     assert "[verify] tests" in note
     assert _verify(repo, fork, upstream, True) != []  # with pytest, they run: the failure itself
 
