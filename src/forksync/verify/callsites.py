@@ -125,8 +125,23 @@ class _Changed:
         return False
 
 
-def _word_regex(words: set[str]) -> re.Pattern[str] | None:
-    return re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(words))) + r")\b") if words else None
+class _AnyWord:
+    """Does a text hold one of these words (whole)? A few words are first looked for as plain
+    substrings (C speed): a regex starting with `\\b` is tried at every position (0.19 s over
+    the 291 files of litellm's v1.81.3 sync, for one word)."""
+
+    def __init__(self, words: set[str]) -> None:
+        self.words = sorted(words)
+        self.rx = re.compile(r"\b(?:" + "|".join(map(re.escape, self.words)) + r")\b")
+
+    def search(self, text: str) -> bool:
+        if len(self.words) <= 32 and not any(word in text for word in self.words):
+            return False
+        return self.rx.search(text) is not None
+
+
+def _word_regex(words: set[str]) -> _AnyWord | None:
+    return _AnyWord(words) if words else None
 
 
 class _SameText:
