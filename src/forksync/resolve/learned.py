@@ -172,6 +172,23 @@ def _build_index(ctx: Context, paths: Sequence[str] | None = None) -> dict[str, 
     if not merges:
         return {}
     cache = _Cache(git)
+    if paths is not None:
+        # Of the merges never learned, only those whose own resolution changed one of the paths can
+        # teach about them (8 of litellm's 93 at v1.81.3): the rest are not merged again.
+        # Which paths a merge's resolution changed is a fact of history: it is kept in the cache.
+        unknown = [
+            m[0]
+            for m in merges
+            if cache.get(m[0]) is None and m[0] not in cache.marked and m[0] not in cache.resolved
+        ]
+        found = resolved_paths(git, unknown)
+        if found is not None:
+            cache.resolved.update((sha, sorted(names)) for sha, names in found.items())
+            cache.dirty = cache.dirty or bool(found)
+            wanted = set(paths)
+            merges = [
+                m for m in merges if m[0] not in cache.resolved or wanted.intersection(cache.resolved[m[0]])
+            ]
     known: dict[str, list[Entry]] = {}
     todo: list[tuple[str, str, str]] = []
     for sha, p1, p2 in merges:
@@ -230,6 +247,39 @@ def merges_touching(git: Git, merges: Sequence[str], paths: Sequence[str]) -> se
             commit = name
         elif commit and name and (wanted is None or name in wanted):
             out.add(commit)
+    return out
+
+
+def resolved_paths(git: Git, merges: Sequence[str]) -> dict[str, set[str]] | None:
+    """Merge -> the paths where its committed result differs from git's own merge of its parents
+    (`git log --remerge-diff`: every path that conflicted, whatever the resolution, and any evil
+    change); None when git cannot tell (older than 2.36). The merges are read in two `git`
+    processes side by side: 93 of litellm's merges take 0.2 s, against 0.7 s merging each again."""
+    if not merges:
+        return {}
+    half = (len(merges) + 1) // 2
+    chunks = [merges[:half], merges[half:]] if len(merges) > 8 else [merges]
+
+    def read(chunk: Sequence[str]) -> bytes | None:
+        res = git.run(
+            "log", "--remerge-diff", "--name-only", "-z", "--format=%x01%H", "--no-walk=unsorted", *chunk,
+            check=False,
+        )  # fmt: skip
+        return res.stdout if res.returncode == 0 else None
+
+    with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
+        outputs = list(pool.map(read, chunks))
+    out: dict[str, set[str]] = {m: set() for m in merges}
+    for data in outputs:
+        if data is None:
+            return None
+        commit = ""
+        for tok in data.split(b"\0"):
+            name = tok.strip(b"\n")
+            if name.startswith(b"\x01"):
+                commit = name[1:].decode().strip()
+            elif commit in out and name:
+                out[commit].add(name.decode("utf-8", "surrogateescape"))
     return out
 
 
@@ -509,6 +559,7 @@ class _Cache:
         self.data: dict[str, list[Entry]] = {}
         self.marked: dict[str, dict[str, Any]] = {}
         self.fixups: dict[str, Fact] = {}
+        self.resolved: dict[str, list[str]] = {}  # merge -> paths its resolution changed (remerge-diff)
         self.dirty = False
         try:
             self.path = git.common_dir() / "forksync" / "learned.json"
@@ -521,6 +572,7 @@ class _Cache:
                     for k, v in marked.items()
                 }
                 self.fixups = {k: list(v) for k, v in raw.get("fixups", {}).items() if len(v) == 3}
+                self.resolved = {k: list(v) for k, v in raw.get("resolved", {}).items()}
         except (OSError, ValueError, AttributeError, TypeError, KeyError):
             pass
         except Exception:  # not a repository we can read: learn without a cache
@@ -544,7 +596,13 @@ class _Cache:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             text = json.dumps(
-                {"version": CACHE_VERSION, "merges": self.data, "marked": self.marked, "fixups": self.fixups},
+                {
+                    "version": CACHE_VERSION,
+                    "merges": self.data,
+                    "marked": self.marked,
+                    "fixups": self.fixups,
+                    "resolved": self.resolved,
+                },
                 ensure_ascii=False,
             )
             fd, tmp = tempfile.mkstemp(prefix=".learned-", dir=self.path.parent)
