@@ -366,4 +366,4 @@ def test_history_rules_cost_a_bounded_number_of_git_processes_on_a_long_history(
         results = resolve_all(ctx, versions, Chain([HistoryResolver()], []))
         assert results[0].outcome == "unresolved"  # a real customization on both sides
         counts.append(len(git_processes(trace)))
-    assert counts[0] == counts[1] and counts[1] <= 11, counts  # 11: upstream's older history is read up front
+    assert counts[0] == counts[1] and counts[1] <= 12, counts  # upstream's older window is read up front

@@ -19,7 +19,7 @@ from ..git import Git, tree_entries
 from .model import Context, Decision, Versions
 
 PATHS_KEY = "conflicted-paths"  # callers may set ctx.cache[PATHS_KEY] to every path of the merge
-WINDOW = 2000  # commits of upstream's history before the base searched for stale fork copies
+WINDOW = 2000  # first-parent commits of upstream's history before the base searched for stale fork copies
 _LOG = ("log", "--raw", "--no-abbrev", "--no-renames", "-z", "--format=%x01%H")
 
 
@@ -65,7 +65,7 @@ class _Facts:
     def older(self) -> dict[str, dict[str, str]]:
         """Path -> blob -> upstream commit before the base that wrote it (a bounded window)."""
         if self._older is None:
-            self._older = _written(self.git, [f"--max-count={WINDOW}", self.span[0]], self.paths) or {}
+            self._older = _older(self.git, self.span[0], self.paths) or {}
         return self._older
 
 
@@ -183,13 +183,21 @@ def _collect(ctx: Context, paths: Sequence[str]) -> _Facts | None:
         at_fork_f = pool.submit(_blobs_at, git, fork, paths)
         # Upstream's older history is asked about whenever a fork copy is none the fork wrote (3 of
         # litellm's 4 files at v1.81.3): its walk (0.4 s) overlaps the others instead of following.
-        older_f = pool.submit(_written, git, [f"--max-count={WINDOW}", base], paths)
+        older_f = pool.submit(_older, git, base, paths)
         upstream, forked = upstream_f.result(), forked_f.result()
         shallow, at_fork = shallow_f.result() == "true", at_fork_f.result()
         older = older_f.result()
     if upstream is None or forked is None:
         return None
     return _Facts(git, (base, up, fork), paths, upstream, forked, at_fork, shallow, _older=older or {})
+
+
+def _older(git: Git, base: str, paths: Sequence[str]) -> dict[str, dict[str, str]] | None:
+    """Path -> blob -> commit, over the WINDOW first-parent commits before the base (and what they
+    merged). A window of commits, not of matches: `--max-count` with paths walks all history
+    when they changed fewer times than that (litellm: 31,012 commits, 0.41 s; the window 0.07 s)."""
+    edge = git.run("rev-list", "--first-parent", f"--skip={WINDOW}", "--max-count=1", base, check=False).out
+    return _written(git, [f"{edge.strip()}..{base}" if edge.strip() else base], paths)
 
 
 def prefetch(ctx: Context, paths: Sequence[str]) -> None:
