@@ -291,10 +291,12 @@ def resolve_all(ctx: Context, versions: Sequence[Versions], chain: Chain | None 
         # A resolver may read what it needs for all paths up front (`prefetch(ctx, paths)`); a hunk
         # resolver only when some path will have hunks to settle.
         warmed = [*chain.files, *(chain.hunks if texts else [])]
-        warming = [pool.submit(warm, ctx, paths) for r in warmed if (warm := getattr(r, "prefetch", None))]
+        for resolver in warmed:
+            if warm := getattr(resolver, "prefetch", None):
+                pool.submit(warm, ctx, paths)
         merges = {v.path: pool.submit(merge, v) for v in texts} if len(texts) > 4 else {}
-        for done in warming:
-            done.result()
+        # No wait for the read-ahead: a rule needing what it makes waits in `ctx.memo`, and the
+        # rules that need none of it (policies, structured merges) run meanwhile.
         early = [_file_pass(ctx, v, chain) for v in versions]
         return [
             e

@@ -8,6 +8,7 @@ the rule that made it, a confidence, and a one-line reason that ends up in the r
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,9 +105,30 @@ class Context:
     cache: dict[str, object] = field(default_factory=dict)
 
     def memo(self, key: str, make: Callable[[], object]) -> object:
-        if key not in self.cache:
-            self.cache[key] = make()
-        return self.cache[key]
+        """``make()`` once per key, whichever thread asks first: a rule that needs what a read-ahead
+        thread is still making waits for it instead of making it a second time."""
+        while True:
+            with _MEMO_LOCK:
+                if key in self.cache:
+                    return self.cache[key]
+                running = _RUNNING.get((id(self.cache), key))
+                if running is None:
+                    running = _RUNNING[(id(self.cache), key)] = threading.Event()
+                    break
+            running.wait()  # then it is in the cache; or its maker failed, and this thread tries
+        try:
+            value = make()
+            with _MEMO_LOCK:
+                self.cache[key] = value
+            return value
+        finally:
+            with _MEMO_LOCK:
+                del _RUNNING[(id(self.cache), key)]
+            running.set()
+
+
+_MEMO_LOCK = threading.Lock()
+_RUNNING: dict[tuple[int, str], threading.Event] = {}  # (cache, key) being made by some thread
 
 
 class FileResolver(Protocol):
