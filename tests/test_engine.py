@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 from forksync.cli import main
 from forksync.config import Config
 from forksync.git import Git
-from forksync.resolve.conflicts import has_markers, merge_file, parse_merged, split_lines
+from forksync.resolve.conflicts import GIT_ALIGN_LINES, has_markers, merge_file, parse_merged, split_lines
 from forksync.resolve.engine import Chain, read_conflicts, resolve_all
 from forksync.resolve.model import Context, Decision, Hunk, Versions
 from tests.gitutil import Repo
@@ -285,3 +285,23 @@ def test_fork_start_counts_lines_of_the_fork_file() -> None:
     fork_lines = split_lines(fork.decode())
     assert fork_lines[hunk.fork_start - 1] == "fork\n" and hunk.fork_start == 8
     assert doc.render().startswith("l1\nl2\nl3\nnew1\nnew2\nnew3\nl4\n")
+
+
+def test_fork_start_in_a_long_file_with_repeated_lines_is_found_by_gits_alignment() -> None:
+    """Above GIT_ALIGN_LINES, `git diff` aligns the texts (difflib took 2.9 s on litellm's
+    20,000-line price list); the hunk's place in the fork's file is still exact."""
+    entry = '  "m{i}": {{\n    "cost": 1,\n    "mode": "chat"\n  }},\n'
+    base_text = "{\n" + "".join(entry.format(i=i) for i in range(1500)) + "}\n"
+    base = base_text.encode()
+    assert len(split_lines(base_text)) > GIT_ALIGN_LINES
+    # Upstream adds 300 entries near the top and changes one mode; the fork changes the same mode.
+    up = base.replace(
+        b'  "m10": {', "".join(entry.format(i=f"u{i}") for i in range(300)).encode() + b'  "m10": {'
+    )
+    target = b'  "m1200": {\n    "cost": 1,\n    "mode": "chat"'
+    fork = base.replace(target, target.replace(b"chat", b"fork-mode"))
+    up = up.replace(target, target.replace(b"chat", b"embedding"))
+    doc = merge_file(base, fork, up)
+    [hunk] = doc.hunks
+    fork_lines = split_lines(fork.decode())
+    assert hunk.fork_start == fork_lines.index('    "mode": "fork-mode"\n') + 1
