@@ -11,9 +11,10 @@ blobs in a partial clone, a shallow history) means "no evidence", never a guess.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..git import Git, tree_entries
 from .model import Context, Decision, Versions
@@ -45,28 +46,33 @@ class _Facts:
     _evil: tuple[dict[str, str] | None] | None = None
     _older: dict[str, dict[str, str]] | None = None
     _upstreamed: tuple[set[str] | None] | None = None
+    # The read-ahead thread and the rules ask for the same facts: each is read once.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def evil(self) -> dict[str, str] | None:
         """Path -> fork-only merge whose result has content of neither parent (None: unknown)."""
-        if self._evil is None:
-            self._evil = (_evil_merges(self.git, self.span[1], self.span[2], self.paths),)
-        return self._evil[0]
+        with self._lock:
+            if self._evil is None:
+                self._evil = (_evil_merges(self.git, self.span[1], self.span[2], self.paths),)
+            return self._evil[0]
 
     @property
     def upstreamed(self) -> set[str] | None:
         """Fork-only commits whose patch upstream already has (None: unknown)."""
-        if self._upstreamed is None:
-            commits = {c for changes in self.fork.values() for c, _ in changes}
-            self._upstreamed = (_upstreamed(self.git, self.span[0], self.span[1], commits, self.paths),)
-        return self._upstreamed[0]
+        with self._lock:
+            if self._upstreamed is None:
+                commits = {c for changes in self.fork.values() for c, _ in changes}
+                self._upstreamed = (_upstreamed(self.git, self.span[0], self.span[1], commits, self.paths),)
+            return self._upstreamed[0]
 
     @property
     def older(self) -> dict[str, dict[str, str]]:
         """Path -> blob -> upstream commit before the base that wrote it (a bounded window)."""
-        if self._older is None:
-            self._older = _older(self.git, self.span[0], self.paths) or {}
-        return self._older
+        with self._lock:
+            if self._older is None:
+                self._older = _older(self.git, self.span[0], self.paths) or {}
+            return self._older
 
 
 class HistoryResolver:
