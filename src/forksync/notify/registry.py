@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from .. import secrets
 from ..config import Config
-from ..forges.http import RetryPolicy
 from ..report import NotificationRecord
 from .base import Event, EventKind, Notifier
-from .slack import SlackBotNotifier, SlackWebhookNotifier
-from .webhook import ALL_KINDS, WebhookNotifier
+
+if TYPE_CHECKING:
+    from ..forges.http import RetryPolicy
+
+# The notifiers (and the HTTP client they use, 60-80 ms to import) are loaded only when one is
+# enabled: a sync that notifies nobody does not pay for them.
 
 # `[notify] on` speaks of outcomes; events are finer ("synced" is a PR created or updated).
 _ON: dict[str, tuple[EventKind, ...]] = {
@@ -38,9 +42,13 @@ def configured(config: Config, retry: RetryPolicy | None = None) -> list[Notifie
     found: list[Notifier] = []
     url = os.environ.get(notify.slack_webhook_env, "") if notify.slack_webhook_env else ""
     if url:
+        from .slack import SlackWebhookNotifier
+
         found.append(SlackWebhookNotifier(url, retry=retry, kinds=kinds))
     token = os.environ.get(notify.slack_token_env, "") if notify.slack_token_env else ""
     if token and notify.slack_channel:
+        from .slack import SlackBotNotifier
+
         found.append(
             SlackBotNotifier(
                 token, notify.slack_channel, token_source=notify.slack_token_env, retry=retry, kinds=kinds
@@ -48,6 +56,8 @@ def configured(config: Config, retry: RetryPolicy | None = None) -> list[Notifie
         )
     url = os.environ.get(notify.webhook_url_env, "") if notify.webhook_url_env else ""
     if url:
+        from .webhook import WebhookNotifier
+
         found.append(WebhookNotifier(url, retry=retry, kinds=kinds))
     return found
 
@@ -72,8 +82,9 @@ def notify_all(notifiers: Iterable[Notifier], event: Event) -> list[Notification
     """Send to every notifier that wants this kind of event; record, never raise."""
     records = []
     for notifier in notifiers:
-        if event.kind not in getattr(notifier, "kinds", ALL_KINDS):
-            continue
+        kinds = getattr(notifier, "kinds", None)
+        if kinds is not None and event.kind not in kinds:
+            continue  # a notifier without a `kinds` filter wants every event
         try:
             notifier.send(event)
         except Exception as exc:  # a notification must never fail the sync
