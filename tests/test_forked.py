@@ -4,6 +4,7 @@ plain call would give."""
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 import pytest
@@ -50,3 +51,16 @@ def test_without_fork_the_work_runs_in_the_caller(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("FORKSYNC_NO_FORK", "1")
     job = Forked(os.getpid)
     assert job.pid == 0 and job.result() == os.getpid()
+
+
+def test_while_another_thread_runs_the_work_runs_in_the_caller() -> None:
+    """A lock another thread holds at the fork would stay held in the child: no fork then."""
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, daemon=True)
+    other.start()
+    try:
+        job = Forked(os.getpid)
+        assert job.pid == 0 and job.result() == os.getpid()
+    finally:
+        stop.set()
+        other.join()

@@ -4,7 +4,8 @@ verification checks) spread over two cores, where threads would share one (the G
 The child inherits everything in memory at the fork (nothing is pickled on the way in) and
 sends back its pickled result through a pipe. Where `os.fork` is missing, or the child fails in
 any way, the function runs in the caller instead, so a result or an error is the one a plain
-call would have given.
+call would have given. So it does while other threads run: a lock one of them held at the fork
+would stay held in the child.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import pickle
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from typing import Generic, TypeVar, cast
 
@@ -27,8 +29,8 @@ class Forked(Generic[T]):
         self.fn = fn
         self.pid = 0
         self.read_fd = -1
-        if not hasattr(os, "fork") or os.environ.get("FORKSYNC_NO_FORK"):
-            return
+        if not hasattr(os, "fork") or os.environ.get("FORKSYNC_NO_FORK") or threading.active_count() > 1:
+            return  # another thread could hold a lock the child would wait on forever
         sys.stdout.flush()  # else the child's exit could write the parent's buffered output twice
         sys.stderr.flush()
         read_fd, write_fd = os.pipe()
