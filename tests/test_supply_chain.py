@@ -20,6 +20,7 @@ from forksync import supply_chain
 from forksync.commands.sync import execute
 from forksync.git import Git
 from forksync.report import Report, ScanFinding, SupplyChainScan
+from forksync.supply_chain import BLOB_MIN, encoded_runs, runner_calls
 from forksync.verdict import recommend
 from tests.gitutil import Repo, git
 
@@ -346,3 +347,23 @@ def test_a_new_version_of_a_wheel_the_project_already_commits_is_routine(tmp_pat
         ("enterprise/dist/_speedups.so", "high", "binary"),
     }
     assert any("litellm_enterprise-0.1.29" in note for note in result.notes)
+
+
+# -- the fast text scans (bytes.find instead of regexes tried at every position) ---------------
+
+
+def test_encoded_runs_are_the_long_base64_and_escaped_hex_runs() -> None:
+    run = b"A" * BLOB_MIN
+    assert encoded_runs(b"x = '" + run + b"'\n") == [run]
+    assert encoded_runs(b"x = '" + run[:-1] + b"'\n") == []  # one character short
+    assert encoded_runs(b"a" * 50 + b" " + b"b" * 50) == []  # two short runs are not one long one
+    escaped = b"".join(b"\\x%02x" % (n % 256) for n in range(BLOB_MIN // 2))
+    assert encoded_runs(b"p = b'" + escaped + b"'") == [escaped]
+    assert encoded_runs(b"esc = '\\x1b[0m'\n" * 3) == []  # a few terminal escapes: no payload
+    assert encoded_runs(run, limit=BLOB_MIN - 1) == []  # only the head of a large blob is read
+
+
+def test_runner_calls_name_exec_and_friends_but_not_regex_compile_or_longer_names() -> None:
+    text = b"exec (code)\nre.compile('x')\nmy_eval(1)\nevaluate(2)\n__import__('os')\nm = marshal.loads(b)\n"
+    assert list(runner_calls(text)) == ["exec", "__import__", "marshal.loads"]
+    assert list(runner_calls(b"nothing to run here\n")) == []
