@@ -78,3 +78,15 @@ class Repo:
 
     def head(self) -> str:
         return self.git("rev-parse", "HEAD")
+
+
+def fork_of(up: Repo, root: Path) -> Repo:
+    """A fork of ``up`` at ``root/fork``, its main at upstream's, with `upstream` and `origin`
+    remotes (origin a bare ``root/remote.git``): the starting point of most sync tests."""
+    Repo(root / "remote.git", bare=True)
+    fork = Repo(root / "fork")
+    fork.git("remote", "add", "upstream", str(up.path))
+    fork.git("remote", "add", "origin", str(root / "remote.git"))
+    fork.git("fetch", "-q", "upstream", "main")
+    fork.git("reset", "-q", "--hard", "upstream/main")
+    return fork

@@ -9,7 +9,7 @@ from pathlib import Path
 from forksync.commands.sync import execute
 from forksync.git import Git
 from forksync.verify.duplicates import clean_merge_findings, file_findings
-from tests.gitutil import Repo
+from tests.gitutil import Repo, fork_of
 
 JSON_BASE = '{\n  "a": 1,\n  "b": 2,\n  "c": 3,\n  "d": 4,\n  "e": 5\n}\n'
 TOML_BASE = '[tool.app]\nname = "x"\nport = 1\nhost = "h"\nuser = "u"\nmode = "m"\n'
@@ -94,12 +94,7 @@ def _repo(tmp_path: Path) -> tuple[Repo, Repo]:
         "base",
     )
     up.tag("v1.0.0")
-    Repo(tmp_path / "remote.git", bare=True)
-    fork = Repo(tmp_path / "fork")
-    fork.git("remote", "add", "upstream", str(up.path))
-    fork.git("remote", "add", "origin", str(tmp_path / "remote.git"))
-    fork.git("fetch", "-q", "upstream", "main")
-    fork.git("reset", "-q", "--hard", "upstream/main")
+    fork = fork_of(up, tmp_path)
     fork.commit(dict(FORK), "fork settings")
     up.commit(
         {

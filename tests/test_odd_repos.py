@@ -9,19 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from forksync.commands.sync import execute
-from tests.gitutil import Repo, git
+from tests.gitutil import Repo, fork_of, git
 
 
 def _pair(tmp_path: Path, base: dict[str, str | bytes | None]) -> tuple[Repo, Repo]:
     up = Repo(tmp_path / "up")
     up.commit({"pyproject.toml": '[project]\nname = "odd"\nversion = "1.0.0"\n', **base}, "base")
     up.tag("v1.0.0")
-    Repo(tmp_path / "remote.git", bare=True)
-    fork = Repo(tmp_path / "fork")
-    fork.git("remote", "add", "upstream", str(up.path))
-    fork.git("remote", "add", "origin", str(tmp_path / "remote.git"))
-    fork.git("fetch", "-q", "upstream", "main")
-    fork.git("reset", "-q", "--hard", "upstream/main")
+    fork = fork_of(up, tmp_path)
     return up, fork
 
 

@@ -13,7 +13,7 @@ from ruamel.yaml.error import YAMLError
 
 from forksync.commands.sync import execute
 from forksync.report import ConflictRecord, Report
-from tests.gitutil import Repo, git
+from tests.gitutil import Repo, fork_of, git
 
 # The engine left on: every path below is one no resolver may settle.
 WORKFLOW = "name: release\non: push\njobs:\n  publish:\n    runs-on: ubuntu-latest\n    steps:\n      - run: make publish\n"
@@ -57,12 +57,7 @@ def synced(tmp_path_factory: pytest.TempPathFactory) -> tuple[Repo, Report]:
     up.git("add", "link")
     _commit(up, {}, "link and submodule")
     up.tag("v1.0.0")
-    Repo(tmp / "remote.git", bare=True)
-    fork = Repo(tmp / "fork")
-    fork.git("remote", "add", "upstream", str(up.path))
-    fork.git("remote", "add", "origin", str(tmp / "remote.git"))
-    fork.git("fetch", "-q", "upstream", "main")
-    fork.git("reset", "-q", "--hard", "upstream/main")
+    fork = fork_of(up, tmp)
 
     # The fork: deletes the release workflow and a binary, changes legacy.py, renames orig.py,
     # adds NEW.md, changes the logo, repoints the link and moves the submodule.

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from forksync.config import Config
 from forksync.verify import verify
-from tests.gitutil import Repo
+from tests.gitutil import Repo, fork_of
 
 API = "def send(message):\n    return message\n"
 TESTS = "from pkg.api import send\n\n\ndef test_send():\n    assert send('a') == 'a'\n"
@@ -86,12 +86,7 @@ def test_the_sync_derives_no_finding_from_the_files_it_left_for_review(tmp_path:
     base = {"pyproject.toml": '[project]\nname = "p"\nversion = "1.0.0"\n', "pkg/__init__.py": ""}
     up.commit({**base, "pkg/api.py": API, "tests/test_api.py": TESTS}, "base")
     up.tag("v1.0.0")
-    Repo(tmp_path / "remote.git", bare=True)
-    fork = Repo(tmp_path / "fork")
-    fork.git("remote", "add", "upstream", str(up.path))
-    fork.git("remote", "add", "origin", str(tmp_path / "remote.git"))
-    fork.git("fetch", "-q", "upstream", "main")
-    fork.git("reset", "-q", "--hard", "upstream/main")
+    fork = fork_of(up, tmp_path)
     disable = '["history", "toml", "python-syntax", "fork-markers", "finer", "trivial", "learned"]'
     fork.commit(
         {
