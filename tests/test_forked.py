@@ -79,6 +79,23 @@ def test_cancel_stops_a_child_that_is_still_running() -> None:
     assert out == "True True"
 
 
+def test_leaving_the_block_by_an_error_stops_the_child() -> None:
+    out = _fresh("""
+        try:
+            with Forked(lambda: time.sleep(30)) as job:
+                pid = job.pid
+                raise RuntimeError("the caller failed")
+        except RuntimeError:
+            pass
+        try:
+            os.kill(pid, 0)
+            print("still there")
+        except ProcessLookupError:
+            print(pid != 0)
+    """)
+    assert out == "True"
+
+
 def test_without_fork_the_work_runs_in_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FORKSYNC_NO_FORK", "1")
     job = Forked(os.getpid)

@@ -10,6 +10,7 @@ would stay held in the child.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import signal
@@ -22,8 +23,9 @@ T = TypeVar("T")
 
 
 class Forked(Generic[T]):
-    """``fn()`` started in a child; ``result()`` waits for it. Call ``result()`` or ``cancel()``
-    once, always (a `try`/`finally`), or the child may wait forever on a full pipe."""
+    """``fn()`` started in a child; ``result()`` waits for it. Used as a context manager
+    (``with Forked(fn) as job: ...; job.result()``): leaving the block by an error stops the
+    child, which could otherwise wait forever on a full pipe."""
 
     def __init__(self, fn: Callable[[], T]) -> None:
         self.fn = fn
@@ -51,6 +53,12 @@ class Forked(Generic[T]):
         os.close(write_fd)
         self.pid, self.read_fd = pid, read_fd
 
+    def __enter__(self) -> Forked[T]:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self.cancel()  # after result() there is nothing left to stop
+
     def result(self) -> T:
         if not self.pid:
             return self.fn()
@@ -68,6 +76,7 @@ class Forked(Generic[T]):
         """Stop the child, if it still runs (the caller failed and will not read its result)."""
         if self.pid:
             os.kill(self.pid, signal.SIGKILL)
-            os.close(self.read_fd)
+            with contextlib.suppress(OSError):  # already closed when result() itself was interrupted
+                os.close(self.read_fd)
             os.waitpid(self.pid, 0)
             self.pid = 0

@@ -1230,15 +1230,11 @@ class Sync:
                     findings.append(Finding("markers", f"conflict markers committed in {path}", path=path))
         # git's clean merges are checked in a child process while verification runs here (which
         # itself spreads its checks over two processes): on a two-core runner, 0.1 s of the stage.
-        clean = Forked(self._clean_merge_findings)
-        try:
+        with Forked(self._clean_merge_findings) as clean:
             if self.config.verify.enabled:
                 repo = self.worktree if self.worktree is not None else self.repo
                 findings += self._verify_findings(repo, "HEAD" if self.worktree is not None else self.head)
-        except BaseException:
-            clean.cancel()
-            raise
-        findings += clean.result()
+            findings += clean.result()
         self.report.findings = findings
 
     def _clean_merge_findings(self) -> list[Finding]:

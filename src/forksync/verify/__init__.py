@@ -66,14 +66,10 @@ def verify(
 
     # The call-site check is the longest (1.0 of 1.6 s on litellm's v1.81.3 sync): it runs in a
     # child process on the other core while this one does the rest.
-    calls = Forked(lambda: broken_calls(sides))
-    try:
+    with Forked(lambda: broken_calls(sides)) as calls:
         rest = orphans(sides) + lost_fork_changes(sides) + lost_upstream_changes(sides)
         run, kept, removed = _fork_tests(repo, config, sides, run_tests, notes)
-    except BaseException:
-        calls.cancel()
-        raise
-    findings = calls.result() + rest
+        findings = calls.result() + rest
     findings = check_features(sides, run.outcomes) + findings
     findings += fork_test_findings(sides, kept, removed, run)
     return unique([f for f in findings if not sides.is_open(f.path)])
