@@ -19,7 +19,7 @@ from ..report import Finding
 from ..secrets import redact
 from .callsites import broken_calls
 from .context import Sides
-from .fork_tests import TIMEOUT, TestRun, fork_added_tests, fork_test_findings, test_argv
+from .fork_tests import TIMEOUT, TestRun, cannot_run, fork_added_tests, fork_test_findings
 from .fork_tests import run_tests as run_tests_in
 from .lost_changes import lost_fork_changes, lost_upstream_changes
 from .manifest import check_features, load_features
@@ -79,8 +79,8 @@ def _fork_tests(
     repo: Path, config: Config, sides: Sides, run_tests: bool, notes: list[str] | None
 ) -> tuple[TestRun, list[str], list[str]]:
     """The fork's own tests: (how they ran, node ids kept and run, node ids the merge removed)."""
-    cannot = test_argv(config.verify.tests, []) if run_tests and config.verify.tests is True else None
-    if isinstance(cannot, str):  # no pytest here: finding the fork's tests (1 s on litellm) is moot
+    cannot = cannot_run(config.verify.tests) if run_tests else None
+    if cannot is not None:  # no pytest here: finding the fork's tests (1 s on litellm) is moot
         if notes is not None:
             notes.append(f"the fork's tests were not run: {cannot}")
         run_tests = False

@@ -96,15 +96,23 @@ class TestRun:
     nodes: int = 0
 
 
+def cannot_run(setting: bool | str | list[str]) -> str | None:
+    """Why the default runner (forksync's own interpreter) cannot run the fork's tests, if it
+    cannot; a configured command is taken at its word."""
+    if setting is True and importlib.util.find_spec("pytest") is None:
+        return (
+            f"pytest is not installed for {sys.executable} (forksync's own interpreter); set [verify] "
+            'tests to the command that runs them in the fork\'s environment (e.g. "uv run pytest"), '
+            "or tests = false"
+        )
+    return None
+
+
 def test_argv(setting: bool | str | list[str], nodes: list[str]) -> list[str] | str:
     """The command that runs ``nodes``, or why none can (``setting`` is ``[verify] tests``)."""
     if setting is True:
-        if importlib.util.find_spec("pytest") is None:
-            return (
-                f"pytest is not installed for {sys.executable} (forksync's own interpreter); set [verify] "
-                'tests to the command that runs them in the fork\'s environment (e.g. "uv run pytest"), '
-                "or tests = false"
-            )
+        if (why := cannot_run(setting)) is not None:
+            return why
         prefix = [sys.executable, "-B", "-m", "pytest", "-q"]
     elif isinstance(setting, str):
         prefix = shlex.split(setting)
