@@ -200,10 +200,10 @@ def reset(fork: Path, p1: str, keep_cache: bool = False) -> None:
     for ref in refs.split():
         git(fork, "update-ref", "-d", ref)
     if keep_cache:
-        for name in os.listdir(fork / ".git" / "forksync") if (fork / ".git" / "forksync").is_dir() else []:
-            if name not in ("learned.json", "calibration.json"):
-                shutil.rmtree(fork / ".git" / "forksync" / name, ignore_errors=True)
-                (fork / ".git" / "forksync" / name).unlink(missing_ok=True)
+        state = fork / ".git" / "forksync"
+        for entry in state.iterdir() if state.is_dir() else []:
+            if entry.name not in ("learned.json", "calibration.json"):
+                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
     else:
         shutil.rmtree(fork / ".git" / "forksync", ignore_errors=True)
     git(fork, "worktree", "prune")
