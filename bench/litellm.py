@@ -57,14 +57,14 @@ def table(bt: Backtest) -> list[str]:
         ("all files", None, None),
     ]
     head = f"{'kind':<22} {'merges':>6} {'files':>6} {'exact':>7} {'ws-eq':>7} {'ex+ws':>7} {'open':>7} "
-    head += f"{'wrong':>7} {'error':>5} {'binary':>6} {'missing':>7} {'s/merge':>8}"
+    head += f"{'wrong':>7} {'loss':>7} {'error':>5} {'binary':>6} {'missing':>7} {'s/merge':>8}"
     out = [head, "-" * len(head)]
     for name, label, exclude in rows:
         s = summary(bt, label, exclude)
         p, c = s["percent"], s["counts"]
         out.append(
             f"{name:<22} {s['merges']:>6} {s['scored_files']:>6} {p['exact']:>6.1f}% {p['ws-equal']:>6.1f}% "
-            f"{s['percent_exact_or_ws']:>6.1f}% {p['unresolved']:>6.1f}% {p['wrong']:>6.1f}% {c['error']:>5} "
+            f"{s['percent_exact_or_ws']:>6.1f}% {p['unresolved']:>6.1f}% {p['wrong']:>6.1f}% {s['percent_loss']:>6.1f}% {c['error']:>5} "
             f"{c['binary']:>6} {c['missing']:>7} {s['seconds_per_merge']:>8.2f}"
         )
     return out
@@ -77,7 +77,7 @@ def wrong_by_rule(bt: Backtest) -> dict[str, list[str]]:
             if f.verdict in ("wrong", "error"):
                 tag = " (UI bundle)" if f.path.startswith(UI_BUNDLE) else ""
                 by[f"{f.verdict}: {f.rule or '-'}"].append(
-                    f"{m.sha[:10]} {m.label} {f.path}{tag}: {f.reason} [{f.delta} lines off]"
+                    f"{m.sha[:10]} {m.label} {f.path}{tag}: {f.reason} [{f.difference or '-'}, {f.delta} lines off]"
                 )
     return dict(sorted(by.items(), key=lambda kv: -len(kv[1])))
 
@@ -89,8 +89,8 @@ def rules_used(bt: Backtest) -> dict[str, dict[str, int]]:
         for f in m.files:
             if f.verdict in SCORED and f.verdict != "unresolved":
                 out[f.rule or "-"][f.verdict] += 1
-                if f.verdict == "wrong" and f.delta == 0:
-                    out[f.rule or "-"]["wrong-same-lines-other-order"] += 1
+                if f.verdict == "wrong":
+                    out[f.rule or "-"][f"wrong:{f.difference}"] += 1
     return {k: dict(v) for k, v in sorted(out.items())}
 
 
@@ -128,9 +128,12 @@ def main(argv: list[str] | None = None) -> int:
     config = load_config_text(args.config.read_text(), args.config.name) if args.config else Config()
     bt = replay(git, config, specs, progress=progress)
     print("\n".join(table(bt)))
+    apart = summary(bt, None, lambda p: p.startswith(UI_BUNDLE))["wrong_by_difference"]
+    print("wrong, UI bundle apart, by how it differs: " + ", ".join(f"{d} {n}" for d, n in apart.items()))
     print(f"\n{len(bt.merges)} merges in {time.perf_counter() - started:.1f}s")
     print(
-        "\nfiles settled per rule (wrong-same-lines-other-order: wrong, but only the order of lines differs):"
+        "\nfiles settled per rule (wrong:<how>: how a wrong file differs from the committed one; "
+        "only wrong:loss loses what a side wrote, see src/forksync/difference.py):"
     )
     for rule, counts in rules_used(bt).items():
         print(f"  {rule:<48} " + "  ".join(f"{k}={v}" for k, v in sorted(counts.items())))

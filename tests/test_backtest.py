@@ -105,16 +105,19 @@ def test_each_file_is_scored_against_the_committed_merge(built: tuple[Repo, dict
     wrong = [f for mm in bt.merges for f in mm.files if f.verdict == "wrong"]
     assert wrong[0].rule == "history:fork-is-upstream-version"
     assert wrong[0].delta == 2  # "v2" taken where "v1" was kept
+    assert wrong[0].difference == "loss"  # the fork's "v1", which people kept, is gone
     s = summary(bt)
     assert s["conflicted_files"] == 6 and s["scored_files"] == 5
     assert s["percent"] == {"exact": 40.0, "ws-equal": 20.0, "unresolved": 20.0, "wrong": 20.0, "error": 0.0}
     assert s["percent_exact_or_ws"] == 60.0
+    assert s["percent_loss"] == 20.0 and s["wrong_by_difference"]["loss"] == 1
     assert s["counts"]["missing"] == 1
     out = render(bt)
     assert "  history:fork-is-upstream-version         exact 2  wrong 1" in out
     cases = out.split("worst cases:\n")[1].splitlines()
     assert [c.split()[0] for c in cases] == ["wrong", "unresolved"]
-    assert "d.py  [history:fork-is-upstream-version]" in cases[0]
+    assert "d.py  [history:fork-is-upstream-version]" in cases[0] and "(loss, differs by 2 lines)" in cases[0]
+    assert "of the wrong: 1 lose what a side wrote (20.0%)" in out
 
 
 def test_fork_side_per_merge_matters(built: tuple[Repo, dict[str, str]]) -> None:

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 from .config import Config
+from .difference import DIFFERENCES, classify
 from .git import Git, cat_blobs, tree_entries
 from .resolve.conflicts import decode
 from .resolve.engine import Chain, resolve_versions, stage_versions
@@ -57,6 +58,7 @@ class FileOutcome:
     rule: str
     reason: str
     delta: int = 0  # for a wrong result: lines in one of (result, committed) and not the other
+    difference: str = ""  # for a wrong result: a loss, or which alternative (difference.py)
     agent: bool = False  # sent to the agent (`backtest --agent`): the engine had left it open
     tokens: int = 0  # the agent's input + output tokens for this file
     cost_usd: float = 0.0
@@ -249,8 +251,15 @@ def _judge(
         mode, oid = truth
         want = oid.encode() if mode == "160000" else blobs[oid]
     got = verdict(res.content, want)
-    delta = line_delta(res.content or b"", want or b"") if got == "wrong" else 0
-    return FileOutcome(v.path, v.kind, got, rule, res.reason, delta)
+    if got != "wrong":
+        return FileOutcome(v.path, v.kind, got, rule, res.reason)
+    delta = line_delta(res.content or b"", want or b"")
+    difference = (
+        "loss"
+        if res.content is None or want is None
+        else classify(v.path, res.content, want, (v.base or b"", v.fork or b"", v.upstream or b""))
+    )
+    return FileOutcome(v.path, v.kind, got, rule, res.reason, delta, difference)
 
 
 def verdict(got: bytes | None, want: bytes | None) -> Verdict:
@@ -286,6 +295,7 @@ def summary(
     scored = sum(counts[v] for v in SCORED)
     pct = {v: round(100.0 * counts[v] / scored, 1) if scored else 0.0 for v in SCORED}
     seconds = sum(m.seconds for m in merges)
+    by_difference = differences(bt, label, exclude)
     return {
         "merges": len(merges),
         "skipped_merges": sum(1 for m in bt.merges if m.skipped and (label is None or m.label == label)),
@@ -294,6 +304,8 @@ def summary(
         "counts": {v: counts[v] for v in (*SCORED, "binary", "missing")},
         "percent": pct,
         "percent_exact_or_ws": round(pct["exact"] + pct["ws-equal"], 1),
+        "wrong_by_difference": by_difference,
+        "percent_loss": round(100.0 * by_difference["loss"] / scored, 1) if scored else 0.0,
         "seconds": round(seconds, 3),
         "seconds_per_merge": round(seconds / len(merges), 3) if merges else 0.0,
         **(
@@ -302,6 +314,20 @@ def summary(
             else {}
         ),
     }
+
+
+def differences(
+    bt: Backtest, label: str | None = None, exclude: Callable[[str], bool] | None = None
+) -> dict[str, int]:
+    """The wrong files by how they differ from the committed ones: losses, and each alternative."""
+    counts = Counter(
+        f.difference
+        for m in bt.replayed()
+        if label is None or m.label == label
+        for f in m.files
+        if f.verdict == "wrong" and not (exclude and exclude(f.path))
+    )
+    return {d: counts[d] for d in DIFFERENCES}
 
 
 def agent_summary(
@@ -351,6 +377,12 @@ def render(bt: Backtest, n_worst: int = 20) -> str:
     ]
     for v in SCORED:
         lines.append(f"  {v:<11} {c[v]:>6}  {s['percent'][v]:5.1f}%")
+    if c["wrong"]:
+        alt = {d: n for d, n in s["wrong_by_difference"].items() if d != "loss" and n}
+        lines.append(
+            f"  of the wrong: {s['wrong_by_difference']['loss']} lose what a side wrote ({s['percent_loss']:.1f}%)"
+            + ("; alternatives: " + ", ".join(f"{d} {n}" for d, n in alt.items()) if alt else "")
+        )
     if c["binary"] or c["missing"]:
         lines.append(f"  apart: {c['binary']} binary resolved differently, {c['missing']} with missing blobs")
     if "agent" in s:
@@ -369,6 +401,6 @@ def render(bt: Backtest, n_worst: int = 20) -> str:
     if cases:
         lines.append("worst cases:")
         for sha, f in cases:
-            delta = f" (differs by {f.delta} lines)" if f.verdict == "wrong" else ""
+            delta = f" ({f.difference}, differs by {f.delta} lines)" if f.verdict == "wrong" else ""
             lines.append(f"  {f.verdict:<10} {sha[:10]} {f.path}  [{f.rule or '-'}] {f.reason}{delta}")
     return "\n".join(lines)
