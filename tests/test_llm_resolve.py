@@ -398,3 +398,28 @@ def test_answer_ending_the_file_keeps_the_final_newline_the_sides_agree_on() -> 
     assert to_lines("a: up\n", both_open) == ("a: up",)
     not_last = HunkView(1, ["a\n"], ["a: fork\n"], ["a: up"], ["x\n"], ["y\n"])
     assert to_lines("a: up", not_last) == ("a: up\n",)
+
+
+def test_answer_ending_a_file_without_a_final_newline_keeps_it_so(tmp_path: Path, standin: LLMStandIn) -> None:
+    """Issue 14 (agent ceiling): git ends each side with a newline before its conflict marker, so
+    the hunk's sides must be read from the files themselves; neither side ends with a newline
+    here, nor does the right answer, nor may the result."""
+    from tests.test_llm_common import Merge
+
+    head = "".join(f"V{i} = {i}\n" for i in range(5))
+    merge = Merge(
+        tmp_path,
+        {"m.py": head + "LAST = 0"},
+        {"m.py": head + "LAST = 1  # fork"},
+        {"m.py": head + "LAST = 2"},
+    )
+    cfg = agent_config(standin)
+    ctx = merge.context(cfg)
+    versions, results = merge.engine(ctx)
+    assert [r.outcome for r in results] == ["unresolved"]
+    standin.add(submit((1, "LAST = 2  # fork", "upstream's value, the fork's note")))
+    bot = make_agent(cfg, tmp_path / "artifacts")
+    assert bot is not None
+    (res,) = bot.resolve_remaining(ctx, versions, results)
+    assert res.outcome == "resolved", [h.reason for h in res.hunks]
+    assert res.content == (head + "LAST = 2  # fork").encode()

@@ -58,6 +58,13 @@ def _utf8(v: Versions) -> bool:
     return True
 
 
+def _end_as(side: Sequence[str], whole: Sequence[str]) -> Sequence[str]:
+    """A side's last region as the file ends: without a final newline when the file has none."""
+    if side and whole and not whole[-1].endswith("\n") and side[-1].rstrip("\r\n") == whole[-1]:
+        return [*side[:-1], whole[-1]]
+    return side
+
+
 def _size(p: Pending, base: bool = True) -> int:
     sides = (*p.hunk.fork, *p.hunk.upstream, *(p.hunk.base if base else ()))
     return sum(len(line) for line in sides)
@@ -149,11 +156,14 @@ class AgentResolver:
             prev, nxt = doc.parts[i - 1] if i else None, doc.parts[i + 1] if i + 1 < len(doc.parts) else None
             before = prev[-CONTEXT_LINES:] if isinstance(prev, list) else []
             after = nxt[:CONTEXT_LINES] if isinstance(nxt, list) else []
+            fork_side, upstream_side = part.fork, part.upstream
+            if nxt is None:  # git ends each side with a newline before its marker: end as the file does
+                fork_side, upstream_side = _end_as(fork_side, fork_lines), _end_as(upstream_side, upstream_lines)
             view = HunkView(
                 hr.index,
                 part.base,
-                part.fork,
-                part.upstream,
+                fork_side,
+                upstream_side,
                 before,
                 after,
                 enclosing(seen, (part.fork or part.upstream or ("",))[0]),
