@@ -38,7 +38,7 @@ from forksync.backtest import MergeSpec, parents, replay, ws_normal  # noqa: E40
 from forksync.config import parse_config  # noqa: E402
 from forksync.git import Git  # noqa: E402
 from forksync.llm.agent import Agent, make_agent  # noqa: E402
-from forksync.resolve.conflicts import decode, encode, marker_size, parse_merged, split_lines  # noqa: E402
+from forksync.resolve.conflicts import Hunk, decode, encode, marker_size, parse_merged, split_lines  # noqa: E402
 from forksync.resolve.engine import labels_for  # noqa: E402
 from forksync.resolve.learned import align  # noqa: E402
 from forksync.resolve.model import Context, FileResult, Versions  # noqa: E402
@@ -67,6 +67,18 @@ def _text(message: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+def _as_file_ends(lines: tuple[str, ...], whole: bytes | None) -> tuple[str, ...]:
+    """A side's lines as the agent is shown them: the file's last region ends as the file does."""
+    if lines and whole and not whole.endswith(b"\n"):
+        return (*lines[:-1], lines[-1].rstrip("\r\n"))
+    return lines
+
+
+def _side_of(answer: tuple[str, ...], sides: dict[str, tuple[str, ...]]) -> str:
+    """The side whose lines the committed region is exactly (a model answers it by name), or ""."""
+    return next((name for name, lines in sides.items() if lines == answer), "")
+
+
 class Oracle:
     """Wraps the real agent: before each file, scripts the loopback model with the committed text."""
 
@@ -89,11 +101,21 @@ class Oracle:
         truth = self.git.show_file(merge, v.path) if merge else None
         row: dict[str, Any] = {"merge": merge, "path": v.path, "hunks": 0, "aligned": 0}
         answers: dict[int, tuple[str, ...]] = {}
+        sides: dict[int, dict[str, tuple[str, ...]]] = {}
         if truth is not None and res.content is not None and v.fork is not None and v.upstream is not None:
             doc = parse_merged(
                 decode(res.content), marker_size(v.base or b"", v.fork, v.upstream), labels_for(ctx)
             )
             answers = align(doc.parts, split_lines(decode(truth)))
+            last = doc.parts[-1] if doc.parts and isinstance(doc.parts[-1], Hunk) else None
+            ends = {"fork": v.fork, "upstream": v.upstream}
+            sides = {
+                h.index: {
+                    name: _as_file_ends(tuple(getattr(h, name)), ends[name] if h is last else None)
+                    for name in ("fork", "upstream")
+                }
+                for h in doc.hunks
+            }
             # Expressible by hunks: the committed file is exactly the document with these answers
             # (else the person also edited outside the conflict regions).
             unresolved = {h.index for h in res.hunks if h.outcome == "unresolved"}
@@ -107,7 +129,9 @@ class Oracle:
             last = _text(body["messages"][-1])
             numbers = [int(n) for n in HUNK.findall(last)] or [int(n) for n in RETRY.findall(last)]
             entries = [
-                {
+                {"hunk": n, "decision": side, "rationale": "as committed"}
+                if n in answers and (side := _side_of(answers[n], sides.get(n, {})))
+                else {
                     "hunk": n,
                     "decision": "resolve",
                     "resolved": "".join(answers[n]),
@@ -130,6 +154,7 @@ class Oracle:
         calls = list(self.agent.calls)[before:]
         row["input_tokens"] = sum(c.input_tokens for c in calls)
         row["requests"] = len(calls)
+        row["output_tokens"] = sum(c.output_tokens for c in calls)
         marked = {n for n, lines in answers.items() if any(_CONFLICT.match(line) for line in lines)}
         row["truth_has_markers"] = sorted(marked)  # an accident in the ground truth, rightly refused
         row["rejected"] = [
@@ -223,6 +248,7 @@ def main() -> int:
         "committed_file_does_not_parse": len(broken),
         "correct_answers_rejected": len(rejected),
         "rejected_why": dict(why.most_common()),
+        "output_tokens_total": sum(f.get("output_tokens", 0) for f in expressible),
         "input_tokens_per_file_median": statistics.median([f["input_tokens"] for f in expressible])
         if expressible
         else 0,

@@ -287,7 +287,9 @@ def test_many_hunks_are_batched_and_all_applied(tmp_path: Path, standin: LLMStan
     assert all(f"return ({i} + 1000) * 2" in text for i in range(12))
 
 
-def test_a_huge_hunk_is_left_without_a_call(tmp_path: Path, standin: LLMStandIn) -> None:
+def test_a_hunk_too_large_to_rewrite_is_answered_by_a_side(tmp_path: Path, standin: LLMStandIn) -> None:
+    """Issue 14 (agent ceiling): a 1,377-line hunk whose right answer was upstream's (empty) side was
+    never sent. A side is answered by name, so the answer's size no longer matters."""
     from tests.test_llm_common import Merge
 
     big = "".join(f"ROW_{i} = {i!r:>50}\n" for i in range(1200))
@@ -295,11 +297,53 @@ def test_a_huge_hunk_is_left_without_a_call(tmp_path: Path, standin: LLMStandIn)
     cfg = agent_config(standin)
     ctx = merge.context(cfg)
     versions, results = merge.engine(ctx)
+    standin.add(submit((1, "", "upstream renamed every row"), decision="upstream"))
     bot = make_agent(cfg, tmp_path / "artifacts")
     assert bot is not None
     (res,) = bot.resolve_remaining(ctx, versions, results)
-    assert res.outcome == "unresolved" and "too large for the agent (1200 lines)" in res.hunks[0].reason
+    assert res.outcome == "resolved", [h.reason for h in res.hunks]
+    assert res.content == big.replace("ROW", "COL").encode()
+    assert res.hunks[0].reason == "took upstream's lines: upstream renamed every row"
+    (request,) = standin.requests
+    assert "## Hunk 1: too large to write out again; answer fork, upstream or leave" in json.dumps(
+        request.body
+    )
+
+
+def test_an_enormous_hunk_is_left_without_a_call(tmp_path: Path, standin: LLMStandIn) -> None:
+    from tests.test_llm_common import Merge
+
+    big = "".join(f"ROW_{i} = {i!r:>50}\n" for i in range(4000))
+    merge = Merge(tmp_path, {"t.py": "A = 1\n"}, {"t.py": big}, {"t.py": big.replace("ROW", "COL")})
+    cfg = agent_config(standin)
+    ctx = merge.context(cfg)
+    versions, results = merge.engine(ctx)
+    bot = make_agent(cfg, tmp_path / "artifacts")
+    assert bot is not None
+    (res,) = bot.resolve_remaining(ctx, versions, results)
+    assert res.outcome == "unresolved" and "too large for the agent (4000 lines)" in res.hunks[0].reason
     assert standin.requests == []
+
+
+def test_a_side_answer_is_validated_like_any_other(tmp_path: Path, standin: LLMStandIn) -> None:
+    """Taking upstream's side would drop the fork's marked line: rejected, retried, then left."""
+    standin.add(
+        submit((1, "", "upstream's version"), decision="upstream"),
+        submit((1, "", "upstream's version"), decision="upstream"),
+    )
+    _, (res,), _ = run_agent(tmp_path, standin)
+    assert res.outcome == "unresolved"
+    assert "marked line was dropped" in res.hunks[0].reason
+
+
+def test_a_fork_side_answer_keeps_the_forks_lines(tmp_path: Path, standin: LLMStandIn) -> None:
+    from tests.test_llm_common import FORK_PY
+
+    standin.add(submit((1, "", "upstream's change is not wanted here"), decision="fork"))
+    _, (res,), _ = run_agent(tmp_path, standin)
+    assert res.outcome == "resolved"
+    assert res.content == FORK_PY.encode()
+    assert res.hunks[0].reason.startswith("kept the fork's lines: ")
 
 
 def test_crlf_file_gets_crlf_answer_lines(tmp_path: Path, standin: LLMStandIn) -> None:
@@ -385,7 +429,8 @@ def test_answers_that_only_parse_together_are_accepted_together(tmp_path: Path, 
 
 
 def test_answer_ending_the_file_keeps_the_final_newline_the_sides_agree_on() -> None:
-    """The last line of a file: when the sides disagree about a final newline, the answer says."""
+    """The last line of a file: the answer says whether it ends with a newline, unless both sides
+    have one (a model often drops the last newline; it never means to take it away)."""
     from forksync.llm.answers import to_lines
     from forksync.llm.prompts import HunkView
 
@@ -395,12 +440,15 @@ def test_answer_ending_the_file_keeps_the_final_newline_the_sides_agree_on() -> 
     both_newline = HunkView(1, ["a\n"], ["a: fork\n"], ["a: up\n"], ["x\n"], [])
     assert to_lines("a: up", both_newline) == ("a: up\n",)
     both_open = HunkView(1, ["a"], ["a: fork"], ["a: up"], ["x\n"], [])
-    assert to_lines("a: up\n", both_open) == ("a: up",)
+    assert to_lines("a: up\n", both_open) == ("a: up\n",)
+    assert to_lines("a: up", both_open) == ("a: up",)
     not_last = HunkView(1, ["a\n"], ["a: fork\n"], ["a: up"], ["x\n"], ["y\n"])
     assert to_lines("a: up", not_last) == ("a: up\n",)
 
 
-def test_answer_ending_a_file_without_a_final_newline_keeps_it_so(tmp_path: Path, standin: LLMStandIn) -> None:
+def test_answer_ending_a_file_without_a_final_newline_keeps_it_so(
+    tmp_path: Path, standin: LLMStandIn
+) -> None:
     """Issue 14 (agent ceiling): git ends each side with a newline before its conflict marker, so
     the hunk's sides must be read from the files themselves; neither side ends with a newline
     here, nor does the right answer, nor may the result."""

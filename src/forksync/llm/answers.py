@@ -22,10 +22,11 @@ def to_lines(text: str, view: HunkView) -> tuple[str, ...]:
     sides = [*view.fork, *view.upstream, *view.base]
     nl = "\r\n" if any(x.endswith("\r\n") for x in sides) else "\n"
     lines = [line.rstrip("\r\n") + nl for line in text.splitlines()]
-    if lines and not view.after:  # the region ends the file: does the file end with a newline?
-        open_ends = {not side[-1].endswith("\n") for side in (view.fork, view.upstream) if side}
-        if open_ends == {True} or (open_ends == {True, False} and not text.endswith("\n")):
-            lines[-1] = lines[-1].rstrip("\r\n")  # both sides end open, or they differ and the answer says
+    if lines and not view.after and not text.endswith("\n"):  # the region ends the file
+        # Without a final newline only where a side has none: a model often drops the last newline,
+        # but never means to take away one that both sides have.
+        if any(not side[-1].endswith("\n") for side in (view.fork, view.upstream) if side):
+            lines[-1] = lines[-1].rstrip("\r\n")
     return tuple(lines)
 
 

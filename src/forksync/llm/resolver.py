@@ -29,7 +29,9 @@ from .session import Session
 _SCOPE = re.compile(r"^\s*(async\s+def|def|class|fn|func|function|impl|struct|interface)\b")
 
 
-MAX_HUNK_CHARS = 48_000  # larger hunks go to review: an answer could not fit the output cap
+MAX_HUNK_CHARS = 48_000  # larger hunks can only be answered by a side: a rewrite could not fit the output cap
+MAX_PROMPT_HUNK_CHARS = 240_000  # larger still are not sent at all (about 60,000 prompt tokens)
+_SIDES = {"fork": "kept the fork's lines", "upstream": "took upstream's lines"}
 MAX_BATCH_CHARS = 40_000  # hunks per request, by size of their sides
 MAX_BATCH_HUNKS = 10
 MAX_OUTPUT = 16_384  # below the SDKs' limit for non-streamed calls
@@ -156,9 +158,13 @@ class AgentResolver:
             prev, nxt = doc.parts[i - 1] if i else None, doc.parts[i + 1] if i + 1 < len(doc.parts) else None
             before = prev[-CONTEXT_LINES:] if isinstance(prev, list) else []
             after = nxt[:CONTEXT_LINES] if isinstance(nxt, list) else []
-            fork_side, upstream_side = part.fork, part.upstream
+            fork_side: Sequence[str] = part.fork
+            upstream_side: Sequence[str] = part.upstream
             if nxt is None:  # git ends each side with a newline before its marker: end as the file does
-                fork_side, upstream_side = _end_as(fork_side, fork_lines), _end_as(upstream_side, upstream_lines)
+                fork_side, upstream_side = (
+                    _end_as(fork_side, fork_lines),
+                    _end_as(upstream_side, upstream_lines),
+                )
             view = HunkView(
                 hr.index,
                 part.base,
@@ -217,10 +223,11 @@ class AgentResolver:
             return self._result(v, res, doc, by_number, verdicts)
         fits = []
         for p in pending:
-            if _size(p) > MAX_HUNK_CHARS:
+            if _size(p) > MAX_PROMPT_HUNK_CHARS:
                 lines = max(len(p.hunk.fork), len(p.hunk.upstream))
                 verdicts[p.result.index] = Verdict(None, f"hunk too large for the agent ({lines} lines)")
             else:
+                p.view.rewrite = _size(p) <= MAX_HUNK_CHARS
                 fits.append(p)
         batches = _batches(fits)
         for i, batch in enumerate(batches, 1):
@@ -277,10 +284,15 @@ class AgentResolver:
                     verdicts[n] = Verdict(None, "agent gave no answer for this hunk")
                     continue
                 rationale = " ".join(str(entry.get("rationale", "")).split())[:300] or "no rationale given"
-                if entry.get("decision") != "resolve":
+                decision = entry.get("decision")
+                if decision in _SIDES:
+                    problem, lines = self._check_side(by_number[n], str(decision))
+                    rationale = f"{_SIDES[str(decision)]}: {rationale}"
+                elif decision == "resolve":
+                    problem, lines = self._check_region(by_number[n], str(entry.get("resolved", "")))
+                else:
                     verdicts[n] = Verdict(None, f"agent left it: {rationale}")
                     continue
-                problem, lines = self._check_region(by_number[n], str(entry.get("resolved", "")))
                 if problem:
                     errors[n] = problem
                     verdicts[n] = Verdict(None, f"agent answer rejected: {problem}")
@@ -333,6 +345,12 @@ class AgentResolver:
         lines = unredact(to_lines(text, p.view), p.view)
         if lines is None:
             return "answer holds redacted text", ()
+        return region_error(lines, p.view, p.required), lines
+
+    @staticmethod
+    def _check_side(p: Pending, side: str) -> tuple[str | None, tuple[str, ...]]:
+        """One side's lines, as they are, checked like any answer (the fork's marked lines kept)."""
+        lines = tuple(p.view.fork if side == "fork" else p.view.upstream)
         return region_error(lines, p.view, p.required), lines
 
     @staticmethod
