@@ -79,6 +79,56 @@ def _side_of(answer: tuple[str, ...], sides: dict[str, tuple[str, ...]]) -> str:
     return next((name for name, lines in sides.items() if lines == answer), "")
 
 
+def _outside_edits(
+    doc: Any, answers: dict[int, tuple[str, ...]], truth: list[str]
+) -> list[dict[str, str]] | None:
+    """The committed file's changes outside the hunks as anchored edits (forksync's protocol):
+    each names whole lines outside the hunks, found once there, grown by unchanged lines until
+    unique. None when a change cannot be put so (it touches a hunk's answer)."""
+    lines: list[str] = []
+    stable: list[bool] = []
+    blocks: list[list[str]] = []
+    for part in doc.parts:
+        body = list(answers[part.index]) if isinstance(part, Hunk) else part
+        lines += body
+        stable += [not isinstance(part, Hunk)] * len(body)
+        if not isinstance(part, Hunk):
+            blocks.append(part)
+    ops = difflib.SequenceMatcher(None, lines, truth, autojunk=False).get_opcodes()
+    same = [False] * len(lines)
+    for tag, i1, i2, _, _ in ops:
+        if tag == "equal":
+            same[i1:i2] = [True] * (i2 - i1)
+
+    def count(find: list[str]) -> int:
+        n = len(find)
+        return sum(1 for b in blocks for k in range(len(b) - n + 1) if b[k : k + n] == find)
+
+    spans: list[list[int]] = []  # [a, b, j1, j2]: lines[a:b] become truth[j1:j2]
+    for tag, i1, i2, j1, j2 in ops:
+        if tag == "equal":
+            continue
+        if not all(stable[i1:i2]):
+            return None
+        if spans and i1 - spans[-1][1] <= 3 and all(stable[spans[-1][1] : i1]):  # close: one edit
+            spans[-1][1], spans[-1][3] = i2, j2
+        else:
+            spans.append([i1, i2, j1, j2])
+    out = []
+    for a, b, j1, j2 in spans:
+        while a >= b or count(lines[a:b]) != 1:
+            if a > 0 and stable[a - 1] and same[a - 1] and b - a < 8:
+                a, j1 = a - 1, j1 - 1
+            elif b < len(lines) and stable[b] and same[b] and b - a < 8:
+                b, j2 = b + 1, j2 + 1
+            else:
+                return None
+        out.append(
+            {"find": "".join(lines[a:b]), "replace": "".join(truth[j1:j2]), "rationale": "as committed"}
+        )
+    return out
+
+
 class Oracle:
     """Wraps the real agent: before each file, scripts the loopback model with the committed text."""
 
@@ -102,6 +152,7 @@ class Oracle:
         row: dict[str, Any] = {"merge": merge, "path": v.path, "hunks": 0, "aligned": 0}
         answers: dict[int, tuple[str, ...]] = {}
         sides: dict[int, dict[str, tuple[str, ...]]] = {}
+        edits: list[dict[str, str]] = []
         if truth is not None and res.content is not None and v.fork is not None and v.upstream is not None:
             doc = parse_merged(
                 decode(res.content), marker_size(v.base or b"", v.fork, v.upstream), labels_for(ctx)
@@ -120,6 +171,9 @@ class Oracle:
             # (else the person also edited outside the conflict regions).
             unresolved = {h.index for h in res.hunks if h.outcome == "unresolved"}
             row["outside_edits"] = unresolved <= set(answers) and encode(doc.render(answers)) != truth
+            if row["outside_edits"] and unresolved == {h.index for h in doc.hunks}:
+                edits = _outside_edits(doc, answers, split_lines(decode(truth))) or []
+            row["edits"] = len(edits)
             row["hunks"] = sum(1 for h in res.hunks if h.outcome == "unresolved")
             row["aligned"] = sum(1 for h in res.hunks if h.outcome == "unresolved" and h.index in answers)
             whole = [v.base or b"", v.fork, v.upstream, truth]
@@ -145,7 +199,10 @@ class Oracle:
                 }
                 for n in numbers
             ]
-            return Reply(tool_calls=[("submit_resolution", {"hunks": entries})])
+            first = not RETRY.findall(last)
+            return Reply(
+                tool_calls=[("submit_resolution", {"hunks": entries, "edits": edits if first else []})]
+            )
 
         self.standin.script.clear()
         self.standin.add(*([reply] * 8))
@@ -166,6 +223,8 @@ class Oracle:
             and "cannot be aligned" not in h.reason
         ]
         row["truth_parses"] = truth is None or parses(v.path, truth) is None
+        refused = out.reason.split("edit(s) outside the hunks refused: ", 1)
+        row["edits_refused"] = refused[1][:300] if len(refused) == 2 else ""
         row["outcome"] = out.outcome
         row["exact"] = truth is not None and out.outcome == "resolved" and out.content == truth
         row["ws_equal"] = (
@@ -225,7 +284,8 @@ def main() -> int:
         result = replay(git, config, specs, agent=oracle)
     files = [f for f in oracle.files if not f["path"].startswith(UI_BUNDLE)]
     aligned = [f for f in files if f["hunks"] and f["aligned"] == f["hunks"] and not f["truth_has_markers"]]
-    expressible = [f for f in aligned if not f.get("outside_edits")]
+    by_hunks = [f for f in aligned if not f.get("outside_edits")]
+    expressible = [f for f in aligned if not f.get("outside_edits") or f.get("edits")]
     exact = [f for f in expressible if f["exact"]]
     # Validation rightly refuses a committed file that no longer parses (an accident in the history).
     rejected = [r for f in expressible if f["truth_parses"] for r in f["rejected"]]
@@ -237,8 +297,11 @@ def main() -> int:
         "files_left_open_by_engine": len(files),
         "committed_with_conflict_markers": sum(1 for f in files if f.get("truth_has_markers")),
         "every_hunk_aligned": len(aligned),
-        "person_also_edited_outside_the_hunks": len(aligned) - len(expressible),
-        "expressible_by_hunks": len(expressible),
+        "person_also_edited_outside_the_hunks": len(aligned) - len(by_hunks),
+        "of_those_put_as_edits_outside_the_hunks": len(expressible) - len(by_hunks),
+        "expressible_by_hunks": len(by_hunks),
+        "expressible_by_hunks_and_edits": len(expressible),
+        "exact_of_those_with_edits": sum(1 for f in expressible if f.get("edits") and f["exact"]),
         "exact_with_perfect_model": len(exact),
         "whitespace_equal_with_perfect_model": sum(1 for f in expressible if f["ws_equal"]),
         "exact_share_of_expressible": round(100 * len(exact) / len(expressible), 1) if expressible else 0.0,
@@ -248,6 +311,11 @@ def main() -> int:
         "committed_file_does_not_parse": len(broken),
         "correct_answers_rejected": len(rejected),
         "rejected_why": dict(why.most_common()),
+        "files_with_a_correct_edit_refused": [
+            f"{f['path']}: {f['edits_refused']}"
+            for f in expressible
+            if f.get("edits_refused") and f["truth_parses"]
+        ],
         "output_tokens_total": sum(f.get("output_tokens", 0) for f in expressible),
         "input_tokens_per_file_median": statistics.median([f["input_tokens"] for f in expressible])
         if expressible

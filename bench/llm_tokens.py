@@ -67,8 +67,8 @@ def measure(ctx: Context, versions: list[Versions]) -> dict[str, int]:
         found = resolver.pending(ctx, v, res)
         if found is None or res.content is None:
             continue
-        _, pending = found
-        view = resolver.file_view(ctx, v, pending)
+        doc, pending = found
+        view = resolver.file_view(ctx, v, pending, doc)
         totals["hunk_tokens"] += tokens(hunk_prompt(view))
         view.whole_file = decode(res.content)
         totals["whole_tokens"] += tokens(hunk_prompt(view))

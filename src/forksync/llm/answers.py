@@ -22,11 +22,11 @@ def to_lines(text: str, view: HunkView) -> tuple[str, ...]:
     sides = [*view.fork, *view.upstream, *view.base]
     nl = "\r\n" if any(x.endswith("\r\n") for x in sides) else "\n"
     lines = [line.rstrip("\r\n") + nl for line in text.splitlines()]
-    if lines and not view.after and not text.endswith("\n"):  # the region ends the file
-        # Without a final newline only where a side has none: a model often drops the last newline,
-        # but never means to take away one that both sides have.
-        if any(not side[-1].endswith("\n") for side in (view.fork, view.upstream) if side):
-            lines[-1] = lines[-1].rstrip("\r\n")
+    # The region ends the file: without a final newline only where a side has none. A model often
+    # drops the last newline, but never means to take away one that both sides have.
+    open_end = any(not side[-1].endswith("\n") for side in (view.fork, view.upstream) if side)
+    if lines and not view.after and not text.endswith("\n") and open_end:
+        lines[-1] = lines[-1].rstrip("\r\n")
     return tuple(lines)
 
 

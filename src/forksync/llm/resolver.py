@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BudgetExceeded
-from ..resolve.conflicts import decode, encode, has_markers, marker_size, parse_merged, split_lines
+from ..resolve.conflicts import MergedDoc, decode, encode, has_markers, marker_size, parse_merged, split_lines
 from ..resolve.engine import labels_for
 from ..resolve.model import Context, FileResult, Hunk, HunkResult, Versions
 from ..resolve.paths import matches
 from ..resolve.validate import validation_error
+from . import edits as outside
 from . import history
 from .answers import Need, block_open_after, marked_required, region_error, to_lines, unredact
 from .prompts import CONTEXT_LINES, RESOLVE_SYSTEM, SUBMIT, FileView, HunkView, hunk_prompt, retry_prompt
@@ -34,6 +35,7 @@ MAX_PROMPT_HUNK_CHARS = 240_000  # larger still are not sent at all (about 60,00
 _SIDES = {"fork": "kept the fork's lines", "upstream": "took upstream's lines"}
 MAX_BATCH_CHARS = 40_000  # hunks per request, by size of their sides
 MAX_BATCH_HUNKS = 10
+HEAD_LINES = 30  # the file's first lines are shown (imports live there) when no context shows them
 MAX_OUTPUT = 16_384  # below the SDKs' limit for non-streamed calls
 
 
@@ -65,6 +67,24 @@ def _end_as(side: Sequence[str], whole: Sequence[str]) -> Sequence[str]:
     if side and whole and not whole[-1].endswith("\n") and side[-1].rstrip("\r\n") == whole[-1]:
         return [*side[:-1], whole[-1]]
     return side
+
+
+def _list(items: Any) -> list[Any]:
+    """A list argument of a tool call; some OpenAI-compatible servers encode nested JSON twice."""
+    if isinstance(items, str):
+        try:
+            items = json.loads(items)
+        except json.JSONDecodeError:
+            return []
+    return items if isinstance(items, list) else []
+
+
+def _head(doc: MergedDoc | None) -> list[str]:
+    """The file's first lines, unless the first hunk's context already shows them."""
+    first = doc.parts[0] if doc is not None and doc.parts else None
+    if not isinstance(first, list) or len(first) <= CONTEXT_LINES:
+        return []
+    return first[: min(HEAD_LINES, len(first) - CONTEXT_LINES)]
 
 
 def _size(p: Pending, base: bool = True) -> int:
@@ -194,7 +214,9 @@ class AgentResolver:
             inside = block_open_after(part.fork, marker, inside)
         return doc, out
 
-    def file_view(self, ctx: Context, v: Versions, pending: list[Pending]) -> FileView:
+    def file_view(
+        self, ctx: Context, v: Versions, pending: list[Pending], doc: MergedDoc | None = None
+    ) -> FileView:
         conv_name = ctx.config.agent.conventions_file
         conventions = conventions_text(ctx.repo, conv_name)
         text = "".join("".join((*p.hunk.fork, *p.hunk.upstream)) for p in pending)
@@ -206,6 +228,7 @@ class AgentResolver:
             conventions,
             conv_name,
             feature_notes(ctx, v.path, text),
+            head=_head(doc),
         )
 
     def resolve(self, ctx: Context, v: Versions, res: FileResult) -> FileResult:
@@ -217,10 +240,12 @@ class AgentResolver:
         doc, pending = found
         by_number = {p.result.index: p for p in pending}
         verdicts: dict[int, Verdict] = {}
+        edits: list[outside.Edit] = []
+        refused: list[str] = []  # edits outside the hunks that validation refused, and why
         if not _utf8(v):  # the model would see replacement characters and write them back
             for n in by_number:
                 verdicts[n] = Verdict(None, "not UTF-8 text: left for review")
-            return self._result(v, res, doc, by_number, verdicts)
+            return self._result(v, res, doc, by_number, verdicts, edits, refused)
         fits = []
         for p in pending:
             if _size(p) > MAX_PROMPT_HUNK_CHARS:
@@ -235,7 +260,7 @@ class AgentResolver:
             if self.stopped is not None:
                 break
             try:
-                self._ask(ctx, v, doc, batch, by_number, verdicts, tag)
+                self._ask(ctx, v, doc, batch, by_number, verdicts, edits, refused, tag)
             except BudgetExceeded as exc:
                 self.exhausted = exc
                 for p in pending:
@@ -243,7 +268,7 @@ class AgentResolver:
                         p.result.index, Verdict(None, f"not sent to the agent: {exc.message}")
                     )
                 break
-        return self._result(v, res, doc, by_number, verdicts)
+        return self._result(v, res, doc, by_number, verdicts, edits, refused)
 
     def _ask(
         self,
@@ -253,10 +278,12 @@ class AgentResolver:
         batch: list[Pending],
         by_number: dict[int, Pending],
         verdicts: dict[int, Verdict],
+        edits: list[outside.Edit],
+        refused: list[str],
         tag: str,
     ) -> None:
         """One conversation about a batch of hunks: an answer, and at most one corrected answer."""
-        view = self.file_view(ctx, v, batch)
+        view = self.file_view(ctx, v, batch, doc)
         system = RESOLVE_SYSTEM.replace("{marker}", ctx.config.fork.marker or "FORK")
         messages = [Message("user", hunk_prompt(view))]
         wanted = min(MAX_OUTPUT, max(1024, sum(_size(p, base=False) for p in batch) // 2 + 600))
@@ -314,13 +341,50 @@ class AgentResolver:
                 else:
                     verdicts[n] = Verdict(lines, rationale)
                     accepted[n] = lines
-            if not errors or attempt == 2:
+            accepted = {n: vd.lines for n, vd in verdicts.items() if vd.lines is not None}
+            edit_errors = self._take_edits(ctx, v, doc, by_number, accepted, answer.tool_calls, edits)
+            if not (errors or edit_errors) or attempt == 2:
+                refused.extend(edit_errors)
                 return
             todo = sorted(errors)
-            feedback = retry_prompt(errors)
+            feedback = retry_prompt(errors, edit_errors)
             messages.append(Message("assistant", answer.text, tuple(answer.tool_calls)))
             results = tuple(ToolResult(c.id, feedback, True) for c in answer.tool_calls)
             messages.append(Message("user", "" if results else feedback, tool_results=results))
+
+    def _take_edits(
+        self,
+        ctx: Context,
+        v: Versions,
+        doc: MergedDoc,
+        by_number: dict[int, Pending],
+        accepted: dict[int, tuple[str, ...]],
+        calls: Sequence[ToolCall],
+        edits: list[outside.Edit],
+    ) -> list[str]:
+        """Apply the answer's edits outside the hunks that are anchored, small, and keep the file
+        parsing; say why each other one was refused."""
+        nl = "\r\n" if any(line.endswith("\r\n") for h in doc.hunks for line in h.fork) else "\n"
+        errors = []
+        for entry in (
+            e for call in calls if call.name == SUBMIT.name for e in _list(call.arguments.get("edits"))
+        ):
+            edit = outside.parse(entry, nl)
+            if isinstance(edit, str):
+                errors.append(edit)
+                continue
+            if any((e.find, e.replace) == (edit.find, edit.replace) for e in edits):
+                continue  # already applied (a retry or another batch repeating it): never twice
+            before = list(doc.parts)
+            problem = outside.apply(doc, edit, ctx.config.fork.marker, edits) or self._parse_error(
+                v, doc, by_number, accepted
+            )
+            if problem:
+                doc.parts = before
+                errors.append(f"{problem} (find: {edit.find[0].strip()[:60]!r})")
+            else:
+                edits.append(edit)
+        return errors
 
     @staticmethod
     def _entries(calls: Sequence[ToolCall]) -> dict[int, dict[str, Any]]:
@@ -328,13 +392,7 @@ class AgentResolver:
         for call in calls:
             if call.name != SUBMIT.name:
                 continue
-            items = call.arguments.get("hunks")
-            if isinstance(items, str):  # some OpenAI-compatible servers encode nested JSON twice
-                try:
-                    items = json.loads(items)
-                except json.JSONDecodeError:
-                    items = None
-            for item in items if isinstance(items, list) else []:
+            for item in _list(call.arguments.get("hunks")):
                 if isinstance(item, dict) and isinstance(item.get("hunk"), int):
                     entries[item["hunk"]] = item
         return entries
@@ -368,6 +426,8 @@ class AgentResolver:
         doc: Any,
         by_number: dict[int, Pending],
         verdicts: dict[int, Verdict],
+        edits: Sequence[outside.Edit] = (),
+        refused: Sequence[str] = (),
     ) -> FileResult:
         resolved = {
             p.hunk.index: verdicts[n].lines
@@ -379,7 +439,7 @@ class AgentResolver:
         if complete and (has_markers(content) or validation_error(v, content)):
             problem = validation_error(v, content) or "conflict markers left"
             verdicts = {n: Verdict(None, f"agent answers rejected together: {problem}") for n in by_number}
-            resolved, content, complete = {}, res.content or b"", False
+            resolved, content, complete, edits = {}, res.content or b"", False, ()
         hunks = []
         for h in res.hunks:
             vd = verdicts.get(h.index)
@@ -412,19 +472,26 @@ class AgentResolver:
                     )
                 )
         left = sum(1 for h in hunks if h.outcome == "unresolved")
+        also = (
+            f"; {len(edits)} edit(s) outside the hunks by the agent: " + "; ".join(e.rationale for e in edits)
+            if edits
+            else ""
+        )
+        if refused:
+            also += f"; {len(refused)} edit(s) outside the hunks refused: " + "; ".join(refused)
         if complete:
             return FileResult(
                 v.path,
                 res.kind,
                 "resolved",
                 "hunks",
-                f"every hunk resolved ({len(resolved)} by the agent)",
+                f"every hunk resolved ({len(resolved)} by the agent){also}",
                 content,
                 tuple(hunks),
                 res.details,
                 True,
             )
-        reason = f"{left} of {len(hunks)} hunks left for review"
+        reason = f"{left} of {len(hunks)} hunks left for review{also}"
         if self.exhausted is not None:
             reason += f"; not sent to the agent: {self.exhausted.message}"
         return FileResult(

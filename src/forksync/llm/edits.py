@@ -1,0 +1,83 @@
+"""Edits the agent makes outside the conflict hunks: an import the merged code needs, a call renamed.
+
+A hunk's answer may only replace its own region; some right resolutions also change a line
+elsewhere (people add the import a merged hunk uses). Such an edit is anchored, never free-form:
+it names whole lines of the file's text outside the hunks, found exactly once there, and says what
+they become. It is small, keeps the fork's marked lines, and the file must still parse with it
+(checked by the caller); otherwise it is refused with one line saying why.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..resolve.conflicts import MergedDoc
+from ..secrets import MASK
+
+MAX_EDITS = 8  # per file
+MAX_FIND_LINES = 30
+MAX_REPLACE_LINES = 60
+
+_MARKER = re.compile(r"^(<{7}|>{7}|\|{7})( |$)|^={7}$")
+
+
+@dataclass(frozen=True)
+class Edit:
+    find: tuple[str, ...]
+    replace: tuple[str, ...]
+    rationale: str
+
+
+def parse(entry: object, nl: str) -> Edit | str:
+    """One ``edits`` entry of the model's answer as an Edit, or why it is not one."""
+    if not isinstance(entry, dict):
+        return "an edit must be an object with find and replace"
+    find, new = entry.get("find"), entry.get("replace")
+    if not isinstance(find, str) or not isinstance(new, str) or not find.strip():
+        return "an edit needs a non-empty find and a replace"
+    rationale = " ".join(str(entry.get("rationale", "")).split())[:200] or "no rationale given"
+    return Edit(_lines(find, nl), _lines(new, nl), rationale)
+
+
+def _lines(text: str, nl: str) -> tuple[str, ...]:
+    return tuple(line.rstrip("\r\n") + nl for line in text.splitlines())
+
+
+def apply(doc: MergedDoc, edit: Edit, marker: str, taken: Sequence[Edit] = ()) -> str | None:
+    """Apply ``edit`` to the doc's stable text in place, or say why it may not be applied."""
+    if len(taken) >= MAX_EDITS:
+        return f"more than {MAX_EDITS} edits outside the hunks"
+    if len(edit.find) > MAX_FIND_LINES or len(edit.replace) > MAX_REPLACE_LINES:
+        return (
+            f"an edit outside the hunks may find at most {MAX_FIND_LINES} lines and write {MAX_REPLACE_LINES}"
+        )
+    if any(MASK in line for line in (*edit.find, *edit.replace)):
+        return "an edit outside the hunks holds redacted text"
+    if any(_MARKER.match(line.rstrip("\r\n")) for line in edit.replace):
+        return "an edit outside the hunks holds conflict markers"
+    if marker:
+        kept = {line.strip() for line in edit.replace}
+        dropped = [line for line in edit.find if marker in line and line.strip() not in kept]
+        if dropped:
+            return f"an edit outside the hunks drops the fork's marked line {dropped[0].strip()[:80]!r}"
+    found = [
+        (i, start)
+        for i, part in enumerate(doc.parts)
+        if isinstance(part, list)
+        for start in _starts(part, edit.find)
+    ]
+    if len(found) != 1:
+        where = "nowhere" if not found else f"{len(found)} times"
+        return f"an edit's find must match whole lines outside the hunks exactly once; it matches {where}"
+    i, start = found[0]
+    part = doc.parts[i]
+    assert isinstance(part, list)
+    doc.parts[i] = [*part[:start], *edit.replace, *part[start + len(edit.find) :]]
+    return None
+
+
+def _starts(lines: Sequence[str], find: Sequence[str]) -> list[int]:
+    n = len(find)
+    return [s for s in range(len(lines) - n + 1) if list(lines[s : s + n]) == list(find)]

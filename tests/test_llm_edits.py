@@ -1,0 +1,126 @@
+"""The agent's edits outside the conflict hunks (issue 14): anchored, small, validated, explained.
+
+Real repositories stopped in a conflicted merge, the real agent, a loopback LLM API."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from forksync.llm.agent import make_agent
+from forksync.resolve.model import FileResult
+from tests.standins.llm_api import LLMStandIn, Reply
+from tests.test_llm_common import (
+    Merge,
+    agent_config,
+    key_env_fixture,  # noqa: F401  (fixture)
+    standin_fixture,  # noqa: F401  (fixture)
+)
+
+pytestmark = pytest.mark.usefixtures("key_env")
+
+HEAD = "import os\nimport sys\n\n" + "".join(f"X{i} = {i}\n" for i in range(12)) + "\n\n"
+BASE = HEAD + "def greet(name):\n    return 'Hello ' + name\n"
+FORK = HEAD + "def greet(name):\n    audit(name)  # FORK: audit every greeting\n    return 'Hello ' + name\n"
+UP = HEAD + "def greet(name, width=20):\n    return 'Hello ' + name[:width]\n"
+MERGED = (
+    "def greet(name, width=20):\n"
+    "    audit(name)  # FORK: audit every greeting\n"
+    "    return textwrap.shorten('Hello ' + name, width)\n"
+)
+ADD_IMPORT = {
+    "find": "import sys",
+    "replace": "import sys\nimport textwrap",
+    "rationale": "the merge uses textwrap",
+}
+
+
+def answer(*edits: dict[str, str], resolved: str = MERGED) -> Reply:
+    entry = {"hunk": 1, "decision": "resolve", "resolved": resolved, "rationale": "both changes kept"}
+    return Reply(tool_calls=[("submit_resolution", {"hunks": [entry], "edits": list(edits)})])
+
+
+def run(tmp_path: Path, standin: LLMStandIn, *replies: Reply, fork: str = FORK) -> FileResult:
+    merge = Merge(tmp_path, {"app.py": BASE}, {"app.py": fork}, {"app.py": UP})
+    cfg = agent_config(standin)
+    ctx = merge.context(cfg)
+    versions, results = merge.engine(ctx)
+    assert [r.outcome for r in results] == ["unresolved"]
+    standin.add(*replies)
+    bot = make_agent(cfg, tmp_path / "artifacts")
+    assert bot is not None
+    (res,) = bot.resolve_remaining(ctx, versions, results)
+    return res
+
+
+def sent(standin: LLMStandIn, i: int = 0) -> str:
+    return json.dumps(standin.requests[i].body)
+
+
+def test_an_import_the_merged_hunk_needs_is_added_and_explained(tmp_path: Path, standin: LLMStandIn) -> None:
+    res = run(tmp_path, standin, answer(ADD_IMPORT))
+    assert res.outcome == "resolved", res.reason
+    assert res.content == (HEAD.replace("import sys\n", "import sys\nimport textwrap\n") + MERGED).encode()
+    assert res.reason == (
+        "every hunk resolved (1 by the agent); 1 edit(s) outside the hunks by the agent: the merge uses textwrap"
+    )
+    # The model was shown the lines it may anchor an edit on, and told how.
+    assert "The file's first lines (outside the hunks)" in sent(standin) and "import sys" in sent(standin)
+    assert '"edits"' in sent(standin)
+    assert len(standin.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("edit", "why"),
+    [
+        ({"find": "import json", "replace": "import json\nimport textwrap"}, "it matches nowhere"),
+        ({"find": "", "replace": "import textwrap"}, "an edit needs a non-empty find and a replace"),
+        ({"find": "import sys", "replace": "import sys\n<<<<<<< fork"}, "holds conflict markers"),
+        ({"find": "X1 = 1", "replace": "X1 = (1"}, "result does not parse"),
+        ({"find": "import s", "replace": "import s2"}, "it matches nowhere"),  # whole lines only
+    ],
+)
+def test_a_refused_edit_is_retried_with_its_reason_then_left_out(
+    tmp_path: Path, standin: LLMStandIn, edit: dict[str, Any], why: str
+) -> None:
+    edit = {**edit, "rationale": "needed"}
+    res = run(tmp_path, standin, answer(edit), answer(edit))
+    assert len(standin.requests) == 2
+    assert why in sent(standin, 1) and "- edit:" in sent(standin, 1)
+    # The hunk's own answer stands; the file is unchanged outside it.
+    assert res.outcome == "resolved"
+    assert res.content == (HEAD + MERGED).encode()
+    assert "edit(s) outside the hunks by the agent" not in res.reason
+    assert "; 1 edit(s) outside the hunks refused: " in res.reason and why in res.reason
+
+
+def test_an_edit_matching_twice_is_refused(tmp_path: Path, standin: LLMStandIn) -> None:
+    twice = HEAD.replace("X3 = 3\n", "X3 = 3\nimport sys\n")
+    merge_fork = FORK.replace(HEAD, twice)
+    edit = {**ADD_IMPORT}
+    res = run(tmp_path, standin, answer(edit), answer(), fork=merge_fork)
+    assert "it matches 2 times" in sent(standin, 1)
+    assert b"import textwrap" not in (res.content or b"")
+
+
+def test_an_edit_dropping_the_forks_marked_line_is_refused(tmp_path: Path, standin: LLMStandIn) -> None:
+    marked_head = HEAD.replace("X5 = 5\n", "X5 = 6  # FORK: tuned for our load\n")
+    edit = {
+        "find": "X5 = 6  # FORK: tuned for our load",
+        "replace": "X5 = 5",
+        "rationale": "upstream's value",
+    }
+    res = run(tmp_path, standin, answer(edit), answer(), fork=FORK.replace(HEAD, marked_head))
+    assert "drops the fork's marked line" in sent(standin, 1)
+    assert b"X5 = 6  # FORK: tuned for our load" in (res.content or b"")
+
+
+def test_an_edit_repeated_in_the_retry_is_applied_once(tmp_path: Path, standin: LLMStandIn) -> None:
+    bad_hunk = "def greet(name, width=20):\n    return textwrap.shorten('Hello ' + name, width)\n"
+    res = run(tmp_path, standin, answer(ADD_IMPORT, resolved=bad_hunk), answer(ADD_IMPORT))
+    assert len(standin.requests) == 2  # the hunk dropped the fork's marked line: asked again
+    assert res.outcome == "resolved"
+    assert (res.content or b"").count(b"import textwrap\n") == 1
