@@ -67,6 +67,9 @@ def test_an_import_the_merged_hunk_needs_is_added_and_explained(tmp_path: Path, 
     assert res.reason == (
         "every hunk resolved (1 by the agent); 1 edit(s) outside the hunks by the agent: the merge uses textwrap"
     )
+    assert res.details == (
+        "the agent edited outside the hunks: 1 line(s) from 'import sys' became 2: the merge uses textwrap",
+    )
     # The model was shown the lines it may anchor an edit on, and told how.
     assert "The file's first lines (outside the hunks)" in sent(standin) and "import sys" in sent(standin)
     assert '"edits"' in sent(standin)
@@ -95,6 +98,7 @@ def test_a_refused_edit_is_retried_with_its_reason_then_left_out(
     assert res.content == (HEAD + MERGED).encode()
     assert "edit(s) outside the hunks by the agent" not in res.reason
     assert "; 1 edit(s) outside the hunks refused: " in res.reason and why in res.reason
+    assert len(res.details) == 1 and res.details[0].startswith("an edit outside the hunks refused: ")
 
 
 def test_an_edit_matching_twice_is_refused(tmp_path: Path, standin: LLMStandIn) -> None:

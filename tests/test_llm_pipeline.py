@@ -121,3 +121,45 @@ def test_sync_where_the_agent_fixes_a_failing_check(
         len(git(fork, "rev-list", "--parents", "-n", "1", f"{branch}~1").split()) == 3
     )  # the merge below it
     assert git(fork, "show", f"{branch}:NOTES.md") == "# Notes"
+
+
+def test_sync_where_the_agent_names_sides_and_edits_outside_the_hunks(
+    demo: tuple[Path, Path, Path], standin: LLMStandIn
+) -> None:
+    """Issue 14: a hunk answered by a side's name, an edit outside the hunks, both shown to the
+    reviewer: the hunk's row says which side, the edit has a row of its own."""
+    from forksync.render.pr_body import render_body
+
+    _, _, fork = demo
+    config = (fork / ".forksync.toml").read_text()
+    (fork / ".forksync.toml").write_text(
+        config + f"[resolve]\ndisable = {json.dumps(ENGINE)}\n"
+        f'[agent]\nprovider = "anthropic"\nbase-url = "{standin.url}"\napi-key-env = "{KEY_ENV}"\n'
+        'model = "claude-sonnet-4-6"\nfix-checks = false\n'
+    )
+    git(fork, "commit", "-qam", "agent on, engine off")
+    edit = {
+        "find": '    return "openai"',
+        "replace": '    return "openai"  # the default',
+        "rationale": "say so",
+    }
+
+    def by_name(body: dict) -> Reply:  # type: ignore[type-arg]
+        prompt = body["messages"][0]["content"][0]["text"]
+        hunks = [
+            {"hunk": int(n), "decision": "fork", "rationale": "the fork's"}
+            for n, _, _ in _HUNK.findall(prompt)
+        ]
+        edits = [edit] if "File: tinyproxy/router.py" in prompt else []
+        return Reply(tool_calls=[("submit_resolution", {"hunks": hunks, "edits": edits})])
+
+    standin.add(*[by_name] * 10)
+    report = execute(fork, None, quiet=True)
+
+    router = git(fork, "show", f"{report.merge_commit}:tinyproxy/router.py")
+    assert '    return "openai"  # the default\n' in router and "<<<<<<<" not in router
+    (rec,) = [c for c in report.conflicts if c.path == "tinyproxy/router.py"]
+    assert all(h.reason == "kept the fork's lines: the fork's" for h in rec.hunks if h.by_agent)
+    body = render_body(report)
+    assert "↳ the agent edited outside the hunks: 1 line(s) from 'return \"openai\"' became 1: say so" in body
+    assert report.recommendation == "needs-review"

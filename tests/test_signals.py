@@ -138,7 +138,9 @@ def test_a_killed_sync_takes_its_check_along_and_the_next_run_sweeps_its_worktre
     finally:
         if proc.poll() is None:
             proc.kill()
-    wait_for(lambda: processes_with(marker) == [], timeout=20)  # near-instant; generous under a loaded machine
+    wait_for(
+        lambda: processes_with(marker) == [], timeout=20
+    )  # near-instant; generous under a loaded machine
     left = json.loads((fork / ".git" / "forksync" / "last.json").read_text())
     assert left["status"] == "running" and Path(left["worktree"]).is_dir()
     remembered = (fork / ".git" / "forksync" / "worktrees.txt").read_text().split()

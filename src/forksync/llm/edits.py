@@ -78,6 +78,15 @@ def apply(doc: MergedDoc, edit: Edit, marker: str, taken: Sequence[Edit] = ()) -
     return None
 
 
+def describe(edit: Edit) -> str:
+    """One line for the report and the PR: where the agent edited outside the hunks, and why."""
+    first = edit.find[0].strip()[:60]
+    return (
+        f"the agent edited outside the hunks: {len(edit.find)} line(s) from {first!r} became "
+        f"{len(edit.replace)}: {edit.rationale}"
+    )
+
+
 def _starts(lines: Sequence[str], find: Sequence[str]) -> list[int]:
     n = len(find)
     return [s for s in range(len(lines) - n + 1) if list(lines[s : s + n]) == list(find)]

@@ -479,6 +479,13 @@ class AgentResolver:
         )
         if refused:
             also += f"; {len(refused)} edit(s) outside the hunks refused: " + "; ".join(refused)
+        # The PR's resolution table shows hunks and details, not the file's reason: each edit outside
+        # the hunks gets a line of its own there, so a reviewer sees every line the agent touched.
+        details = (
+            *res.details,
+            *(outside.describe(e) for e in edits),
+            *(f"an edit outside the hunks refused: {why}" for why in refused),
+        )
         if complete:
             return FileResult(
                 v.path,
@@ -488,12 +495,12 @@ class AgentResolver:
                 f"every hunk resolved ({len(resolved)} by the agent){also}",
                 content,
                 tuple(hunks),
-                res.details,
+                details,
                 True,
             )
         reason = f"{left} of {len(hunks)} hunks left for review{also}"
         if self.exhausted is not None:
             reason += f"; not sent to the agent: {self.exhausted.message}"
         return FileResult(
-            v.path, res.kind, "unresolved", "hunks", reason, content, tuple(hunks), res.details, True
+            v.path, res.kind, "unresolved", "hunks", reason, content, tuple(hunks), details, True
         )
