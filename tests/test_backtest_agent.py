@@ -104,3 +104,32 @@ def test_resolve_agent_settles_a_merge_in_progress(tmp_path: Path, standin: LLMS
     assert GOOD in merge.repo.read("app.py") and "<<<<<<<" not in merge.repo.read("app.py")
     assert "app.py" not in merge.repo.git("diff", "--name-only", "--diff-filter=U")
     assert "1 call(s)" in result.stderr and "$0.0" in result.stderr
+
+
+def test_resolve_agent_shows_each_edit_outside_the_hunks(tmp_path: Path, standin: LLMStandIn) -> None:
+    """The terminal table has a line for each edit the agent made outside the hunks."""
+    from tests.standins.llm_api import Reply
+
+    merge = greet_merge(tmp_path)
+    config = tmp_path / "forksync.toml"
+    config.write_text(
+        f'[agent]\nprovider = "anthropic"\nbase-url = "{standin.url}"\napi-key-env = "{KEY_ENV}"\n'
+        'model = "claude-sonnet-4-6"\ntimeout = 10.0\n'
+    )
+    entry = {"hunk": 1, "decision": "resolve", "resolved": GOOD, "rationale": "both kept"}
+    edit = {
+        "find": '    return "Bye " + name',
+        "replace": '    return "Bye " + name + "!"',
+        "rationale": "match",
+    }
+    standin.add(Reply(tool_calls=[("submit_resolution", {"hunks": [entry], "edits": [edit]})]))
+    result = CliRunner().invoke(
+        main, ["resolve", "--repo", str(merge.repo.path), "--config", str(config), "--agent"]
+    )
+    assert result.exit_code == 0, result.output
+    assert '    return "Bye " + name + "!"\n' in merge.repo.read("app.py")
+    rows = [line for line in result.stdout.splitlines() if line.startswith("app.py")]
+    assert len(rows) == 2 and rows[1].split()[1] == "↳"
+    assert rows[1].endswith(
+        "the agent edited outside the hunks: 1 line(s) from 'return \"Bye \" + name' became 1: match"
+    )

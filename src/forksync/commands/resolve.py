@@ -169,6 +169,9 @@ def render_json(results: list[FileResult], dry_run: bool) -> str:
     return json.dumps({"summary": summary, "files": files}, indent=2)
 
 
+MAX_DETAILS = 5
+
+
 def render_table(results: list[FileResult], dry_run: bool) -> str:
     if not results:
         return "no conflicted files"
@@ -178,6 +181,11 @@ def render_table(results: list[FileResult], dry_run: bool) -> str:
             rows += [(r.path, str(h.index), h.rule, h.outcome, h.reason) for h in r.hunks]
         else:
             rows.append((r.path, "-", r.rule, r.outcome, r.reason))
+        # What the file's rows do not say (each edit the agent made outside the hunks, the keys a
+        # structured merge decided), a few lines at most; --json has them all.
+        rows += [(r.path, "↳", "", "", d) for d in r.details[:MAX_DETAILS]]
+        if len(r.details) > MAX_DETAILS:
+            rows.append((r.path, "↳", "", "", f"… and {len(r.details) - MAX_DETAILS} more (--json)"))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = [
         "  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True)) + "  " + row[4]
