@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from .finer import MAX_LINES
+from .history import batch_for
+from .learned import additions_order
 from .model import Context, Decision, Hunk, Versions
 from .paths import is_test_file
 
@@ -164,7 +166,9 @@ def merge_additions(
         for item in forks:
             if item in ups and item.strip():
                 continue  # both sides added the same item
-            if name is None and any(item_name(other) is None and _alike(item, other) for other in ups):
+            if item_name(item) is None and any(
+                item_name(other) is None and _alike(item, other) for other in ups
+            ):
                 return None  # unnamed (e.g. a bare expression): judge by likeness
             added.append(item)
         shared = shared or bool(ups and added and any(i.strip() for i in added))
@@ -269,10 +273,17 @@ class PythonSyntaxResolver:
         base, fork, up = split_items(hunk.base), split_items(hunk.fork), split_items(hunk.upstream)
         if base is None or fork is None or up is None or not fork or not up:
             return None
-        merged = merge_additions(base, fork, up, fork_first=ctx.head == "fork")
+        fork_first = ctx.head == "fork"
+        merged = merge_additions(base, fork, up, fork_first=fork_first)
         if merged is None:
             return None
         items, shared = merged
+        convention = ""
+        if shared:  # both added at one place: in the order this repository's people use
+            checked_out_first, convention = additions_order(ctx, batch_for(ctx, v.path).paths)
+            if fork_first != ((ctx.head == "fork") == checked_out_first):
+                fork_first = not fork_first
+                items, shared = merge_additions(base, fork, up, fork_first=fork_first) or merged
         if _moved(base, fork, hunk.upstream, v.upstream) or _moved(base, up, hunk.fork, v.fork):
             return None
         if _named_elsewhere(base, fork, hunk.upstream, hunk.base, v.upstream, v.base) or _named_elsewhere(
@@ -294,12 +305,8 @@ class PythonSyntaxResolver:
             "set": "set items",
             "tuple": "tuple items",
         }.get(kind, kind)
-        first, then = ("the fork's", "upstream's") if ctx.head == "fork" else ("upstream's", "the fork's")
-        order = (
-            f"{first} additions first (the checked-out side), then {then}"
-            if shared
-            else "each at its own place"
-        )
+        first, then = ("the fork's", "upstream's") if fork_first else ("upstream's", "the fork's")
+        order = f"{first} additions first ({convention}), then {then}" if shared else "each at its own place"
         lines = tuple(line for item in items for line in item.splitlines(keepends=True))
         why = f"both sides only added {what} ({_count(base, fork)} fork, {_count(base, up)} upstream)"
         doubt = _alternatives(base, fork, up) if shared else None
