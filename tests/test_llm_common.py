@@ -125,6 +125,27 @@ class Merge:
         return versions, resolve_all(ctx, versions, Chain([], []))
 
 
+def agent_on_merge(
+    tmp: Path,
+    standin: LLMStandIn,
+    sides: tuple[dict[str, Any], dict[str, Any], dict[str, Any]],
+    *replies: Any,
+    config: Config | None = None,
+) -> tuple[Any, list[FileResult], list[FileResult]]:
+    """A real merge of these (base, fork, upstream) files stopped in conflict, the engine off, then
+    the agent on what it left: (the agent, the engine's results, the agent's results)."""
+    from forksync.llm.agent import make_agent
+
+    merge = Merge(tmp, *sides)
+    cfg = config or agent_config(standin)
+    ctx = merge.context(cfg)
+    versions, results = merge.engine(ctx)
+    standin.add(*replies)
+    bot = make_agent(cfg, tmp / "artifacts")
+    assert bot is not None
+    return bot, results, bot.resolve_remaining(ctx, versions, results)
+
+
 def greet_merge(tmp: Path) -> Merge:
     return Merge(tmp, {"app.py": BASE_PY}, {"app.py": FORK_PY}, {"app.py": UPSTREAM_PY})
 

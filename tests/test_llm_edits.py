@@ -10,12 +10,10 @@ from typing import Any
 
 import pytest
 
-from forksync.llm.agent import make_agent
 from forksync.resolve.model import FileResult
 from tests.standins.llm_api import LLMStandIn, Reply
 from tests.test_llm_common import (
-    Merge,
-    agent_config,
+    agent_on_merge,
     key_env_fixture,  # noqa: F401  (fixture)
     standin_fixture,  # noqa: F401  (fixture)
 )
@@ -44,15 +42,10 @@ def answer(*edits: dict[str, str], resolved: str = MERGED) -> Reply:
 
 
 def run(tmp_path: Path, standin: LLMStandIn, *replies: Reply, fork: str = FORK) -> FileResult:
-    merge = Merge(tmp_path, {"app.py": BASE}, {"app.py": fork}, {"app.py": UP})
-    cfg = agent_config(standin)
-    ctx = merge.context(cfg)
-    versions, results = merge.engine(ctx)
+    _, results, (res,) = agent_on_merge(
+        tmp_path, standin, ({"app.py": BASE}, {"app.py": fork}, {"app.py": UP}), *replies
+    )
     assert [r.outcome for r in results] == ["unresolved"]
-    standin.add(*replies)
-    bot = make_agent(cfg, tmp_path / "artifacts")
-    assert bot is not None
-    (res,) = bot.resolve_remaining(ctx, versions, results)
     return res
 
 
