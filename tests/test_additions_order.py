@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from forksync.config import Config
 from forksync.git import Git
 from forksync.resolve.engine import Chain, read_conflicts, resolve_versions
@@ -40,12 +42,7 @@ def history(
     repo.commit(render(mine), "base")
     repo.git("branch", "up")
     for i in range(rounds):
-        repo.git("checkout", "-q", "up")
-        up[i] = [UP[i]]
-        repo.commit(render(up), f"upstream {i}")
-        repo.git("checkout", "-q", "main")
-        mine[i] = [FORK[i]]
-        repo.commit(render(mine), f"fork {i}")
+        both_append(repo, up, mine, i)
         repo.git("merge", "-q", "--no-edit", "up", check=False)
         mine[i] = [UP[i], FORK[i]] if upstream_first else [FORK[i], UP[i]]
         repo.write(render(mine))
@@ -53,13 +50,18 @@ def history(
     return repo, up, mine
 
 
-def resolve_next(repo: Repo, up: list[list[str]], mine: list[list[str]], n: int) -> tuple[str, str]:
+def both_append(repo: Repo, up: list[list[str]], mine: list[list[str]], n: int) -> None:
+    """Upstream and the fork (main) each append their item to list ``n``."""
     repo.git("checkout", "-q", "up")
     up[n] = [UP[n]]
     repo.commit(render(up), f"upstream {n}")
     repo.git("checkout", "-q", "main")
     mine[n] = [FORK[n]]
     repo.commit(render(mine), f"fork {n}")
+
+
+def resolve_next(repo: Repo, up: list[list[str]], mine: list[list[str]], n: int) -> tuple[str, str]:
+    both_append(repo, up, mine, n)
     fork, upstream = repo.head(), repo.git("rev-parse", "up").strip()
     repo.git("merge", "-q", "--no-edit", "up", check=False)
     git = Git(repo.path)
@@ -70,35 +72,35 @@ def resolve_next(repo: Repo, up: list[list[str]], mine: list[list[str]], n: int)
     return (res.content or b"").decode(), res.hunks[0].reason
 
 
-def test_people_putting_upstream_first_make_upstream_go_first(tmp_path: Path) -> None:
-    repo, up, mine = history(tmp_path, 4, upstream_first=True)
-    text, why = resolve_next(repo, up, mine, 4)
-    assert text.index(UP[4]) < text.index(FORK[4])
-    assert (
-        "upstream's additions first (the merged-in side first, as people did in 4 of 4 such past hunks here)"
-        in why
-    )
-
-
-def test_people_putting_the_fork_first_keep_the_default_and_say_so(tmp_path: Path) -> None:
-    repo, up, mine = history(tmp_path, 4, upstream_first=False)
-    text, why = resolve_next(repo, up, mine, 4)
-    assert text.index(FORK[4]) < text.index(UP[4])
-    assert (
-        "the fork's additions first (the checked-out side first, as people did in 4 of 4 such past hunks here)"
-        in why
-    )
-
-
-def test_too_few_past_hunks_leave_git_s_order(tmp_path: Path) -> None:
-    repo, up, mine = history(tmp_path, 2, upstream_first=True)
-    text, why = resolve_next(repo, up, mine, 2)
-    assert text.index(FORK[2]) < text.index(UP[2])
-    assert "the checked-out side first, as people did in 0 of 2 such past hunks here" in why
-
-
-def test_no_history_says_it_follows_git(tmp_path: Path) -> None:
-    repo, up, mine = history(tmp_path, 0, upstream_first=True)
-    text, why = resolve_next(repo, up, mine, 0)
-    assert text.index(FORK[0]) < text.index(UP[0])
-    assert "the checked-out side first, as git's union merge does" in why
+@pytest.mark.parametrize(
+    ("rounds", "upstream_first", "expected_first", "why"),
+    [
+        (
+            4,
+            True,
+            "upstream",
+            "upstream's additions first (the merged-in side first, as people did in 4 of 4 such past hunks here)",
+        ),
+        (
+            4,
+            False,
+            "fork",
+            "the fork's additions first (the checked-out side first, as people did in 4 of 4 such past hunks here)",
+        ),
+        (
+            2,
+            True,
+            "fork",
+            "the checked-out side first, as people did in 0 of 2 such past hunks here",
+        ),  # too few
+        (0, True, "fork", "the checked-out side first, as git's union merge does"),  # no history
+    ],
+)
+def test_additions_go_in_the_order_people_used_here(
+    tmp_path: Path, rounds: int, upstream_first: bool, expected_first: str, why: str
+) -> None:
+    repo, up, mine = history(tmp_path, rounds, upstream_first)
+    text, reason = resolve_next(repo, up, mine, rounds)
+    first, then = (UP, FORK) if expected_first == "upstream" else (FORK, UP)
+    assert text.index(first[rounds]) < text.index(then[rounds])
+    assert why in reason
