@@ -34,6 +34,7 @@ It measures; it asserts nothing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import json
 import os
@@ -51,6 +52,12 @@ from typing import Any
 from forksync.backtest import ws_normal  # the same "equal up to whitespace" as bench/litellm.py
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # tests.standins: the loopback LLM API the test suite uses
+
+from bench.committed_model import committed_model  # noqa: E402
+from tests.standins.llm_api import LLMStandIn  # noqa: E402
+
+ORACLE_KEY = "bench-oracle-key"
 ENV = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
 CHECK = "python -m compileall -q -j 2 litellm"
 
@@ -209,12 +216,29 @@ def reset(fork: Path, p1: str, keep_cache: bool = False) -> None:
     git(fork, "worktree", "prune")
 
 
-def configure(fork: Path, checks: bool) -> None:
+ORACLE_KEY_ENV = "FORKSYNC_BENCH_ORACLE_KEY"
+
+
+def configure(fork: Path, checks: bool, oracle_url: str = "") -> None:
     path = fork / ".forksync.toml"
     text = path.read_text(encoding="utf-8")
     commands = f'commands = ["{CHECK}"]' if checks else "commands = []"
     text = re.sub(r"(?m)^commands = .*$", commands, text, count=1)
     text = re.sub(r'(?m)^kind = "[a-z]*"', 'kind = "local"', text, count=1)
+    # The [agent] section `init` wrote, provider "none" unless --oracle-agent points it at the model
+    # that answers what CARTO committed (bench/committed_model.py).
+    agent = (
+        f'provider = "anthropic"\nbase-url = "{oracle_url}"\napi-key-env = "{ORACLE_KEY_ENV}"\n'
+        'model = "claude-sonnet-4-6"\nfix-checks = false\n'
+        if oracle_url
+        else 'provider = "none"\n'
+    )
+    text = re.sub(
+        r"(?ms)^(\[agent\]\n)(?:provider|base-url|api-key-env|model|fix-checks) = [^\n]*\n(?:(?:base-url|api-key-env|model|fix-checks) = [^\n]*\n)*",
+        lambda m: m.group(1) + agent,
+        text,
+        count=1,
+    )
     path.write_text(text, encoding="utf-8")
 
 
@@ -226,6 +250,7 @@ def forksync_bin() -> str:
 
 def forksync(fork: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**ENV, "CI": "true", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env[ORACLE_KEY_ENV] = ORACLE_KEY
     return subprocess.run([forksync_bin(), *args], cwd=fork, capture_output=True, text=True, env=env)
 
 
@@ -274,7 +299,10 @@ def run_one(args: argparse.Namespace, mirror: Path, sync: Sync, releases: dict[s
     p1, p2 = git(mirror, "rev-parse", f"{merge}^1", f"{merge}^2").split()
     t0 = time.perf_counter()
     fork = build(args.work, mirror, sync, p1, p2, releases, args.old_tags)
-    configure(fork, args.checks)
+    configure(fork, args.checks, args.oracle.url if args.oracle else "")
+    if args.oracle:
+        args.oracle.script.clear()
+        args.oracle.add(*[committed_model(lambda path: blob(mirror, merge, path))] * 200)
     setup_s = time.perf_counter() - t0
     merge_s, merge_conflicts = time_merge_tree(fork, p1, p2, args.merge_runs)
     git_merge_s = time_git_merge(fork, p1, p2, args.merge_runs)
@@ -327,6 +355,10 @@ def run_one(args: argparse.Namespace, mirror: Path, sync: Sync, releases: dict[s
         "findings": len(rep.get("findings", [])),
         "findings_by_kind": dict(Counter(f["kind"] for f in rep.get("findings", []))),
         "recommendation": rep.get("recommendation"),
+        "agent_calls": len(rep.get("llm_calls", [])),
+        "agent_hunks": sum(
+            1 for c in rep.get("conflicts", []) for h in c.get("hunks", []) if h.get("by_agent")
+        ),
         "reasons": rep.get("reasons", []),
         "warnings": rep.get("warnings", []),
         "version": {"file": vu.get("file"), "old": vu.get("old"), "new": vu.get("new")},
@@ -376,6 +408,8 @@ def show(r: dict[str, Any]) -> None:
         print(f"    {f['verdict']:<9} {f['path']}  [{f['outcome']}: {f['rule']}]{apart}")
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(r["findings_by_kind"].items()))
     print(f"  findings: {r['findings']}" + (f" ({kinds})" if kinds else ""))
+    if r.get("agent_calls"):
+        print(f"  agent: {r['agent_calls']} call(s), {r['agent_hunks']} hunk(s) resolved by it")
     print(f"  recommendation: {r['recommendation']}")
     for reason in r["reasons"]:
         print(f"    - {reason}")
@@ -443,6 +477,11 @@ def main() -> None:
         "nightly workflow restores it",
     )
     ap.add_argument("--merge-runs", type=int, default=3, help="git merge-tree timings (median)")
+    ap.add_argument(
+        "--oracle-agent",
+        action="store_true",
+        help="configure an [agent] whose loopback model answers each hunk with what CARTO committed",
+    )
     args = ap.parse_args()
     mirror = args.repo.resolve()
     args.work, args.out = args.work.resolve(), args.out.resolve()
@@ -454,8 +493,25 @@ def main() -> None:
         shutil.rmtree(args.work, ignore_errors=True)
     args.work.mkdir(parents=True, exist_ok=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    options = {"checks": CHECK if args.checks else None, "old_tags": args.old_tags, "repo": str(mirror)}
+    options = {
+        "checks": CHECK if args.checks else None,
+        "old_tags": args.old_tags,
+        "repo": str(mirror),
+        "oracle_agent": args.oracle_agent,
+    }
     print(f"forksync: {forksync_bin()}; options: {options}")
+    with contextlib.ExitStack() as stack:
+        args.oracle = stack.enter_context(LLMStandIn(api_key=ORACLE_KEY)) if args.oracle_agent else None
+        results = run_all(args, mirror, options)
+    summary = args.out / "real_syncs.json"
+    summary.write_text(
+        json.dumps({"forksync": forksync_bin(), "options": options, "syncs": results}, indent=2),
+        encoding="utf-8",
+    )
+    print(f"\nfigures: {summary}")
+
+
+def run_all(args: argparse.Namespace, mirror: Path, options: dict[str, Any]) -> list[dict[str, Any]]:
     results = []
     releases: dict[str, str] = {}
     for sync in SYNCS:
@@ -467,12 +523,7 @@ def main() -> None:
             show(result)
         results.append(result)
     table(results)
-    summary = args.out / "real_syncs.json"
-    summary.write_text(
-        json.dumps({"forksync": forksync_bin(), "options": options, "syncs": results}, indent=2),
-        encoding="utf-8",
-    )
-    print(f"\nfigures: {summary}")
+    return results
 
 
 if __name__ == "__main__":

@@ -163,3 +163,16 @@ def test_merge_commit_message_lists_hostile_paths_inertly(tmp_path: Path) -> Non
     assert "#12" in message
     _assert_inert(message)
     _assert_inert(report.pr_body)
+
+
+def test_a_finding_without_a_line_names_only_its_file() -> None:
+    from forksync.report import Finding
+
+    report = _hostile_report(0)
+    report.findings = [
+        Finding("fork-test", "fork test t.py::test_a is gone after the merge", path="tests/t.py"),
+        Finding("lost-fork-change", "fork change missing", path="app/x.py", line=12),
+    ]
+    body = render_body(report)
+    assert "`tests/t.py` fork test" in body and "tests/t.py:0" not in body
+    assert "`app/x.py:12` fork change missing" in body

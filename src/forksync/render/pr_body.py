@@ -185,7 +185,7 @@ def render_body(r: Report) -> str:
     if r.findings:
         out += ["### Verification findings", ""]
         for f in r.findings[:100]:
-            where = _code(f"{f.path}:{f.line}") if f.path else ""
+            where = _code(f"{f.path}:{f.line}" if f.line else f.path) if f.path else ""  # line 0: no line
             feat = f" [{_cell(f.feature)}]" if f.feature else ""
             out.append(f"- **{_cell(f.kind)}**{feat} {where} {_cell(f.message)}")
         if len(r.findings) > 100:
