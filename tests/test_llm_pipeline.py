@@ -163,3 +163,5 @@ def test_sync_where_the_agent_names_sides_and_edits_outside_the_hunks(
     body = render_body(report)
     assert "↳ the agent edited outside the hunks: 1 line(s) from 'return \"openai\"' became 1: say so" in body
     assert report.recommendation == "needs-review"
+    assert "the LLM agent edited 1 place(s) outside the conflict hunks: tinyproxy/router.py" in report.reasons
+    assert rec.agent_edits == 1

@@ -132,6 +132,18 @@ def test_user_rules_allow_agent_work() -> None:
     assert verdict == "needs-review" and reasons == ["the agent's fixes changed 1 file(s): src/settings.py"]
 
 
+def test_agent_edits_outside_the_hunks_always_need_review() -> None:
+    """allow-ready trusts the agent with conflict hunks, not with lines no conflict touched."""
+    agent_hunk = HunkRecord(1, 1, 1, 1, "resolved", "agent:llm", 0.95, "merged both", by_agent=True)
+    edited = ConflictRecord("a.py", "content", "resolved", "hunks", "ok", [agent_hunk], agent_edits=2)
+    verdict, reasons = recommend(_report(conflicts=[edited]), _config("[agent]\nallow-ready = true\n"))
+    assert verdict == "needs-review"
+    assert reasons == ["the LLM agent edited 2 place(s) outside the conflict hunks: a.py"]
+    # A resumed report carries the reason: it is recomputed, never listed twice.
+    again = _report(conflicts=[edited], reasons=reasons)
+    assert recommend(again, _config("[agent]\nallow-ready = true\n"))[1] == reasons
+
+
 def test_version_warning_counts_without_a_version_update() -> None:
     r = _report(warnings=["upstream's pyproject.toml at v1.1.0 says 1.0.9, not 1.1.0"])
     assert recommend(r, CHECKED)[1] == ["upstream's version file disagrees with the release tag"]

@@ -805,6 +805,7 @@ class Sync:
                 for h in r.hunks
             ],
             list(r.details),
+            agent_edits=r.agent_edits,
         )
 
     # -- version, commit ----------------------------------------------------------------

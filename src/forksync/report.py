@@ -65,6 +65,7 @@ class ConflictRecord:
     # markers | fork | upstream | absent; and one line saying so, with what the other side did.
     committed: str = ""
     committed_note: str = ""
+    agent_edits: int = 0  # places the LLM agent changed outside the conflict hunks
 
 
 @dataclass

@@ -9,7 +9,8 @@ regenerated, all keep the PR in review unless a rule the user configured allows 
 1. nothing is left unresolved (always the first reason);
 2. every check ran and passed, and checks are configured at all;
 3. verification found nothing (markers, lost changes, clean-merge duplicates, …);
-4. no hunk or file was resolved by the LLM agent, unless ``[agent] allow-ready``;
+4. no hunk or file was resolved by the LLM agent, unless ``[agent] allow-ready``, and the agent
+   changed nothing outside the conflict hunks (``allow-ready`` does not cover that);
 5. no file was changed by the agent's fix commits, unless ``[agent] allow-ready`` or every
    changed path matches ``[agent] allow-paths``;
 6. no lock file was taken from upstream without being regenerated (LESSONS 7);
@@ -81,6 +82,14 @@ def recommend(r: Report, config: Config) -> tuple[Recommendation, list[str]]:
     hunks = agent_resolved(r)
     if hunks and not config.agent.allow_ready:
         reasons.append(f"{hunks} hunk(s) resolved by the LLM agent")
+    outside = [c for c in r.conflicts if c.agent_edits]
+    if outside:
+        # Lines no conflict touched, changed by a model: always a person's call, whatever allow-ready says.
+        shown = ", ".join(c.path for c in outside[:5]) + (
+            f" and {len(outside) - 5} more" if len(outside) > 5 else ""
+        )
+        n = sum(c.agent_edits for c in outside)
+        reasons.append(f"the LLM agent edited {n} place(s) outside the conflict hunks: {shown}")
     changed = unallowed_agent_changes(r, config)
     if changed:
         shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
@@ -122,6 +131,7 @@ _COMPUTED_PREFIXES = (
     "verification finding(s)",
     "hunk(s) resolved by the LLM agent",
     "the agent's fixes changed ",
+    "place(s) outside the conflict hunks",
     "lock file(s) taken from upstream",
     "upstream's version file disagrees",
     "supply-chain scan finding(s)",

@@ -497,10 +497,11 @@ class AgentResolver:
                 tuple(hunks),
                 details,
                 True,
+                len(edits),
             )
         reason = f"{left} of {len(hunks)} hunks left for review{also}"
         if self.exhausted is not None:
             reason += f"; not sent to the agent: {self.exhausted.message}"
         return FileResult(
-            v.path, res.kind, "unresolved", "hunks", reason, content, tuple(hunks), details, True
+            v.path, res.kind, "unresolved", "hunks", reason, content, tuple(hunks), details, True, len(edits)
         )

@@ -174,6 +174,7 @@ class FileResult:
     hunks: tuple[HunkResult, ...] = ()
     details: tuple[str, ...] = ()
     write: bool = True  # False when the engine leaves the worktree file as git left it
+    agent_edits: int = 0  # places the LLM agent changed outside the conflict hunks (llm/edits.py)
 
     @property
     def unresolved_hunks(self) -> int:
