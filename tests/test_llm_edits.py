@@ -121,3 +121,29 @@ def test_an_edit_repeated_in_the_retry_is_applied_once(tmp_path: Path, standin: 
     assert len(standin.requests) == 2  # the hunk dropped the fork's marked line: asked again
     assert res.outcome == "resolved"
     assert (res.content or b"").count(b"import textwrap\n") == 1
+
+
+def test_edits_outside_the_hunks_share_one_budget_of_lines_per_file(
+    tmp_path: Path, standin: LLMStandIn
+) -> None:
+    """Split into small edits or not, a file's edits outside the hunks change at most 120 lines."""
+    head = "import os\nimport sys\n\n" + "".join(f"X{i} = {i}\n" for i in range(130)) + "\n\n"
+    fork, up, base = (text.replace(HEAD, head) for text in (FORK, UP, BASE))
+    drop = [
+        {
+            "find": "".join(f"X{i} = {i}\n" for i in range(k, min(k + 40, 130))),
+            "replace": "",
+            "rationale": "unused",
+        }
+        for k in (0, 40, 80, 120)
+    ]
+    _, _, (res,) = agent_on_merge(
+        tmp_path, standin, ({"app.py": base}, {"app.py": fork}, {"app.py": up}), answer(*drop), answer()
+    )
+    assert res.outcome == "resolved"
+    text = (res.content or b"").decode()
+    assert "X0 = 0\n" not in text and "X119 = 119\n" not in text  # 120 lines: within the budget
+    assert "X120 = 120\n" in text  # the fourth edit would pass it
+    # Refused with its reason; the model's second answer leaves it out, so nothing stays refused.
+    assert "may find at most 120 lines and write 120 in one file (130 and 0 with this one)" in sent(standin, 1)
+    assert res.agent_edits == 3 and "refused" not in res.reason

@@ -17,8 +17,11 @@ from ..resolve.conflicts import MergedDoc
 from ..secrets import MASK
 
 MAX_EDITS = 8  # per file
-MAX_FIND_LINES = 30
-MAX_REPLACE_LINES = 60
+# Lines found and written outside the hunks, all edits of a file together: a budget per file, not
+# per edit, which a model could split. A person's deletion of a 73-line function outside the hunks
+# (CartoDB/litellm 9ca7b1ad9b) fits; rewriting a large file around its hunks does not.
+MAX_FIND_LINES = 120
+MAX_REPLACE_LINES = 120
 
 _MARKER = re.compile(r"^(<{7}|>{7}|\|{7})( |$)|^={7}$")
 
@@ -49,9 +52,12 @@ def apply(doc: MergedDoc, edit: Edit, marker: str, taken: Sequence[Edit] = ()) -
     """Apply ``edit`` to the doc's stable text in place, or say why it may not be applied."""
     if len(taken) >= MAX_EDITS:
         return f"more than {MAX_EDITS} edits outside the hunks"
-    if len(edit.find) > MAX_FIND_LINES or len(edit.replace) > MAX_REPLACE_LINES:
+    found = len(edit.find) + sum(len(e.find) for e in taken)
+    written = len(edit.replace) + sum(len(e.replace) for e in taken)
+    if found > MAX_FIND_LINES or written > MAX_REPLACE_LINES:
         return (
-            f"an edit outside the hunks may find at most {MAX_FIND_LINES} lines and write {MAX_REPLACE_LINES}"
+            f"edits outside the hunks may find at most {MAX_FIND_LINES} lines and write "
+            f"{MAX_REPLACE_LINES} in one file ({found} and {written} with this one)"
         )
     if any(MASK in line for line in (*edit.find, *edit.replace)):
         return "an edit outside the hunks holds redacted text"
@@ -62,16 +68,16 @@ def apply(doc: MergedDoc, edit: Edit, marker: str, taken: Sequence[Edit] = ()) -
         dropped = [line for line in edit.find if marker in line and line.strip() not in kept]
         if dropped:
             return f"an edit outside the hunks drops the fork's marked line {dropped[0].strip()[:80]!r}"
-    found = [
+    places = [
         (i, start)
         for i, part in enumerate(doc.parts)
         if isinstance(part, list)
         for start in _starts(part, edit.find)
     ]
-    if len(found) != 1:
-        where = "nowhere" if not found else f"{len(found)} times"
+    if len(places) != 1:
+        where = "nowhere" if not places else f"{len(places)} times"
         return f"an edit's find must match whole lines outside the hunks exactly once; it matches {where}"
-    i, start = found[0]
+    i, start = places[0]
     part = doc.parts[i]
     assert isinstance(part, list)
     doc.parts[i] = [*part[:start], *edit.replace, *part[start + len(edit.find) :]]
