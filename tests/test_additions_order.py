@@ -79,21 +79,21 @@ def resolve_next(repo: Repo, up: list[list[str]], mine: list[list[str]], n: int)
             4,
             True,
             "upstream",
-            "upstream's additions first (the merged-in side first, as people did in 4 of 4 such past hunks here)",
+            "upstream's additions first (the merged-in side, as people did in 4 of 4 such past hunks here)",
         ),
         (
             4,
             False,
             "fork",
-            "the fork's additions first (the checked-out side first, as people did in 4 of 4 such past hunks here)",
+            "the fork's additions first (the checked-out side, as people did in 4 of 4 such past hunks here)",
         ),
         (
             2,
             True,
             "fork",
-            "the checked-out side first, as people did in 0 of 2 such past hunks here",
+            "the checked-out side, as people did in 0 of 2 such past hunks here",
         ),  # too few
-        (0, True, "fork", "the checked-out side first, as git's union merge does"),  # no history
+        (0, True, "fork", "the checked-out side, as git's union merge does"),  # no history
     ],
 )
 def test_additions_go_in_the_order_people_used_here(

@@ -119,10 +119,10 @@ def additions_order(ctx: Context, paths: Sequence[str]) -> tuple[bool, str]:
                     second += h.kind == "upstream+fork"
     votes = first + second
     if votes >= MIN_ORDER_VOTES and second >= ORDER_SHARE * votes:
-        return False, f"the merged-in side first, as people did in {second} of {votes} such past hunks here"
+        return False, f"the merged-in side, as people did in {second} of {votes} such past hunks here"
     if votes:
-        return True, f"the checked-out side first, as people did in {first} of {votes} such past hunks here"
-    return True, "the checked-out side first, as git's union merge does"
+        return True, f"the checked-out side, as people did in {first} of {votes} such past hunks here"
+    return True, "the checked-out side, as git's union merge does"
 
 
 def _apply(h: Learned, hunk: Hunk) -> tuple[str, ...]:
