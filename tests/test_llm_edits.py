@@ -13,6 +13,7 @@ import pytest
 from forksync.resolve.model import FileResult
 from tests.standins.llm_api import LLMStandIn, Reply
 from tests.test_llm_common import (
+    agent_config,
     agent_on_merge,
     key_env_fixture,  # noqa: F401  (fixture)
     standin_fixture,  # noqa: F401  (fixture)
@@ -41,9 +42,15 @@ def answer(*edits: dict[str, str], resolved: str = MERGED) -> Reply:
     return Reply(tool_calls=[("submit_resolution", {"hunks": [entry], "edits": list(edits)})])
 
 
-def run(tmp_path: Path, standin: LLMStandIn, *replies: Reply, fork: str = FORK) -> FileResult:
+def run(
+    tmp_path: Path, standin: LLMStandIn, *replies: Reply, fork: str = FORK, provider: str = "anthropic"
+) -> FileResult:
     _, results, (res,) = agent_on_merge(
-        tmp_path, standin, ({"app.py": BASE}, {"app.py": fork}, {"app.py": UP}), *replies
+        tmp_path,
+        standin,
+        ({"app.py": BASE}, {"app.py": fork}, {"app.py": UP}),
+        *replies,
+        config=agent_config(standin, provider),
     )
     assert [r.outcome for r in results] == ["unresolved"]
     return res
@@ -53,8 +60,11 @@ def sent(standin: LLMStandIn, i: int = 0) -> str:
     return json.dumps(standin.requests[i].body)
 
 
-def test_an_import_the_merged_hunk_needs_is_added_and_explained(tmp_path: Path, standin: LLMStandIn) -> None:
-    res = run(tmp_path, standin, answer(ADD_IMPORT))
+@pytest.mark.parametrize("provider", ["anthropic", "openai"])
+def test_an_import_the_merged_hunk_needs_is_added_and_explained(
+    tmp_path: Path, standin: LLMStandIn, provider: str
+) -> None:
+    res = run(tmp_path, standin, answer(ADD_IMPORT), provider=provider)
     assert res.outcome == "resolved", res.reason
     assert res.content == (HEAD.replace("import sys\n", "import sys\nimport textwrap\n") + MERGED).encode()
     assert res.reason == (
@@ -145,5 +155,7 @@ def test_edits_outside_the_hunks_share_one_budget_of_lines_per_file(
     assert "X0 = 0\n" not in text and "X119 = 119\n" not in text  # 120 lines: within the budget
     assert "X120 = 120\n" in text  # the fourth edit would pass it
     # Refused with its reason; the model's second answer leaves it out, so nothing stays refused.
-    assert "may find at most 120 lines and write 120 in one file (130 and 0 with this one)" in sent(standin, 1)
+    assert "may find at most 120 lines and write 120 in one file (130 and 0 with this one)" in sent(
+        standin, 1
+    )
     assert res.agent_edits == 3 and "refused" not in res.reason
