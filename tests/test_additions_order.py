@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from forksync.config import Config
+from forksync.config import Config, load_config_text
 from forksync.git import Git
 from forksync.resolve.engine import Chain, read_conflicts, resolve_versions
 from forksync.resolve.model import Context
@@ -60,13 +60,15 @@ def both_append(repo: Repo, up: list[list[str]], mine: list[list[str]], n: int) 
     repo.commit(render(mine), f"fork {n}")
 
 
-def resolve_next(repo: Repo, up: list[list[str]], mine: list[list[str]], n: int) -> tuple[str, str]:
+def resolve_next(
+    repo: Repo, up: list[list[str]], mine: list[list[str]], n: int, config: Config | None = None
+) -> tuple[str, str]:
     both_append(repo, up, mine, n)
     fork, upstream = repo.head(), repo.git("rev-parse", "up").strip()
     repo.git("merge", "-q", "--no-edit", "up", check=False)
     git = Git(repo.path)
     (v,) = read_conflicts(git, "ours")
-    ctx = Context(repo.path, git, Config(), fork, upstream, git.merge_base(fork, upstream))
+    ctx = Context(repo.path, git, config or Config(), fork, upstream, git.merge_base(fork, upstream))
     res = resolve_versions(ctx, v, Chain([], [PythonSyntaxResolver()]))
     assert res.outcome == "resolved", res.reason
     return (res.content or b"").decode(), res.hunks[0].reason
@@ -104,3 +106,12 @@ def test_additions_go_in_the_order_people_used_here(
     first, then = (UP, FORK) if expected_first == "upstream" else (FORK, UP)
     assert text.index(first[rounds]) < text.index(then[rounds])
     assert why in reason
+
+
+def test_with_the_learned_rule_disabled_history_is_not_read_for_the_order(tmp_path: Path) -> None:
+    repo, up, mine = history(tmp_path, 4, upstream_first=True)
+    config = load_config_text('[resolve]\ndisable = ["learned"]\n', "test")
+    text, reason = resolve_next(repo, up, mine, 4, config)
+    assert text.index(FORK[4]) < text.index(UP[4])
+    assert "the checked-out side, as git's union merge does" in reason
+    assert not (repo.path / ".git" / "forksync" / "learned.json").exists()

@@ -111,7 +111,8 @@ def additions_order(ctx: Context, paths: Sequence[str]) -> tuple[bool, str]:
     people did in 40 of 43 such litellm hunks).
     """
     first = second = 0
-    if ctx.config.resolve.learn_from_history and ctx.fork_commit and paths:
+    learning = ctx.config.resolve.learn_from_history and "learned" not in ctx.config.resolve.disable
+    if learning and ctx.fork_commit and paths:
         with contextlib.suppress(Exception):  # history unreadable: the default order, said so
             for hits in learned_index(ctx, paths).values():
                 for h in hits:  # kinds are by parent: "fork" is the merge's first, checked-out parent
