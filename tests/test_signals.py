@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,6 +49,19 @@ def slow_check_config(fork: Path, marker: str) -> None:
     )
     (fork / ".forksync.toml").write_text(head + "[checks]\n" + check + rest)
     git(fork, "commit", "-qam", "slow check")
+
+
+def resume(forksync_bin: str, fork: Path) -> dict[str, Any]:
+    """`forksync sync --resume --json`, without the test's slow check: its report."""
+    resumed = subprocess.run(
+        [forksync_bin, "sync", "--repo", str(fork), "--resume", "--json"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "FS_TEST_SLEEP": "0"},
+        timeout=120,
+        check=False,
+    )
+    return json.loads(resumed.stdout)  # type: ignore[no-any-return]
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 60) -> None:
@@ -104,15 +118,7 @@ def test_signal_stops_the_sync_cleanly_and_resume_finishes_it(
     )
     assert json.loads(status.stdout)["status"] == "interrupted"
 
-    resumed = subprocess.run(
-        [forksync_bin, "sync", "--repo", str(fork), "--resume", "--json"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "FS_TEST_SLEEP": "0"},
-        timeout=120,
-        check=False,
-    )
-    again = json.loads(resumed.stdout)
+    again = resume(forksync_bin, fork)
     assert any(w.startswith(f"resuming run {report['run_id']}") for w in again["warnings"]), again["warnings"]
     assert again["status"] == "synced" and again["exit_code"] == 0, again["error"]
     assert git(remote, "rev-parse", "refs/heads/upstream-sync/v1.1.0") == again["merge_commit"]
@@ -138,22 +144,13 @@ def test_a_killed_sync_takes_its_check_along_and_the_next_run_sweeps_its_worktre
     finally:
         if proc.poll() is None:
             proc.kill()
-    wait_for(
-        lambda: processes_with(marker) == [], timeout=20
-    )  # near-instant; generous under a loaded machine
+    # Near-instant; the timeout is generous for a loaded machine.
+    wait_for(lambda: processes_with(marker) == [], timeout=20)
     left = json.loads((fork / ".git" / "forksync" / "last.json").read_text())
     assert left["status"] == "running" and Path(left["worktree"]).is_dir()
     remembered = (fork / ".git" / "forksync" / "worktrees.txt").read_text().split()
     assert remembered == [left["worktree"]]
-    resumed = subprocess.run(
-        [forksync_bin, "sync", "--repo", str(fork), "--resume", "--json"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "FS_TEST_SLEEP": "0"},
-        timeout=120,
-        check=False,
-    )
-    report = json.loads(resumed.stdout)
+    report = resume(forksync_bin, fork)
     assert report["status"] == "synced", report["error"]
     assert not Path(left["worktree"]).exists()
     assert "forksync-wt-" not in git(fork, "worktree", "list")
