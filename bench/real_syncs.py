@@ -131,6 +131,17 @@ def old_upstream_tags(mirror: Path) -> dict[str, str]:
     return tags
 
 
+def tracked_blobs(repo: Path, commit: str) -> dict[str, str]:
+    """Path -> blob id in ``commit``."""
+    out = {}
+    for line in git(repo, "ls-tree", "-r", "-z", commit).split("\0"):
+        meta, _, path = line.partition("\t")
+        fields = meta.split()
+        if len(fields) == 3 and fields[1] == "blob":
+            out[path] = fields[2]
+    return out
+
+
 def missing_blobs(mirror: Path, commits: list[str]) -> set[str]:
     oids = set()
     for c in commits:
@@ -185,6 +196,12 @@ def build(
             )
         git(fork, "checkout", "-q", "-f", "-B", "main", "origin/main")
     reset(fork, p1)
+    # The checkout holds placeholders where the mirror lacks a blob: git, hashing a racily clean
+    # one again, would call it modified and forksync would (rightly) refuse a dirty checkout.
+    replaced = set(git(fork, "for-each-ref", "--format=%(refname:strip=2)", "refs/replace").split())
+    placeholders = [path for path, oid in tracked_blobs(fork, p1).items() if oid in replaced]
+    if placeholders:
+        git(fork, "update-index", "--assume-unchanged", "--", *placeholders)
     if not (fork / ".forksync.toml").exists():
         # A local run: the workflow init also writes must name the action to pin (never used here).
         done = forksync(
