@@ -22,6 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from msgspec.structs import replace
+
 from forksync.backtest import SCORED, Backtest, MergeOutcome, MergeSpec, replay, summary
 from forksync.config import Config, load_config_text
 from forksync.git import Git
@@ -162,7 +164,7 @@ def held_out(args: argparse.Namespace) -> int:
     dated = sorted(specs, key=lambda s: int(git.out("log", "-1", "--format=%ct", s.sha)))
     older, newer = dated[: len(dated) // 2], dated[len(dated) // 2 :]
     config = load_config_text(args.config.read_text(), args.config.name) if args.config else Config()
-    plain = config.model_copy(update={"resolve": config.resolve.model_copy(update={"calibrate": False})})
+    plain = replace(config, resolve=replace(config.resolve, calibrate=False))
     train = replay(git, plain, older)
     stats = calibration.measure((f.rule, f.verdict) for m in train.merges for f in m.files)
     path = calibration.path_for(git.common_dir())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+import msgspec
 import pytest
 from click.testing import CliRunner
 
@@ -89,7 +90,7 @@ def test_discovered_manifest_guards_the_feature(tmp_path: Path) -> None:
     """Proposed from release tags alone, the manifest catches the orphaned helper's lost call."""
     sync = build(tmp_path / "a")
     features = [
-        Feature.model_validate(t)
+        msgspec.convert(t, Feature)
         for t in tomllib.loads(render_toml(discover(Git(sync.repo.path), Config())))["features"]
     ]
     shout = next(f for f in features if f.name == "pr-12")

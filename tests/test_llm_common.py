@@ -81,7 +81,7 @@ def agent_config(standin: LLMStandIn, provider: str = "anthropic", **agent: Any)
             "api-key-env": KEY_ENV,
             "timeout": 10.0,
             "model": "claude-sonnet-4-6" if provider == "anthropic" else "gpt-4.1",
-            **agent,
+            **{key.replace("_", "-"): value for key, value in agent.items()},
         },
         "features": [
             {

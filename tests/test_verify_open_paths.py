@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from forksync.config import Config
+from forksync.config import Config, parse_config
 from forksync.verify import verify
 from tests.gitutil import Repo, fork_of
 
@@ -68,7 +68,7 @@ def test_nothing_is_derived_from_or_reported_about_open_paths(tmp_path: Path) ->
 
 def test_tests_in_open_paths_are_not_run(tmp_path: Path) -> None:
     repo, fork, upstream = _sync(tmp_path)
-    config = Config.model_validate({"verify": {"tests": ["false"]}})  # would fail if anything ran
+    config = parse_config({"verify": {"tests": ["false"]}}, "t.toml")  # would fail if anything ran
     findings = verify(
         repo.path,
         config,

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from forksync.config import Config
+from forksync.config import parse_config
+from forksync.errors import ConfigError
 from forksync.report import Finding
 from forksync.verify import verify
 from tests.gitutil import Repo
@@ -35,7 +36,7 @@ def _sync(tmp_path: Path, tests: str = FORK_TESTS) -> tuple[Repo, str, str]:
 
 
 def _verify(repo: Repo, fork: str, upstream: str, tests: object) -> list[Finding]:
-    config = Config.model_validate({"verify": {"tests": tests}})
+    config = parse_config({"verify": {"tests": tests}}, "t.toml")
     return verify(repo.path, config, fork_before=fork, upstream=upstream)
 
 
@@ -84,7 +85,7 @@ def test_default_without_pytest_is_one_clear_note(tmp_path: Path) -> None:
     repo, fork, upstream = _sync(tmp_path)
     notes: list[str] = []
     with _pytest_missing():
-        config = Config.model_validate({"verify": {"tests": True}})
+        config = parse_config({"verify": {"tests": True}}, "t.toml")
         findings = verify(repo.path, config, fork_before=fork, upstream=upstream, notes=notes)
     assert findings == []
     (note,) = notes
@@ -115,7 +116,7 @@ def test_many_tests_failing_alike_are_one_finding(tmp_path: Path) -> None:
 def test_tests_gone_from_one_file_are_one_finding(tmp_path: Path) -> None:
     repo, fork, upstream = _sync(tmp_path)
     repo.commit({"tests/test_fork.py": None}, "the merge lost the fork's test file")
-    config = Config.model_validate({"verify": {"tests": False}})
+    config = parse_config({"verify": {"tests": False}}, "t.toml")
     findings = verify(repo.path, config, fork_before=fork, upstream=upstream, run_tests=False)
     assert _where(findings) == [
         ("lost-fork-change", "tests/test_fork.py", 1),
@@ -125,12 +126,13 @@ def test_tests_gone_from_one_file_are_one_finding(tmp_path: Path) -> None:
 
 
 def test_a_bad_tests_setting_is_a_config_error() -> None:
-    from pydantic import ValidationError
-
-    with pytest.raises(ValidationError, match="cannot split"):
-        Config.model_validate({"verify": {"tests": 'pytest "unclosed'}})
-    with pytest.raises(ValidationError, match="empty command"):
-        Config.model_validate({"verify": {"tests": []}})
+    with pytest.raises(
+        ConfigError,
+        match=r"^t\.toml: key 'verify\.tests': cannot split the command: .*\(got 'pytest \"unclosed'\)$",
+    ):
+        parse_config({"verify": {"tests": 'pytest "unclosed'}}, "t.toml")
+    with pytest.raises(ConfigError, match=r"^t\.toml: key 'verify\.tests': an empty command .*\(got \[\]\)$"):
+        parse_config({"verify": {"tests": []}}, "t.toml")
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,9 @@
 """The configuration schema, declared once, and its loading from `.forksync.toml` or pyproject.
 
-Every section is a pydantic model that forbids unknown keys; errors are turned into one line
-naming the file, the key, what was wrong and (for unknown keys) the nearest valid key.
+Every section is a msgspec Struct that forbids unknown keys (msgspec, not pydantic: it imports in
+a few milliseconds, and `forksync merge-driver` starts once per conflicted file); errors are
+turned into one line naming the file, the key, what was wrong and (for unknown keys) the nearest
+valid key.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ import re
 import shlex
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+import msgspec
+from msgspec import Meta, field
+from msgspec.structs import force_setattr
 
 from .errors import ConfigError
 from .git import Git
@@ -21,12 +25,22 @@ from .git import Git
 CONFIG_FILE = ".forksync.toml"
 
 
-def _dash(name: str) -> str:
-    return name.replace("_", "-")
+class Section(msgspec.Struct, rename="kebab", forbid_unknown_fields=True, frozen=True, kw_only=True):
+    """A config table: kebab-case keys, unknown keys refused, immutable once read.
+
+    Subclasses repeat `frozen=True, kw_only=True` only for type checkers (msgspec inherits them;
+    PEP 681 has no way to say so, msgspec issue #657).
+    """
 
 
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", alias_generator=_dash, populate_by_name=True, frozen=True)
+def _bad(key: str, message: str, value: object) -> ValueError:
+    """A checker's error, naming its key so `describe_error` can say which one (msgspec names the table)."""
+    return ValueError(f"{key}: {message} (got {value!r})")
+
+
+Fraction = Annotated[float, Meta(ge=0.0, le=1.0)]
+NonNegative = Annotated[float, Meta(ge=0.0)]
+Count = Annotated[int, Meta(ge=0)]
 
 
 MAX_TAG_LENGTH = 128  # a longer tag name is never a release tag: no pattern ever sees more
@@ -161,64 +175,63 @@ def repo_relative(value: str) -> str:
     return value
 
 
-class UpstreamConfig(Section):
+class UpstreamConfig(Section, frozen=True, kw_only=True):
     url: str = ""
     remote: str = "upstream"
     release_tags: str = r"re:^v(\d+\.\d+\.\d+)(-stable)?$"
     release_source: Literal["tags", "releases", "both"] = "tags"
-    exclude: list[str] = Field(default_factory=lambda: ["nightly", "rc", "dev", "alpha", "beta", "pre"])
+    exclude: list[str] = field(default_factory=lambda: ["nightly", "rc", "dev", "alpha", "beta", "pre"])
 
-    @field_validator("release_tags")
-    @classmethod
-    def _pattern(cls, value: str) -> str:
-        compile_pattern(value)
-        return value
+    def __post_init__(self) -> None:
+        try:
+            compile_pattern(self.release_tags)
+        except ValueError as exc:
+            raise _bad("release-tags", str(exc), self.release_tags) from None
 
 
-class ForkConfig(Section):
+class ForkConfig(Section, frozen=True, kw_only=True):
     branch: str = "main"
     remote: str = "origin"
     sync_branch: str = "upstream-sync/{version}"
     name: str = "fork"
-    owned_paths: list[str] = Field(default_factory=list)
+    owned_paths: list[str] = []
     marker: str = "FORK"
 
-    @field_validator("sync_branch")
-    @classmethod
-    def _has_version(cls, value: str) -> str:
-        if "{version}" not in value:
-            raise ValueError("must contain {version}")
-        return value
+    def __post_init__(self) -> None:
+        if "{version}" not in self.sync_branch:
+            raise _bad("sync-branch", "must contain {version}", self.sync_branch)
 
 
-class VersionConfig(Section):
+def _inside(key: str, value: str) -> None:
+    try:
+        repo_relative(value)
+    except ValueError as exc:
+        raise _bad(key, str(exc), value) from None
+
+
+class VersionConfig(Section, frozen=True, kw_only=True):
     file: str = "pyproject.toml"
     scheme: str = "{upstream}"
     update: bool = True
 
-    @field_validator("file")
-    @classmethod
-    def _file(cls, value: str) -> str:
-        return repo_relative(value)
-
-    @field_validator("scheme")
-    @classmethod
-    def _scheme(cls, value: str) -> str:
+    def __post_init__(self) -> None:
+        _inside("file", self.file)
         try:
-            value.format(upstream="1.0.0", n=1, local="fork")
+            self.scheme.format(upstream="1.0.0", n=1, local="fork")
         except (KeyError, IndexError, ValueError) as exc:
-            raise ValueError(f"unknown placeholder {exc}; use {{upstream}}, {{n}} or {{local}}") from None
-        return value
+            raise _bad(
+                "scheme", f"unknown placeholder {exc}; use {{upstream}}, {{n}} or {{local}}", self.scheme
+            ) from None
 
 
-class CheckCommand(Section):
+class CheckCommand(Section, frozen=True, kw_only=True):
     name: str = ""
     run: str | list[str]
     timeout: float | None = None
 
 
-class ChecksConfig(Section):
-    commands: list[str | list[str] | CheckCommand] = Field(default_factory=list)
+class ChecksConfig(Section, frozen=True, kw_only=True):
+    commands: list[str | list[str] | CheckCommand] = []
     timeout: float = 1800.0
     required: bool = True
 
@@ -226,25 +239,25 @@ class ChecksConfig(Section):
 PolicyName = Literal["keep-fork", "take-upstream", "union", "regenerate", "manual", "merge"]
 
 
-class PathPolicy(Section):
+class PathPolicy(Section, frozen=True, kw_only=True):
     path: str
     policy: PolicyName
     command: str | list[str] | None = None
     reason: str = ""
 
 
-class ResolveConfig(Section):
-    policies: list[PathPolicy] = Field(default_factory=list)
-    min_confidence: float = Field(default=0.9, ge=0.0, le=1.0)
+class ResolveConfig(Section, frozen=True, kw_only=True):
+    policies: list[PathPolicy] = []
+    min_confidence: Fraction = 0.9
     on_conflict: Literal["review", "stop"] = "review"
     learn_from_history: bool = True
-    learn_limit: int = Field(default=200, ge=0)
-    disable: list[str] = Field(default_factory=list)
+    learn_limit: Count = 200
+    disable: list[str] = []
     default_policies: bool = True
     calibrate: bool = True  # use `forksync backtest --calibrate` figures when they exist
 
 
-class ForgeConfig(Section):
+class ForgeConfig(Section, frozen=True, kw_only=True):
     kind: Literal["local", "github", "gitlab"] = "local"
     repo: str = ""
     api_url: str = ""
@@ -253,11 +266,11 @@ class ForgeConfig(Section):
     label_sync: str = "automated-sync"
     label_ready: str = "ready"
     label_review: str = "needs-review"
-    extra_labels: list[str] = Field(default_factory=list)
+    extra_labels: list[str] = []
     draft: bool = False
-    reviewers: list[str] = Field(default_factory=list)
-    team_reviewers: list[str] = Field(default_factory=list)
-    assignees: list[str] = Field(default_factory=list)
+    reviewers: list[str] = []
+    team_reviewers: list[str] = []
+    assignees: list[str] = []
     on_newer_release: Literal["supersede", "stack"] = "supersede"
     token_env: str = ""
     app_id: str = ""
@@ -271,75 +284,66 @@ def _default_notify_on() -> list[NotifyOn]:
     return ["synced", "conflicts", "failed", "checks-failed"]
 
 
-class NotifyConfig(Section):
+class NotifyConfig(Section, frozen=True, kw_only=True):
     slack_webhook_env: str = ""
     slack_token_env: str = ""
     slack_channel: str = ""
     webhook_url_env: str = ""
-    on: list[NotifyOn] = Field(default_factory=_default_notify_on)
+    on: list[NotifyOn] = field(default_factory=_default_notify_on)
 
 
-class AgentConfig(Section):
+class AgentConfig(Section, frozen=True, kw_only=True):
     provider: Literal["none", "anthropic", "openai", "claude-code"] = "none"
     model: str = ""
     base_url: str = ""
     api_key_env: str = ""
-    max_cost_usd: float = Field(default=2.0, ge=0)
-    max_tokens: int = Field(default=400_000, ge=0)
-    max_turns: int = Field(default=8, ge=1)
+    max_cost_usd: NonNegative = 2.0
+    max_tokens: Count = 400_000
+    max_turns: Annotated[int, Meta(ge=1)] = 8
     fix_checks: bool = True
     conventions_file: str = ""
-
-    @field_validator("conventions_file")
-    @classmethod
-    def _conventions(cls, value: str) -> str:
-        return repo_relative(value)
-
     allow_ready: bool = False
-    allow_paths: list[str] = Field(default_factory=list)  # globs the agent's fixes may change and stay ready
-    prices: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    allow_paths: list[str] = []  # globs the agent's fixes may change and stay ready
+    prices: dict[str, tuple[float, float]] = {}
     timeout: float = 120.0
 
+    def __post_init__(self) -> None:
+        _inside("conventions-file", self.conventions_file)
 
-class VerifyConfig(Section):
+
+class VerifyConfig(Section, frozen=True, kw_only=True):
     enabled: bool = True
     manifest: str = ".forksync/features.toml"
-
-    @field_validator("manifest")
-    @classmethod
-    def _manifest(cls, value: str) -> str:
-        return repo_relative(value)
-
     fail_on_findings: bool = False
     # The command that runs the fork's tests in the fork's own environment (a pytest command line:
     # forksync appends the node ids); true = forksync's interpreter's pytest if it has one; false = off.
     tests: bool | str | list[str] = True
 
-    @field_validator("tests")
-    @classmethod
-    def _tests(cls, value: bool | str | list[str]) -> bool | str | list[str]:
+    def __post_init__(self) -> None:
+        _inside("manifest", self.manifest)
+        value = self.tests
         if isinstance(value, str):
             if value.strip().lower() in ("off", "false", ""):
-                return False
+                force_setattr(self, "tests", False)  # msgspec's documented way to normalize a frozen struct
+                return
             try:
                 shlex.split(value)
             except ValueError as exc:
-                raise ValueError(f"cannot split the command {value!r}: {exc}") from None
+                raise _bad("tests", f"cannot split the command: {exc}", value) from None
         elif isinstance(value, list) and not value:
-            raise ValueError("an empty command (use false to not run the fork's tests)")
-        return value
+            raise _bad("tests", "an empty command (use false to not run the fork's tests)", value)
 
 
-class Feature(Section):
+class Feature(Section, frozen=True, kw_only=True):
     name: str
     description: str = ""
-    files: list[str] = Field(default_factory=list)
-    commits: list[str] = Field(default_factory=list)
-    pull_requests: list[int] = Field(default_factory=list)
-    defines: list[str] = Field(default_factory=list)
-    called: list[str] = Field(default_factory=list)
-    patterns: list[str] = Field(default_factory=list)
-    tests: list[str] = Field(default_factory=list)
+    files: list[str] = []
+    commits: list[str] = []
+    pull_requests: list[int] = []
+    defines: list[str] = []
+    called: list[str] = []
+    patterns: list[str] = []
+    tests: list[str] = []
 
 
 # GitHub Actions events forksync knows how to judge (gate.py); any other is refused.
@@ -357,87 +361,145 @@ KNOWN_EVENTS = frozenset(
 )
 
 
-class SecurityConfig(Section):
-    allowed_actors: list[str] = Field(default_factory=list)
-    allowed_branches: list[str] = Field(default_factory=list)
+class SecurityConfig(Section, frozen=True, kw_only=True):
+    allowed_actors: list[str] = []
+    allowed_branches: list[str] = []
     required_label: str = ""
     allow_fork_prs: bool = False
-    allowed_events: list[str] = Field(default_factory=lambda: ["schedule", "workflow_dispatch"])
+    allowed_events: list[str] = field(default_factory=lambda: ["schedule", "workflow_dispatch"])
     sandbox: Literal["auto", "require", "off"] = "auto"
     sandbox_network: bool = True
     allow_unsandboxed: bool = False
     supply_chain_scan: bool = True  # scan what each release adds before any of it runs
-    approved_releases: list[str] = Field(default_factory=list)  # tags a person approved despite high findings
+    approved_releases: list[str] = []  # tags a person approved despite high findings
 
-    @field_validator("allowed_events")
-    @classmethod
-    def _events(cls, value: list[str]) -> list[str]:
-        unknown = sorted(set(value) - KNOWN_EVENTS)
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.allowed_events) - KNOWN_EVENTS)
         if unknown:
-            raise ValueError(
-                f"unknown event(s) {', '.join(unknown)}; known: {', '.join(sorted(KNOWN_EVENTS))}"
+            raise _bad(
+                "allowed-events",
+                f"unknown event(s) {', '.join(unknown)}; known: {', '.join(sorted(KNOWN_EVENTS))}",
+                self.allowed_events,
             )
-        return value
 
 
-class Config(Section):
-    upstream: UpstreamConfig = Field(default_factory=UpstreamConfig)
-    fork: ForkConfig = Field(default_factory=ForkConfig)
-    version: VersionConfig = Field(default_factory=VersionConfig)
-    checks: ChecksConfig = Field(default_factory=ChecksConfig)
-    resolve: ResolveConfig = Field(default_factory=ResolveConfig)
-    forge: ForgeConfig = Field(default_factory=ForgeConfig)
-    notify: NotifyConfig = Field(default_factory=NotifyConfig)
-    agent: AgentConfig = Field(default_factory=AgentConfig)
-    verify: VerifyConfig = Field(default_factory=VerifyConfig)
-    features: list[Feature] = Field(default_factory=list)
-    security: SecurityConfig = Field(default_factory=SecurityConfig)
+class Config(Section, frozen=True, kw_only=True):
+    upstream: UpstreamConfig = field(default_factory=UpstreamConfig)
+    fork: ForkConfig = field(default_factory=ForkConfig)
+    version: VersionConfig = field(default_factory=VersionConfig)
+    checks: ChecksConfig = field(default_factory=ChecksConfig)
+    resolve: ResolveConfig = field(default_factory=ResolveConfig)
+    forge: ForgeConfig = field(default_factory=ForgeConfig)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
+    agent: AgentConfig = field(default_factory=AgentConfig)
+    verify: VerifyConfig = field(default_factory=VerifyConfig)
+    features: list[Feature] = []
+    security: SecurityConfig = field(default_factory=SecurityConfig)
     # Written by `forksync fleet config`: where each effective key came from ("fleet" or "fork"),
     # shown in the pull request. Only displayed; it changes nothing.
-    sources: dict[str, Literal["fleet", "fork"]] = Field(default_factory=dict)
+    sources: dict[str, Literal["fleet", "fork"]] = {}
 
 
-def _valid_keys(model: type[BaseModel]) -> list[str]:
-    return [_dash(name) for name in model.model_fields]
+def valid_keys(model: type[Section]) -> list[str]:
+    """The keys a table of this section accepts, as written in TOML."""
+    return [f.encode_name for f in msgspec.structs.fields(model)]
 
 
-def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
-    model: type[BaseModel] = Config
-    for part in loc[:-1]:
+def _within(annotation: Any) -> list[Any]:
+    """An annotation and every type nested in it (`list[str | CheckCommand]` holds CheckCommand)."""
+    out = [annotation]
+    for arg in getattr(annotation, "__args__", ()):
+        out += _within(arg)
+    return out
+
+
+def _field_at(model: type[Section], path: list[str | int]) -> Any:
+    """The annotation of the key a path leads to from ``model``, or None where it leaves the schema."""
+    annotation: Any = model
+    for part in path:
         if isinstance(part, int):
             continue
-        field = model.model_fields.get(str(part).replace("-", "_"))
-        if field is None:
+        section = next(
+            (t for t in _within(annotation) if isinstance(t, type) and issubclass(t, Section)), None
+        )
+        info = (
+            next((f for f in msgspec.structs.fields(section) if f.encode_name == part), None)
+            if section
+            else None
+        )
+        if info is None:
             return None
-        ann = field.annotation
-        args = getattr(ann, "__args__", ())
-        candidates = [ann, *args]
-        nxt = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
-        if nxt is None:
-            return None
-        model = nxt
-    return model
+        annotation = info.type
+    return annotation
 
 
-def _describe(source: str, exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    loc = tuple(err["loc"])
-    key = ".".join(str(p) for p in loc if not isinstance(p, int) or True)
-    if err["type"] == "extra_forbidden":
-        model = _model_at(loc)
-        valid = _valid_keys(model) if model else []
-        close = difflib.get_close_matches(str(loc[-1]), valid, n=1)
+def _section_at(model: type[Section], path: list[str | int]) -> type[Section] | None:
+    """The section a path of keys leads to from ``model`` (a table's, or a list of tables')."""
+    found = _within(_field_at(model, path))
+    return next((t for t in found if isinstance(t, type) and issubclass(t, Section)), None)
+
+
+def _choices(model: type[Section], path: list[str | int]) -> str:
+    """`one of: a, b, c` for a key that takes one of fixed values; '' for any other."""
+    values = [a for t in _within(_field_at(model, path)) if get_origin(t) is Literal for a in get_args(t)]
+    return f"; one of: {', '.join(map(str, values))}" if values else ""
+
+
+_AT = re.compile(r"^(?P<msg>.*) - at `\$(?P<path>.*)`$", re.S)
+_PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
+_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<key>.*)`$", re.S)
+_MISSING = re.compile(r"^Object missing required field `(?P<key>.*)`$", re.S)
+_OWN = re.compile(r"^(?P<key>[a-z][a-z-]*): (?P<msg>.*)$", re.S)
+
+
+def _lookup(data: Any, path: list[str | int]) -> Any:
+    for part in path:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _dotted(path: list[str | int]) -> str:
+    """`checks.commands[2].run`: keys joined by dots, list positions in brackets."""
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+
+
+def describe_error(
+    source: str,
+    exc: msgspec.ValidationError,
+    data: Any,
+    model: type[Section],
+    prefix: tuple[str | int, ...] = (),
+) -> str:
+    """One line: the file, the key (``prefix`` first: where ``data`` sits in the file), what is
+    wrong and the value given, or for an unknown key the nearest valid one."""
+    text = str(exc)
+    m = _AT.match(text)
+    msg, where = (m.group("msg"), m.group("path")) if m else (text, "")
+    path: list[str | int] = [k if k else int(i) for k, i in _PART.findall(where)]
+    if unknown := _UNKNOWN.match(msg):
+        section = _section_at(model, path)
+        valid = valid_keys(section) if section else []
+        key = unknown.group("key")
+        close = difflib.get_close_matches(key, valid, n=1)
         fix = f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(valid)}"
-        return f"{source}: unknown key '{key}'; {fix}"
-    msg = err["msg"].removeprefix("Value error, ")
-    return f"{source}: key '{key}': {msg} (got {err.get('input')!r})"
+        return f"{source}: unknown key '{_dotted([*prefix, *path, key])}'; {fix}"
+    if missing := _MISSING.match(msg):
+        return f"{source}: key '{_dotted([*prefix, *path, missing.group('key')])}' is required"
+    if own := _OWN.match(msg):  # a section's own check names its key, and the value
+        return f"{source}: key '{_dotted([*prefix, *path, own.group('key')])}': {own.group('msg')}"
+    if msg.startswith("Invalid enum value"):
+        msg = f"not a known value{_choices(model, path)}"
+    return f"{source}: key '{_dotted([*prefix, *path])}': {msg} (got {_lookup(data, path)!r})"
 
 
 def parse_config(data: dict[str, Any], source: str) -> Config:
     try:
-        return Config.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(_describe(source, exc)) from None
+        return msgspec.convert(data, Config)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(describe_error(source, exc, data, Config)) from None
 
 
 def load_config(repo: Path, explicit: Path | None = None) -> tuple[Config, str]:

@@ -82,14 +82,14 @@ def strip_credentials(url: str) -> str:
 
 
 def env_key_names(config: Any) -> set[str]:
-    """Every environment variable named by a `*-env` key anywhere in the config (a pydantic model)."""
+    """Every environment variable named by a `*-env` key anywhere in the config (msgspec Structs)."""
     found: set[str] = set()
     if isinstance(config, list | tuple):
         for item in config:
             found |= env_key_names(item)
         return found
-    fields = getattr(type(config), "model_fields", None)
-    if not isinstance(fields, dict):
+    fields = getattr(type(config), "__struct_fields__", None)
+    if not isinstance(fields, tuple):
         return found
     for name in fields:
         value = getattr(config, name, None)

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from msgspec.structs import replace
+
 from ..backtest import MergeSpec, find_merges, parents, render, replay
 from ..config import Config, load_config
 from ..errors import ExitCode, ForksyncError, GitError
@@ -46,7 +48,7 @@ def run(
         raise GitError(f"{repo} is not a git repository")
     config, _ = load_config(repo, config_path)
     if calibrate:  # measure the rules as they are, not as an earlier calibration capped them
-        config = config.model_copy(update={"resolve": config.resolve.model_copy(update={"calibrate": False})})
+        config = replace(config, resolve=replace(config.resolve, calibrate=False))
     specs = [_spec(git, m) for m in merges] if merges else find_merges(git, limit)
     if not specs:
         print("no conflicted merge found to replay" if not as_json else json.dumps({"merges": []}))
@@ -80,9 +82,7 @@ def _agent(git: Git, config: Config, budget_usd: float | None) -> Agent:
     from ..state import state_dir
 
     if budget_usd is not None:
-        config = config.model_copy(
-            update={"agent": config.agent.model_copy(update={"max_cost_usd": budget_usd})}
-        )
+        config = replace(config, agent=replace(config.agent, max_cost_usd=budget_usd))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     agent = make_agent(config, state_dir(git.common_dir()) / "artifacts" / f"backtest-{stamp}")
     if agent is None:

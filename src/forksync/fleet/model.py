@@ -17,11 +17,11 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, ValidationError
+import msgspec
 
-from ..config import Config, Section, parse_config
+from ..config import Config, Section, describe_error, parse_config, valid_keys
 from ..errors import ConfigError
 
 FLEET_FILE = "fleet.toml"
@@ -30,8 +30,8 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)+$")
 
 
-class FleetSettings(Section):
-    max_parallel: int = Field(default=8, ge=1, le=256)  # matrix jobs running at once
+class FleetSettings(Section, frozen=True, kw_only=True):
+    max_parallel: Annotated[int, msgspec.Meta(ge=1, le=256)] = 8  # matrix jobs running at once
     dashboard_label: str = "forksync-dashboard"
     dashboard_title: str = "forksync dashboard"
     page_title: str = "forksync fleet"
@@ -71,7 +71,7 @@ def _unknown(source: str, key: str, valid: list[str]) -> ConfigError:
 
 
 def _sections() -> list[str]:
-    return [name.replace("_", "-") for name in Config.model_fields]
+    return valid_keys(Config)
 
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -128,15 +128,11 @@ def parse_fleet(data: dict[str, Any], source: str = FLEET_FILE) -> Fleet:
     for key in data:
         if key not in ("fleet", "defaults", "forks"):
             raise _unknown(source, key, ["fleet", "defaults", "forks"])
+    table = data.get("fleet", {})
     try:
-        settings = FleetSettings.model_validate(data.get("fleet", {}))
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
-        if err["type"] == "extra_forbidden":
-            valid = [k.replace("_", "-") for k in FleetSettings.model_fields]
-            raise _unknown(source, f"fleet.{loc}", valid) from None
-        raise ConfigError(f"{source}: key 'fleet.{loc}': {err['msg']}") from None
+        settings = msgspec.convert(table, FleetSettings)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(describe_error(source, exc, table, FleetSettings, ("fleet",))) from None
     defaults = data.get("defaults", {})
     if not isinstance(defaults, dict):
         raise ConfigError(f"{source}: [defaults] must be a table")

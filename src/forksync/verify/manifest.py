@@ -11,9 +11,9 @@ import re
 import tomllib
 from typing import Any
 
-from pydantic import ValidationError
+import msgspec
 
-from ..config import Config, Feature
+from ..config import Config, Feature, describe_error
 from ..errors import ConfigError
 from ..report import Finding
 from ..resolve.paths import is_test_file, matches
@@ -36,11 +36,9 @@ def parse_manifest(text: str, source: str) -> list[Feature]:
     out: list[Feature] = []
     for i, table in enumerate(tables):
         try:
-            out.append(Feature.model_validate(table))
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            key = ".".join(str(p) for p in err["loc"])
-            raise ConfigError(f"{source}: features[{i}].{key}: {err['msg']}") from None
+            out.append(msgspec.convert(table, Feature))
+        except msgspec.ValidationError as exc:
+            raise ConfigError(describe_error(source, exc, table, Feature, ("features", i))) from None
     return out
 
 
@@ -57,7 +55,7 @@ def load_features(config: Config, tree: Tree) -> list[Feature]:
         update: dict[str, Any] = {
             k: list(dict.fromkeys([*getattr(known, k), *getattr(feature, k)])) for k in _LISTS
         }
-        features[feature.name] = known.model_copy(update=update)
+        features[feature.name] = msgspec.structs.replace(known, **update)
     for feature in features.values():
         for pattern in feature.patterns:
             _regex(pattern, feature.name)
