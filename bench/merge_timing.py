@@ -38,6 +38,9 @@ ENV = {
     "GIT_COMMITTER_NAME": "bench",
     "GIT_COMMITTER_EMAIL": "bench@example.com",
 }
+# A pip install compiles forksync's bytecode; a PYTHONDONTWRITEBYTECODE=1 left in the environment
+# (this machine sets it) would time compiling an editable checkout's sources on every run instead.
+ENV.pop("PYTHONDONTWRITEBYTECODE", None)
 
 
 def git(cwd: Path, *args: str, input: bytes | None = None, check: bool = True) -> str:
@@ -75,7 +78,12 @@ def fresh_worktree(repo: Path, commit: str, skip: list[str]) -> Path:
     return wt
 
 
+FORKSYNC: Path | None = None  # --forksync: another install's command, to time one against another
+
+
 def forksync_cmd() -> list[str]:
+    if FORKSYNC is not None:
+        return [str(FORKSYNC)]
     exe = Path(sys.executable).with_name("forksync")
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "forksync.cli"]
 
@@ -225,7 +233,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--by-resolver", action="store_true", help="also time each resolver in-process")
     ap.add_argument("--sample", type=int, help="every upstream sync of --tsv plus this many other merges")
     ap.add_argument("--tsv", type=Path, default=DEFAULT_TSV)
+    ap.add_argument("--forksync", type=Path, help="the forksync command to time (default: this Python's)")
     args = ap.parse_args(argv)
+    global FORKSYNC
+    FORKSYNC = args.forksync
     repo = args.repo.resolve()
     if args.sample is not None:
         sampled(repo, sample(args.tsv, args.sample), args.runs)

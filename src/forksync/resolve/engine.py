@@ -294,7 +294,7 @@ def resolve_all(ctx: Context, versions: Sequence[Versions], chain: Chain | None 
         for resolver in warmed:
             if warm := getattr(resolver, "prefetch", None):
                 pool.submit(warm, ctx, paths)
-        merges = {v.path: pool.submit(merge, v) for v in texts} if len(texts) > 4 else {}
+        merges = {v.path: pool.submit(merge, v) for v in texts}
         # No wait for the read-ahead: a rule needing what it makes waits in `ctx.memo`, and the
         # rules that need none of it (policies, structured merges) run meanwhile.
         early = [_file_pass(ctx, v, chain) for v in versions]
