@@ -8,6 +8,7 @@ conflict exactly as git left it; the merge driver follows git's contract: the re
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
@@ -46,16 +47,20 @@ def _context(repo: Path, config_path: Path | None, fork_side: ForkSide) -> Conte
             f"no merge in progress in {top}", hint="run it after a `git merge` that stopped on conflicts"
         )
     fork, upstream = (head, merge_head) if fork_side == "ours" else (merge_head, head)
-    config = load_merge_config(git, top, config_path, fork, upstream)[0]  # never upstream's
-    described = git.run("describe", "--tags", "--exact-match", upstream, check=False)
-    version = described.out.strip() if described.returncode == 0 else None
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # The merge base walks history (30 ms on litellm's): found while the config is read.
+        base = pool.submit(git.merge_base, head, merge_head)
+        config = load_merge_config(git, top, config_path, fork, upstream)[0]  # never upstream's
+        described = git.run("describe", "--tags", "--exact-match", upstream, check=False)
+        version = described.out.strip() if described.returncode == 0 else None
+        base_commit = base.result()
     return Context(
         repo=top,
         git=git,
         config=config,
         fork_commit=fork,
         upstream_commit=upstream,
-        base_commit=git.merge_base(head, merge_head),
+        base_commit=base_commit,
         upstream_version=version,
         head="fork" if fork_side == "ours" else "upstream",
     )
