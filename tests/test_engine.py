@@ -8,13 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
 from forksync.cli import main
 from forksync.config import Config
 from forksync.git import Git
 from forksync.resolve.conflicts import GIT_ALIGN_LINES, has_markers, merge_file, parse_merged, split_lines
-from forksync.resolve.engine import Chain, read_conflicts, resolve_all
+from forksync.resolve.engine import Chain, open_reason, read_conflicts, resolve_all
 from forksync.resolve.model import Context, Decision, Hunk, Versions
 from tests.gitutil import Repo
 
@@ -82,6 +83,36 @@ def test_genuine_conflict_stays_open_and_file_keeps_gits_content(tmp_path: Path)
     assert (repo.path / "cfg.txt").read_bytes() == before  # nothing resolved: git's own markers stay
     assert unmerged(repo) == {"cfg.txt"}
     assert "cfg.txt" in result.output and "unresolved" in result.output
+
+
+def test_an_open_hunk_says_what_each_side_did(tmp_path: Path) -> None:
+    repo = conflict_repo(
+        tmp_path, {"cfg.txt": GENUINE_BASE}, {"cfg.txt": GENUINE_FORK}, {"cfg.txt": GENUINE_UP}
+    )
+    (hunk,) = json.loads(resolve(repo, "--json").output)["files"][0]["hunks"]
+    assert hunk["reason"] == (
+        "both sides changed the same 1 line differently (the fork into 1 line, upstream into 1 line); "
+        "no rule settles it"
+    )
+
+
+@pytest.mark.parametrize(
+    ("base", "fork", "upstream", "expected"),
+    [
+        (
+            (),
+            ("a\n",),
+            ("b\n", "c\n"),
+            "both sides added different lines here (the fork 1 line, upstream 2 lines)",
+        ),
+        (("a\n", "b\n"), (), ("c\n",), "the fork deleted 2 lines that upstream changed (into 1 line)"),
+        (("a\n",), ("b\n", "c\n", "d\n"), (), "upstream deleted 1 line that the fork changed (into 3 lines)"),
+    ],
+)
+def test_open_reason_names_the_conflicts_shape(
+    base: tuple[str, ...], fork: tuple[str, ...], upstream: tuple[str, ...], expected: str
+) -> None:
+    assert open_reason(Hunk(1, base, fork, upstream, 1)) == f"{expected}; no rule settles it"
 
 
 def test_partly_resolved_file_gets_role_named_markers(tmp_path: Path) -> None:

@@ -108,7 +108,7 @@ def _hunk_pass(ctx: Context, v: Versions, kind: str, chain: Chain, doc: MergedDo
                 )
             )
         else:
-            results.append(_hunk_result(hunk, "unresolved", "none", 0.0, "no rule applies"))
+            results.append(_hunk_result(hunk, "unresolved", "none", 0.0, open_reason(hunk)))
     marked = encode(doc.render({}))
     content = encode(doc.render(resolved))
     if len(resolved) == len(doc.hunks):
@@ -166,6 +166,24 @@ def _decide_hunk(
             return decision, doubt
         doubt = doubt or decision
     return None, doubt
+
+
+def _lines(n: int) -> str:
+    return f"{n} line" if n == 1 else f"{n} lines"
+
+
+def open_reason(hunk: Hunk) -> str:
+    """What the two sides did to a hunk no rule settles: the reviewer's first question."""
+    base, fork, up = len(hunk.base), len(hunk.fork), len(hunk.upstream)
+    if not base:
+        what = f"both sides added different lines here (the fork {_lines(fork)}, upstream {_lines(up)})"
+    elif not fork:
+        what = f"the fork deleted {_lines(base)} that upstream changed (into {_lines(up)})"
+    elif not up:
+        what = f"upstream deleted {_lines(base)} that the fork changed (into {_lines(fork)})"
+    else:
+        what = f"both sides changed the same {_lines(base)} differently (the fork into {_lines(fork)}, upstream into {_lines(up)})"
+    return f"{what}; no rule settles it"
 
 
 def _hunk_result(hunk: Hunk, outcome: Outcome, rule: str, confidence: float, reason: str) -> HunkResult:
