@@ -105,6 +105,13 @@ def test_an_open_hunk_says_what_each_side_did(tmp_path: Path) -> None:
             ("b\n", "c\n"),
             "both sides added different lines here (the fork 1 line, upstream 2 lines)",
         ),
+        (
+            ("a\n",),
+            ("def f():\n", "\n", "    return 1\n"),
+            ("def f():\n", "\n", "    return 2\n"),
+            "both sides changed the same 1 line differently (the fork into 3 lines, upstream into 3 lines; "
+            "1 of their lines alike)",
+        ),
         (("a\n", "b\n"), (), ("c\n",), "the fork deleted 2 lines that upstream changed (into 1 line)"),
         (("a\n",), ("b\n", "c\n", "d\n"), (), "upstream deleted 1 line that the fork changed (into 3 lines)"),
     ],

@@ -9,6 +9,7 @@ resolved file must still parse where its type has a parser (Python, JSON, TOML, 
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -175,14 +176,24 @@ def _lines(n: int) -> str:
 def open_reason(hunk: Hunk) -> str:
     """What the two sides did to a hunk no rule settles: the reviewer's first question."""
     base, fork, up = len(hunk.base), len(hunk.fork), len(hunk.upstream)
+    fork_lines, up_lines = (
+        Counter(t.strip() for t in side if t.strip()) for side in (hunk.fork, hunk.upstream)
+    )
+    shared = sum((fork_lines & up_lines).values())  # blank lines aside
+    alike = f"; {shared} of their lines alike" if shared else ""
     if not base:
-        what = f"both sides added different lines here (the fork {_lines(fork)}, upstream {_lines(up)})"
+        what = (
+            f"both sides added different lines here (the fork {_lines(fork)}, upstream {_lines(up)}{alike})"
+        )
     elif not fork:
         what = f"the fork deleted {_lines(base)} that upstream changed (into {_lines(up)})"
     elif not up:
         what = f"upstream deleted {_lines(base)} that the fork changed (into {_lines(fork)})"
     else:
-        what = f"both sides changed the same {_lines(base)} differently (the fork into {_lines(fork)}, upstream into {_lines(up)})"
+        what = (
+            f"both sides changed the same {_lines(base)} differently "
+            f"(the fork into {_lines(fork)}, upstream into {_lines(up)}{alike})"
+        )
     return f"{what}; no rule settles it"
 
 
