@@ -492,7 +492,8 @@ def describe_error(
         return f"{source}: key '{_dotted([*prefix, *path, own.group('key')])}': {own.group('msg')}"
     if msg.startswith("Invalid enum value"):
         msg = f"not a known value{_choices(model, path)}"
-    return f"{source}: key '{_dotted([*prefix, *path])}': {msg} (got {_lookup(data, path)!r})"
+    where = f"key '{_dotted([*prefix, *path])}'" if prefix or path else "the file's top level"
+    return f"{source}: {where}: {msg} (got {_lookup(data, path)!r})"
 
 
 def parse_config(data: dict[str, Any], source: str) -> Config:
