@@ -281,7 +281,7 @@ class PythonSyntaxResolver:
         convention = ""
         if shared:  # both added at one place: in the order this repository's people use
             checked_out_first, convention = additions_order(ctx, batch_for(ctx, v.path).paths)
-            if fork_first != ((ctx.head == "fork") == checked_out_first):
+            if not checked_out_first:  # the merged-in side first
                 fork_first = not fork_first
                 items, shared = merge_additions(base, fork, up, fork_first=fork_first) or merged
         if _moved(base, fork, hunk.upstream, v.upstream) or _moved(base, up, hunk.fork, v.fork):
