@@ -461,6 +461,14 @@ def _lookup(data: Any, path: list[str | int]) -> Any:
     return data
 
 
+def unknown_key(source: str, key: str, valid: list[str], shown: str | None = None) -> str:
+    """`source: unknown key 'a.b'; did you mean 'c'?` (or the valid keys, when none is close);
+    ``shown`` is the key with where it sits (`checks.commands[1].rn` for `rn`)."""
+    close = difflib.get_close_matches(key, valid, n=1)
+    fix = f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(valid)}"
+    return f"{source}: unknown key '{shown or key}'; {fix}"
+
+
 def _dotted(path: list[str | int]) -> str:
     """`checks.commands[2].run`: keys joined by dots, list positions in brackets."""
     return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
@@ -481,11 +489,10 @@ def describe_error(
     path: list[str | int] = [k if k else int(i) for k, i in _PART.findall(where)]
     if unknown := _UNKNOWN.match(msg):
         section = _section_at(model, path)
-        valid = valid_keys(section) if section else []
         key = unknown.group("key")
-        close = difflib.get_close_matches(key, valid, n=1)
-        fix = f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(valid)}"
-        return f"{source}: unknown key '{_dotted([*prefix, *path, key])}'; {fix}"
+        return unknown_key(
+            source, key, valid_keys(section) if section else [], _dotted([*prefix, *path, key])
+        )
     if missing := _MISSING.match(msg):
         return f"{source}: key '{_dotted([*prefix, *path, missing.group('key')])}' is required"
     if own := _OWN.match(msg):  # a section's own check names its key, and the value

@@ -21,7 +21,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from ..config import Config, Section, describe_error, parse_config, valid_keys
+from ..config import Config, Section, describe_error, parse_config, unknown_key, valid_keys
 from ..errors import ConfigError
 
 FLEET_FILE = "fleet.toml"
@@ -65,9 +65,7 @@ class Fleet:
 
 
 def _unknown(source: str, key: str, valid: list[str]) -> ConfigError:
-    close = difflib.get_close_matches(key, valid, n=1)
-    fix = f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(valid)}"
-    return ConfigError(f"{source}: unknown key '{key}'; {fix}")
+    return ConfigError(unknown_key(source, key, valid))
 
 
 def _sections() -> list[str]:
