@@ -140,7 +140,7 @@ class _AnyWord:
         return self.rx.search(text) is not None
 
 
-def _word_regex(words: set[str]) -> _AnyWord | None:
+def _any_word(words: set[str]) -> _AnyWord | None:
     return _AnyWord(words) if words else None
 
 
@@ -191,8 +191,8 @@ def broken_calls(sides: Sides) -> list[Finding]:
     pool |= differs[sides.fork] | differs[sides.upstream]
     pool -= merged_both | sides.open_paths
     sides.merged.tree.prefetch(pool)
-    eager_rx = _word_regex(eager_names)
-    imports = _word_regex(_import_words(sides.merged, {(p, "") for p in changed.eager_paths}))
+    eager_rx = _any_word(eager_names)
+    imports = _any_word(_import_words(sides.merged, {(p, "") for p in changed.eager_paths}))
 
     def relevant(path: str, name: str) -> bool:
         """Could a call of ``name`` in ``path`` break newly? Only through a definition changed
