@@ -107,30 +107,21 @@ def merge_file(
 ) -> MergedDoc:
     """Run ``git merge-file --diff3`` (fork as current, upstream as other) and parse it."""
     size = marker_size(base, fork, upstream)
-    with tempfile.TemporaryDirectory(prefix="forksync-mf-") as tmp:
-        paths = []
-        for name, data in (("fork", fork), ("base", base), ("upstream", upstream)):
-            p = Path(tmp) / name
-            p.write_bytes(data)
-            paths.append(str(p))
-        proc = subprocess.run(
-            [
-                "git",
-                "merge-file",
-                "-p",
-                "--diff3",
-                f"--marker-size={size}",
-                "-L",
-                labels[0],
-                "-L",
-                labels[1],
-                "-L",
-                labels[2],
-                *paths,
-            ],
-            capture_output=True,
-            check=False,
-        )
+    proc = _git_on_files(
+        [
+            "merge-file",
+            "-p",
+            "--diff3",
+            f"--marker-size={size}",
+            "-L",
+            labels[0],
+            "-L",
+            labels[1],
+            "-L",
+            labels[2],
+        ],
+        [("fork", fork), ("base", base), ("upstream", upstream)],
+    )
     if proc.returncode < 0 or proc.returncode > 127:
         raise RuntimeError(f"git merge-file failed: {proc.stderr.decode(errors='replace').strip()}")
     doc = parse_merged(decode(proc.stdout), size, labels)
@@ -266,26 +257,10 @@ _HUNK_HEADER = re.compile(rb"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@", re.M)
 def _git_matching_blocks(a: list[str], b: list[str]) -> list[tuple[int, int, int]]:
     """(start in a, start in b, length) of the runs of lines equal in both, from `git diff
     --histogram` of the two texts (no runs when git cannot be run: every hunk is then "unknown")."""
-    with tempfile.TemporaryDirectory(prefix="forksync-align-") as tmp:
-        left, right = Path(tmp) / "a", Path(tmp) / "b"
-        left.write_bytes(encode("".join(a)))
-        right.write_bytes(encode("".join(b)))
-        proc = subprocess.run(
-            [
-                "git",
-                "diff",
-                "--no-index",
-                "--no-color",
-                "--no-ext-diff",
-                "--histogram",
-                "-U0",
-                "--",
-                left,
-                right,
-            ],
-            capture_output=True,
-            check=False,
-        )
+    proc = _git_on_files(
+        ["diff", "--no-index", "--no-color", "--no-ext-diff", "--histogram", "-U0", "--"],
+        [("a", encode("".join(a))), ("b", encode("".join(b)))],
+    )
     if proc.returncode not in (0, 1):
         return []
     blocks: list[tuple[int, int, int]] = []
@@ -319,13 +294,17 @@ def has_markers(data: bytes) -> bool:
 
 def union_merge(base: bytes, fork: bytes, upstream: bytes) -> bytes:
     """git's own union merge: both sides' lines, fork first, no markers."""
-    with tempfile.TemporaryDirectory(prefix="forksync-mf-") as tmp:
+    return _git_on_files(
+        ["merge-file", "-p", "--union"], [("fork", fork), ("base", base), ("upstream", upstream)]
+    ).stdout
+
+
+def _git_on_files(args: list[str], files: list[tuple[str, bytes]]) -> subprocess.CompletedProcess[bytes]:
+    """`git <args> <file>...` on texts written to a temporary folder (git's file tools take paths)."""
+    with tempfile.TemporaryDirectory(prefix="forksync-files-") as tmp:
         paths = []
-        for name, data in (("fork", fork), ("base", base), ("upstream", upstream)):
-            p = Path(tmp) / name
-            p.write_bytes(data)
-            paths.append(str(p))
-        proc = subprocess.run(
-            ["git", "merge-file", "-p", "--union", *paths], capture_output=True, check=False
-        )
-    return proc.stdout
+        for name, data in files:
+            path = Path(tmp) / name
+            path.write_bytes(data)
+            paths.append(str(path))
+        return subprocess.run(["git", *args, *paths], capture_output=True, check=False)
