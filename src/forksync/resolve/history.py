@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ..git import Git, tree_entries
@@ -40,17 +40,19 @@ class _Facts:
     span: tuple[str, str, str]  # (base, upstream, fork)
     paths: Sequence[str]
     upstream: dict[str, dict[str, str]]  # path -> blob -> upstream commit (base..upstream) that wrote it
+    upstream_commits: tuple[str, ...]  # every upstream commit (base..upstream) that changed these paths
     fork: dict[str, list[tuple[str, str]]]  # path -> [(fork-only non-merge commit, blob it wrote)]
     at_fork: dict[str, str]  # path -> blob in the fork commit (a renamed path's content is elsewhere)
     shallow: bool
+    # Upstream's older history, still being read when the facts above are known: the rules that
+    # need no older version (and the reading of the other facts) need not wait for its walk.
+    older_reading: Future[dict[str, dict[str, str]] | None] | None = None
     _evil: tuple[dict[str, str] | None] | None = None
-    _older: dict[str, dict[str, str]] | None = None
     _upstreamed: tuple[set[str] | None] | None = None
     # The read-ahead threads and the rules ask for the same facts: each is read once, and one
     # fact's reading never waits for another's (a lock each).
     _evil_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     _upstreamed_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-    _older_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def evil(self) -> dict[str, str] | None:
@@ -66,16 +68,13 @@ class _Facts:
         with self._upstreamed_lock:
             if self._upstreamed is None:
                 commits = {c for changes in self.fork.values() for c, _ in changes}
-                self._upstreamed = (_upstreamed(self.git, self.span[0], self.span[1], commits, self.paths),)
+                self._upstreamed = (_upstreamed(self.git, commits, self.upstream_commits),)
             return self._upstreamed[0]
 
     @property
     def older(self) -> dict[str, dict[str, str]]:
         """Path -> blob -> upstream commit before the base that wrote it (a bounded window)."""
-        with self._older_lock:
-            if self._older is None:
-                self._older = _older(self.git, self.span[0], self.paths) or {}
-            return self._older
+        return (self.older_reading.result() if self.older_reading is not None else None) or {}
 
 
 class HistoryResolver:
@@ -185,20 +184,27 @@ def _facts(ctx: Context, path: str) -> _Facts | None:
 def _collect(ctx: Context, paths: Sequence[str]) -> _Facts | None:
     git, fork, up, base = ctx.git, ctx.fork_commit, ctx.upstream_commit, ctx.base_commit
     assert fork and up and base
-    with ThreadPoolExecutor(max_workers=5) as pool:  # five independent `git` runs, side by side
-        upstream_f = pool.submit(_written, git, [f"{base}..{up}"], paths)
+    pool = ThreadPoolExecutor(max_workers=5)  # five independent `git` runs, side by side
+    try:
+        upstream_f = pool.submit(_log_records, git, [f"{base}..{up}"], paths)
         forked_f = pool.submit(_written_list, git, ["--no-merges", "--full-history", up + ".." + fork], paths)
         shallow_f = pool.submit(git.out, "rev-parse", "--is-shallow-repository", check=False)
         at_fork_f = pool.submit(_blobs_at, git, fork, paths)
         # Upstream's older history is asked about whenever a fork copy is none the fork wrote (3 of
-        # litellm's 4 files at v1.81.3): its walk (0.4 s) overlaps the others instead of following.
+        # litellm's 4 files at v1.81.3). Its walk is the longest (two git runs, 80 ms on litellm):
+        # it goes on while the facts that follow these (patches already upstream, hand merges) are read.
         older_f = pool.submit(_older, git, base, paths)
-        upstream, forked = upstream_f.result(), forked_f.result()
+        records, forked = upstream_f.result(), forked_f.result()
         shallow, at_fork = shallow_f.result() == "true", at_fork_f.result()
-        older = older_f.result()
-    if upstream is None or forked is None:
+    finally:
+        pool.shutdown(wait=False)
+    if records is None or forked is None:
         return None
-    return _Facts(git, (base, up, fork), paths, upstream, forked, at_fork, shallow, _older=older or {})
+    upstream: dict[str, dict[str, str]] = {}
+    for commit, name, blob in records:
+        upstream.setdefault(name, {}).setdefault(blob, commit)  # newest first: keep the newest writer
+    touching = tuple(dict.fromkeys(commit for commit, _, _ in records))
+    return _Facts(git, (base, up, fork), paths, upstream, touching, forked, at_fork, shallow, older_f)
 
 
 def _older(git: Git, base: str, paths: Sequence[str]) -> dict[str, dict[str, str]] | None:
@@ -311,32 +317,25 @@ def _evil_merges(git: Git, up: str, fork: str, paths: Sequence[str]) -> dict[str
     return out
 
 
-def _upstreamed(git: Git, base: str, up: str, commits: set[str], paths: Sequence[str]) -> set[str] | None:
+def _upstreamed(git: Git, commits: set[str], upstream_commits: Sequence[str]) -> set[str] | None:
     """Fork-only commits whose whole patch upstream also has (a cherry-pick keeps author and patch-id).
 
-    Only upstream commits by the same authors that touched these paths are compared: patch-ids
-    of a handful of commits instead of every upstream commit since the base."""
-    if not commits:
+    Only the upstream commits that changed these paths (already read by the upstream walk), and of
+    those only the fork commits' authors', are compared: patch-ids of a handful of commits instead
+    of every upstream commit since the base."""
+    if not commits or not upstream_commits:
         return set()
-    res = git.run("log", "--no-walk=unsorted", "--format=%H %ae", *sorted(commits), "--", check=False)
-    emails = {line.split(" ", 1)[1] for line in res.out.splitlines() if " " in line}
-    if res.returncode != 0 or not emails:
-        return None
-    authors = [f"--author=<{e}>" for e in sorted(emails)]
-    # Without a pathspec, git reads no tree for the commits the author filter drops (see above).
+    listed = [*sorted(commits), *upstream_commits]
     res = git.run(
-        "log", "--no-merges", "--format=%x01%H", "--name-only", "-z", "-F", *authors, f"{base}..{up}", "--", check=False
+        "log", "--no-walk=unsorted", "--stdin", "--format=%H %ae", "--", input="\n".join(listed).encode(), check=False
     )  # fmt: skip
     if res.returncode != 0:
         return None
-    wanted, commit = set(paths), ""
-    candidates: list[str] = []
-    for tok in res.stdout.split(b"\0"):
-        tok = tok.lstrip(b"\n")
-        if tok.startswith(b"\x01"):
-            commit = tok[1:].decode().strip()
-        elif commit and tok.decode("utf-8", "surrogateescape") in wanted and candidates[-1:] != [commit]:
-            candidates.append(commit)
+    email = {commit: addr for commit, _, addr in (line.partition(" ") for line in res.out.splitlines())}
+    authors = {email[c] for c in commits if c in email}
+    if not authors:
+        return None
+    candidates = [c for c in upstream_commits if email.get(c) in authors]
     if not candidates:
         return set()
     ids = _patch_ids(git, [*sorted(commits), *candidates])
@@ -348,8 +347,9 @@ def _upstreamed(git: Git, base: str, up: str, commits: set[str], paths: Sequence
 
 def _patch_ids(git: Git, commits: Sequence[str]) -> dict[str, str] | None:
     res = git.run(
-        "log", "--no-walk=unsorted", "-p", "--no-renames", "--format=commit %H", *commits, "--", check=False
-    )
+        "log", "--no-walk=unsorted", "--stdin", "-p", "--no-renames", "--format=commit %H", "--",
+        input="\n".join(commits).encode(), check=False,
+    )  # fmt: skip
     if res.returncode != 0:
         return None
     ids = git.run("patch-id", "--stable", input=res.stdout, check=False)
