@@ -7,8 +7,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from forksync.config import Config
 from forksync.git import Git
+from forksync.resolve import history
 from forksync.resolve.engine import Chain, read_conflicts, resolve_all, versions_from_stages
 from forksync.resolve.history import PATHS_KEY, HistoryResolver, ownership, upstream_commits_for
 from forksync.resolve.learned import conflicted_stages
@@ -136,6 +139,33 @@ def test_stale_upstream_copy_after_a_lost_customization_takes_upstream(tmp_path:
     assert decision.rule == "history:fork-is-upstream-version"
     assert "stale" in decision.reason and u1[:10] in decision.reason
     assert decision.content == text(l2="u3").encode()
+
+
+@pytest.mark.parametrize(("window", "found"), [(1, False), (2, True)])
+def test_stale_upstream_copies_are_looked_for_in_a_window_of_commits_before_the_base(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, window: int, found: bool
+) -> None:
+    """Issue 14 §2: upstream's older history is read over a bounded window (its edge found by the
+    same git run), so a copy older than the window is not recognized; a history shorter than the
+    window is read whole (the test above)."""
+    monkeypatch.setattr(history, "WINDOW", window)
+    repo = start(tmp_path)
+    repo.commit({"f.py": text(l9="fork nine")}, "fork customization", author="Fork Dev <dev@fork.example>")
+    u1 = on_upstream(repo, {"f.py": text(l2="u1")}, "upstream 1")
+    repo.git("merge", "--no-ff", "--no-commit", "-q", "upstream")
+    repo.git("checkout", "upstream", "--", "f.py")
+    repo.git("commit", "-q", "-m", "sync 1")
+    on_upstream(repo, {"f.py": text(l2="u2")}, "upstream 2")  # the next merge's base
+    repo.git("merge", "--no-ff", "--no-commit", "-q", "upstream")
+    repo.git("checkout", "HEAD", "--", "f.py")
+    repo.git("commit", "-q", "-m", "sync 2")
+    on_upstream(repo, {"f.py": text(l2="u3")}, "upstream 3")
+    ctx, versions = conflicts(repo)
+    decision = HistoryResolver().resolve_file(ctx, versions["f.py"])
+    if found:
+        assert decision is not None and u1[:10] in decision.reason
+    else:
+        assert decision is None  # u1 is two first-parent commits before the base: outside
 
 
 def test_real_customization_is_never_taken_from_upstream(tmp_path: Path) -> None:

@@ -210,9 +210,11 @@ def _collect(ctx: Context, paths: Sequence[str]) -> _Facts | None:
 def _older(git: Git, base: str, paths: Sequence[str]) -> dict[str, dict[str, str]] | None:
     """Path -> blob -> commit, over the WINDOW first-parent commits before the base (and what they
     merged). A window of commits, not of matches: `--max-count` with paths walks all history
-    when they changed fewer times than that (litellm: 31,012 commits, 0.41 s; the window 0.07 s)."""
-    edge = git.run("rev-list", "--first-parent", f"--skip={WINDOW}", "--max-count=1", base, check=False).out
-    return _written(git, [f"{edge.strip()}..{base}" if edge.strip() else base], paths)
+    when they changed fewer times than that (litellm: 31,012 commits, 0.41 s; the window 0.05 s).
+    One git run finds the window's edge and walks it (a `rev-list` for the edge first: 0.02 s more);
+    a history shorter than the window has no such edge and is walked whole."""
+    window = _written(git, [f"{base}~{WINDOW}..{base}"], paths)
+    return window if window is not None else _written(git, [base], paths)
 
 
 def prefetch(ctx: Context, paths: Sequence[str]) -> None:
