@@ -86,6 +86,28 @@ def test_cherry_picked_fork_fix_takes_upstream(tmp_path: Path) -> None:
     assert decision.content == text(l2="fixed better", l9="upstream nine").encode()
 
 
+def test_a_fix_picked_on_an_upstream_side_branch_counts_as_upstreamed(tmp_path: Path) -> None:
+    """The pick sits on a branch whose merge left the path as upstream's main line already had it:
+    git's default history simplification hides that branch, so upstream is read in full."""
+    repo = start(tmp_path)
+    fix = repo.commit({"f.py": text(l2="fixed")}, "fix line 2", author="Fork Dev <dev@fork.example>")
+    repo.git("checkout", "-q", "-b", "side", "upstream")
+    repo.commit({"f.py": text(l9="nine")}, "side edits line 9", author="Up Stream <up@example.com>")
+    repo.git("cherry-pick", fix)
+    repo.git("checkout", "-q", "upstream")
+    repo.commit(
+        {"f.py": text(l2="fixed", l9="nine")}, "the same, on main", author="Up Stream <up@example.com>"
+    )
+    repo.git("merge", "--no-ff", "--no-edit", "-q", "side")
+    repo.commit({"f.py": text(l2="fixed better", l9="nine")}, "upstream improves the fix")
+    repo.git("checkout", "-q", "main")
+    ctx, versions = conflicts(repo)
+    decision = HistoryResolver().resolve_file(ctx, versions["f.py"])
+    assert decision is not None
+    assert decision.rule == "history:fork-change-upstreamed"
+    assert decision.content == text(l2="fixed better", l9="nine").encode()
+
+
 def test_path_changed_only_by_earlier_sync_merges_takes_upstream(tmp_path: Path) -> None:
     repo = start(tmp_path)
     repo.commit({"other.txt": "fork change\n"}, "fork work elsewhere")

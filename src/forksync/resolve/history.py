@@ -186,7 +186,7 @@ def _collect(ctx: Context, paths: Sequence[str]) -> _Facts | None:
     assert fork and up and base
     pool = ThreadPoolExecutor(max_workers=5)  # five independent `git` runs, side by side
     try:
-        upstream_f = pool.submit(_log_records, git, [f"{base}..{up}"], paths)
+        upstream_f = pool.submit(_log_records, git, ["--full-history", f"{base}..{up}"], paths)
         forked_f = pool.submit(_written_list, git, ["--no-merges", "--full-history", up + ".." + fork], paths)
         shallow_f = pool.submit(git.out, "rev-parse", "--is-shallow-repository", check=False)
         at_fork_f = pool.submit(_blobs_at, git, fork, paths)
