@@ -375,10 +375,13 @@ def _regenerate(ctx: Context, results: Sequence[FileResult]) -> list[str]:
     """Run the configured commands of `regenerate` policies once each, as checks run (sandboxed,
     without secrets, output bounded: they run the merged, partly upstream, tree), then stage
     what they wrote."""
-    from ..checks import run_check
     from .policy import regenerate_commands
 
     commands = regenerate_commands(ctx, results)
+    if not commands:
+        return []
+    from ..checks import run_check  # the sandbox and the report's records: only when a command runs
+
     problems: list[str] = []
     for argv in commands:
         shown = " ".join(argv)
@@ -389,9 +392,8 @@ def _regenerate(ctx: Context, results: Sequence[FileResult]) -> list[str]:
             tail = rec.output_tail.strip().splitlines()[-1:]
             why = "timed out" if rec.timed_out else f"exit {rec.exit_code}"
             problems.append(f"`{shown}` failed ({why}){': ' + tail[0] if tail else ''}")
-    if commands:
-        paths = [r.path for r in results if r.rule == "policy:regenerate"]
-        ctx.git.run("add", "-A", "--", *paths, check=False)
+    paths = [r.path for r in results if r.rule == "policy:regenerate"]
+    ctx.git.run("add", "-A", "--", *paths, check=False)
     return problems
 
 
