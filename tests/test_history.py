@@ -15,7 +15,7 @@ from forksync.resolve import history
 from forksync.resolve.engine import Chain, read_conflicts, resolve_all, versions_from_stages
 from forksync.resolve.history import PATHS_KEY, HistoryResolver, ownership, upstream_commits_for
 from forksync.resolve.learned import conflicted_stages
-from forksync.resolve.model import Context, Versions
+from forksync.resolve.model import Context, Decision, Versions
 from tests.gitutil import Repo, git
 
 LINES = [f"line {i}\n" for i in range(1, 11)]
@@ -49,6 +49,12 @@ def conflicts(repo: Repo, upstream: str = "upstream") -> tuple[Context, dict[str
     return ctx, versions
 
 
+def decide(repo: Repo, path: str = "f.py") -> Decision | None:
+    """Merge upstream into the fork and ask the history rule about ``path``."""
+    ctx, versions = conflicts(repo)
+    return HistoryResolver().resolve_file(ctx, versions[path])
+
+
 def on_upstream(repo: Repo, files: dict[str, str | bytes | None], message: str) -> str:
     repo.git("checkout", "-q", "upstream")
     sha = repo.commit(files, message, author="Up Stream <up@example.com>")
@@ -78,8 +84,7 @@ def test_cherry_picked_fork_fix_takes_upstream(tmp_path: Path) -> None:
     repo.git("cherry-pick", fix)
     repo.commit({"f.py": text(l2="fixed better", l9="upstream nine")}, "upstream improves the fix")
     repo.git("checkout", "-q", "main")
-    ctx, versions = conflicts(repo)
-    decision = HistoryResolver().resolve_file(ctx, versions["f.py"])
+    decision = decide(repo)
     assert decision is not None
     assert decision.rule == "history:fork-change-upstreamed"
     assert fix[:10] in decision.reason
@@ -101,8 +106,7 @@ def test_a_fix_picked_on_an_upstream_side_branch_counts_as_upstreamed(tmp_path: 
     repo.git("merge", "--no-ff", "--no-edit", "-q", "side")
     repo.commit({"f.py": text(l2="fixed better", l9="nine")}, "upstream improves the fix")
     repo.git("checkout", "-q", "main")
-    ctx, versions = conflicts(repo)
-    decision = HistoryResolver().resolve_file(ctx, versions["f.py"])
+    decision = decide(repo)
     assert decision is not None
     assert decision.rule == "history:fork-change-upstreamed"
     assert decision.content == text(l2="fixed better", l9="nine").encode()
@@ -182,8 +186,7 @@ def test_stale_upstream_copies_are_looked_for_in_a_window_of_commits_before_the_
     repo.git("checkout", "HEAD", "--", "f.py")
     repo.git("commit", "-q", "-m", "sync 2")
     on_upstream(repo, {"f.py": text(l2="u3")}, "upstream 3")
-    ctx, versions = conflicts(repo)
-    decision = HistoryResolver().resolve_file(ctx, versions["f.py"])
+    decision = decide(repo)
     if found:
         assert decision is not None and u1[:10] in decision.reason
     else:
