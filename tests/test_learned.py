@@ -6,6 +6,8 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from forksync.config import Config, ResolveConfig
 from forksync.git import Git
 from forksync.resolve.conflicts import merge_file, split_lines
@@ -82,7 +84,9 @@ def test_recurring_conflict_is_resolved_as_before_with_shifted_context(tmp_path:
     assert trial in cache["merges"]
 
 
-def test_cache_is_used_on_the_next_run(tmp_path: Path) -> None:
+@pytest.mark.parametrize("undecodable_path", [False, True])
+def test_cache_is_used_on_the_next_run(tmp_path: Path, undecodable_path: bool) -> None:
+    """Also when the cache holds a path whose bytes are not UTF-8 (saved with surrogate escapes)."""
     repo, trial = build(tmp_path)
     ctx, v = merge_now(repo)
     learned_index(ctx)
@@ -91,7 +95,9 @@ def test_cache_is_used_on_the_next_run(tmp_path: Path) -> None:
     (entry,) = data["merges"][trial]
     entry[4] = ["    value = 'from the cache'\n"]  # prove the second run reads the cache, not git
     entry[3] = "custom"
-    path.write_text(json.dumps(data))
+    if undecodable_path:
+        data["resolved"]["0" * 40] = [b"caf\xe9.py".decode("utf-8", "surrogateescape")]
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8", errors="surrogateescape")
     ctx2 = Context(
         repo.path,
         ctx.git,

@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from ..errors import GitError
 from ..git import Git, cat_blobs, tree_entries
 from .conflicts import decode, has_markers, merge_file, split_lines
@@ -575,6 +577,16 @@ def _by_context(
 # -- the cache ----------------------------------------------------------------------------------
 
 
+def _read_json(data: bytes) -> Any:
+    """The cache file's value. It is read on every run (900 kB after litellm's 299 merges): msgspec
+    reads it in 2 ms, the json module in 10 ms. A path git gave as bytes that are not UTF-8 is saved
+    with surrogate escapes, which only the json module reads back."""
+    try:
+        return msgspec.json.decode(data)
+    except msgspec.DecodeError:
+        return json.loads(data.decode("utf-8", errors="surrogateescape"))
+
+
 class _Cache:
     """Learned entries per merge sha, in the repository's common git dir; best effort.
 
@@ -591,7 +603,7 @@ class _Cache:
         self.dirty = False
         try:
             self.path = git.common_dir() / "forksync" / "learned.json"
-            raw = json.loads(self.path.read_text(encoding="utf-8", errors="surrogateescape"))
+            raw = _read_json(self.path.read_bytes())
             if raw.get("version") == CACHE_VERSION and isinstance(raw.get("merges"), dict):
                 self.data = {k: [tuple(e) for e in v] for k, v in raw["merges"].items()}
                 marked = raw.get("marked", {})
