@@ -59,6 +59,11 @@ def _version_disagrees(r: Report) -> bool:
     return any(w.startswith("upstream's ") and " says " in w for w in r.warnings)
 
 
+def _first_few(paths: list[str], n: int = 5) -> str:
+    """The first ``n`` paths of a reason, and how many more there are."""
+    return ", ".join(paths[:n]) + (f" and {len(paths) - n} more" if len(paths) > n else "")
+
+
 def recommend(r: Report, config: Config) -> tuple[Recommendation, list[str]]:
     """``(recommendation, reasons)``: ``ready`` exactly when there is no reason. Pure: reads the
     report and the configuration, changes neither; running it twice gives the same answer."""
@@ -85,15 +90,12 @@ def recommend(r: Report, config: Config) -> tuple[Recommendation, list[str]]:
     outside = [c for c in r.conflicts if c.agent_edits]
     if outside:
         # Lines no conflict touched, changed by a model: always a person's call, whatever allow-ready says.
-        shown = ", ".join(c.path for c in outside[:5]) + (
-            f" and {len(outside) - 5} more" if len(outside) > 5 else ""
-        )
         n = sum(c.agent_edits for c in outside)
+        shown = _first_few([c.path for c in outside])
         reasons.append(f"the LLM agent edited {n} place(s) outside the conflict hunks: {shown}")
     changed = unallowed_agent_changes(r, config)
     if changed:
-        shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
-        reasons.append(f"the agent's fixes changed {len(changed)} file(s): {shown}")
+        reasons.append(f"the agent's fixes changed {len(changed)} file(s): {_first_few(changed)}")
     stale = [c.path for c in r.conflicts if c.rule == "policy:take-upstream" and is_lock_file(c.path)]
     if stale:
         # A regenerate policy's command has run by now; take-upstream's never does, and
