@@ -278,6 +278,11 @@ def _git_matching_blocks(a: list[str], b: list[str]) -> list[tuple[int, int, int
     return blocks
 
 
+def n_lines(n: int) -> str:
+    """ "1 line", "3 lines": how reasons count a hunk's lines."""
+    return f"{n} line" if n == 1 else f"{n} lines"
+
+
 def has_markers(data: bytes) -> bool:
     """True when the text holds a complete conflict block (the marker gate)."""
     text = decode(data)

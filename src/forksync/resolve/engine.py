@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 from ..git import Git, cat_blobs
 from . import calibration, registry
-from .conflicts import MergedDoc, decode, encode, has_markers, merge_file
+from .conflicts import MergedDoc, decode, encode, has_markers, merge_file, n_lines
 from .model import (
     Context,
     Decision,
@@ -169,10 +169,6 @@ def _decide_hunk(
     return None, doubt
 
 
-def _lines(n: int) -> str:
-    return f"{n} line" if n == 1 else f"{n} lines"
-
-
 def open_reason(hunk: Hunk) -> str:
     """What the two sides did to a hunk no rule settles: the reviewer's first question."""
     base, fork, up = len(hunk.base), len(hunk.fork), len(hunk.upstream)
@@ -183,16 +179,16 @@ def open_reason(hunk: Hunk) -> str:
     alike = f"; {shared} of their lines alike" if shared else ""
     if not base:
         what = (
-            f"both sides added different lines here (the fork {_lines(fork)}, upstream {_lines(up)}{alike})"
+            f"both sides added different lines here (the fork {n_lines(fork)}, upstream {n_lines(up)}{alike})"
         )
     elif not fork:
-        what = f"the fork deleted {_lines(base)} that upstream changed (into {_lines(up)})"
+        what = f"the fork deleted {n_lines(base)} that upstream changed (into {n_lines(up)})"
     elif not up:
-        what = f"upstream deleted {_lines(base)} that the fork changed (into {_lines(fork)})"
+        what = f"upstream deleted {n_lines(base)} that the fork changed (into {n_lines(fork)})"
     else:
         what = (
-            f"both sides changed the same {_lines(base)} differently "
-            f"(the fork into {_lines(fork)}, upstream into {_lines(up)}{alike})"
+            f"both sides changed the same {n_lines(base)} differently "
+            f"(the fork into {n_lines(fork)}, upstream into {n_lines(up)}{alike})"
         )
     return f"{what}; no rule settles it"
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from .conflicts import n_lines
 from .model import Context, Decision, Hunk, Versions
 
 # Files where leading indentation is syntax.
@@ -173,4 +174,4 @@ class TrivialResolver:
 
 
 def _n(lines: Sequence[str]) -> str:
-    return f"{len(lines)} line{'s' if len(lines) != 1 else ''}"
+    return n_lines(len(lines))
