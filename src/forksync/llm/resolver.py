@@ -87,6 +87,11 @@ def _head(doc: MergedDoc | None) -> list[str]:
     return first[: min(HEAD_LINES, len(first) - CONTEXT_LINES)]
 
 
+def _accepted(verdicts: dict[int, Verdict]) -> dict[int, tuple[str, ...]]:
+    """The hunks answered so far, by number: what a new answer must parse beside."""
+    return {n: vd.lines for n, vd in verdicts.items() if vd.lines is not None}
+
+
 def _size(p: Pending, base: bool = True) -> int:
     sides = (*p.hunk.fork, *p.hunk.upstream, *(p.hunk.base if base else ()))
     return sum(len(line) for line in sides)
@@ -301,7 +306,7 @@ class AgentResolver:
                     self.stopped = exc
                 return
             entries = self._entries(answer.tool_calls)
-            accepted = {n: vd.lines for n, vd in verdicts.items() if vd.lines is not None}
+            accepted = _accepted(verdicts)
             errors: dict[int, str] = {}
             candidates: dict[int, tuple[tuple[str, ...], str]] = {}
             for n in todo:
@@ -341,7 +346,7 @@ class AgentResolver:
                 else:
                     verdicts[n] = Verdict(lines, rationale)
                     accepted[n] = lines
-            accepted = {n: vd.lines for n, vd in verdicts.items() if vd.lines is not None}
+            accepted = _accepted(verdicts)
             edit_errors = self._take_edits(ctx, v, doc, by_number, accepted, answer.tool_calls, edits)
             if not (errors or edit_errors) or attempt == 2:
                 refused.extend(edit_errors)
